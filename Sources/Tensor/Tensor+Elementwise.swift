@@ -1,0 +1,100 @@
+// Elementwise arithmetic with NumPy broadcasting.
+//
+// Broadcasting (NumPy's rules): shapes are aligned at their last axis; two sizes are compatible
+// when equal or when one of them is 1; missing leading axes count as 1. The result of a binary op
+// is always a fresh contiguous tensor.
+
+extension Tensor {
+    /// The broadcast shape of two shapes under NumPy's rules, or nil if they are incompatible.
+    public static func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int]? {
+        let rank = Swift.max(a.count, b.count)
+        var out = [Int](repeating: 1, count: rank)
+        for i in 0..<rank {
+            let x = i < rank - a.count ? 1 : a[i - (rank - a.count)]
+            let y = i < rank - b.count ? 1 : b[i - (rank - b.count)]
+            if x == y || y == 1 { out[i] = x } else if x == 1 { out[i] = y } else { return nil }
+        }
+        return out
+    }
+
+    /// A new contiguous tensor with `transform` applied to every element.
+    @inlinable
+    public func map(_ transform: (Float) -> Float) -> Tensor {
+        let n = count
+        let out = TensorStorage(uninitializedCount: n)
+        let dst = out.pointer, src = storage.pointer
+        if isContiguous {
+            let s = src + offset
+            for i in 0..<n { dst[i] = transform(s[i]) }
+        } else {
+            var i = 0
+            Tensor.forEachOffset(shape: shape, strides: strides, offset: offset) { dst[i] = transform(src[$0]); i += 1 }
+        }
+        return Tensor(storage: out, shape: shape, strides: Tensor.contiguousStrides(shape))
+    }
+
+    /// A new tensor combining `a` and `b` elementwise after broadcasting them to a common shape.
+    @inlinable
+    public static func zip(_ a: Tensor, _ b: Tensor, _ combine: (Float, Float) -> Float) -> Tensor {
+        guard let shape = broadcastShape(a.shape, b.shape) else {
+            preconditionFailure("cannot broadcast shapes \(a.shape) and \(b.shape)")
+        }
+        let n = elementCount(shape)
+        let out = TensorStorage(uninitializedCount: n)
+        let dst = out.pointer, pa = a.storage.pointer, pb = b.storage.pointer
+        if a.shape == shape && b.shape == shape && a.isContiguous && b.isContiguous {
+            let sa = pa + a.offset, sb = pb + b.offset
+            for i in 0..<n { dst[i] = combine(sa[i], sb[i]) }
+        } else if b.count == 1 && a.shape == shape && a.isContiguous {
+            let sa = pa + a.offset, y = pb[b.offset]
+            for i in 0..<n { dst[i] = combine(sa[i], y) }
+        } else {
+            let ea = a.expanded(to: shape), eb = b.expanded(to: shape)
+            forEachOffset(shape: shape, ea.strides, ea.offset, eb.strides, eb.offset) { i, oa, ob in
+                dst[i] = combine(pa[oa], pb[ob])
+            }
+        }
+        return Tensor(storage: out, shape: shape, strides: contiguousStrides(shape))
+    }
+
+    /// Elementwise sum with broadcasting.
+    public static func + (a: Tensor, b: Tensor) -> Tensor { zip(a, b, +) }
+    /// Elementwise difference with broadcasting.
+    public static func - (a: Tensor, b: Tensor) -> Tensor { zip(a, b, -) }
+    /// Elementwise product with broadcasting.
+    public static func * (a: Tensor, b: Tensor) -> Tensor { zip(a, b, *) }
+    /// Elementwise quotient with broadcasting.
+    public static func / (a: Tensor, b: Tensor) -> Tensor { zip(a, b, /) }
+
+    /// Adds a scalar to every element.
+    public static func + (a: Tensor, s: Float) -> Tensor { a.map { $0 + s } }
+    /// Subtracts a scalar from every element.
+    public static func - (a: Tensor, s: Float) -> Tensor { a.map { $0 - s } }
+    /// Multiplies every element by a scalar.
+    public static func * (a: Tensor, s: Float) -> Tensor { a.map { $0 * s } }
+    /// Divides every element by a scalar.
+    public static func / (a: Tensor, s: Float) -> Tensor { a.map { $0 / s } }
+    /// Adds every element to a scalar.
+    public static func + (s: Float, a: Tensor) -> Tensor { a.map { s + $0 } }
+    /// Subtracts every element from a scalar.
+    public static func - (s: Float, a: Tensor) -> Tensor { a.map { s - $0 } }
+    /// Multiplies a scalar by every element.
+    public static func * (s: Float, a: Tensor) -> Tensor { a.map { s * $0 } }
+    /// Divides a scalar by every element.
+    public static func / (s: Float, a: Tensor) -> Tensor { a.map { s / $0 } }
+    /// Negates every element.
+    public static prefix func - (a: Tensor) -> Tensor { a.map { -$0 } }
+
+    /// Adds `b` (broadcast to this tensor's shape) in place.
+    public static func += (a: inout Tensor, b: Tensor) { a = a + b }
+    /// Subtracts `b` (broadcast to this tensor's shape) in place.
+    public static func -= (a: inout Tensor, b: Tensor) { a = a - b }
+    /// Multiplies by `b` (broadcast to this tensor's shape) in place.
+    public static func *= (a: inout Tensor, b: Tensor) { a = a * b }
+    /// Divides by `b` (broadcast to this tensor's shape) in place.
+    public static func /= (a: inout Tensor, b: Tensor) { a = a / b }
+    /// Multiplies every element by a scalar in place.
+    public static func *= (a: inout Tensor, s: Float) { a = a * s }
+    /// Adds a scalar to every element in place.
+    public static func += (a: inout Tensor, s: Float) { a = a + s }
+}

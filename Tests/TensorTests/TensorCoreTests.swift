@@ -1,0 +1,105 @@
+import Testing
+import Tensor
+
+/// Naive reference: the element at a multi-index computed from shape alone (row-major).
+private func rowMajor(_ shape: [Int], _ index: [Int]) -> Int {
+    var position = 0
+    for (size, i) in zip(shape, index) { position = position * size + i }
+    return position
+}
+
+@Suite("Tensor core: storage, views, broadcasting")
+struct TensorCoreTests {
+    @Test func contiguousStridesAndCount() {
+        let t = Tensor(shape: [2, 3, 4], scalars: (0..<24).map(Float.init))
+        #expect(t.strides == [12, 4, 1])
+        #expect(t.count == 24)
+        #expect(t.isContiguous)
+        #expect(t[1, 2, 3] == 23)
+    }
+
+    @Test func copyOnWriteKeepsValueSemantics() {
+        let a = Tensor(shape: [3], scalars: [1, 2, 3])
+        var b = a
+        b[0] = 10
+        #expect(a.scalars == [1, 2, 3])
+        #expect(b.scalars == [10, 2, 3])
+        // A view shares storage; writing to it must not change the original either.
+        var view = a.transposed(0, 0)
+        view[2] = -1
+        #expect(a.scalars == [1, 2, 3])
+    }
+
+    @Test func permuteMatchesNaiveIndexing() {
+        let shape = [2, 3, 4]
+        let t = Tensor(shape: shape, scalars: (0..<24).map(Float.init))
+        let p = t.permuted([2, 0, 1])
+        #expect(p.shape == [4, 2, 3])
+        #expect(!p.isContiguous)
+        for i in 0..<4 { for j in 0..<2 { for k in 0..<3 {
+            #expect(p[i, j, k] == Float(rowMajor(shape, [j, k, i])))
+        } } }
+        #expect(p.contiguous().scalars == p.scalars)
+    }
+
+    @Test func slicesWithStepAndNegativeBounds() {
+        let t = Tensor(shape: [10], scalars: (0..<10).map(Float.init))
+        #expect(t.sliced(axis: 0, start: 1, end: 8, step: 3).scalars == [1, 4, 7])
+        #expect(t.sliced(axis: 0, start: -3).scalars == [7, 8, 9])
+        let m = Tensor(shape: [3, 4], scalars: (0..<12).map(Float.init))
+        #expect(m.sliced(axis: 1, 1..<3).scalars == [1, 2, 5, 6, 9, 10])
+        #expect(m[index: 2].scalars == [8, 9, 10, 11])
+    }
+
+    @Test func reshapeOfNonContiguousCopies() {
+        let m = Tensor(shape: [2, 3], scalars: [0, 1, 2, 3, 4, 5])
+        let r = m.transposed().reshaped([-1])
+        #expect(r.scalars == [0, 3, 1, 4, 2, 5])
+        #expect(m.reshaped([3, -1]).shape == [3, 2])
+    }
+
+    @Test func squeezeUnsqueezeExpand() {
+        let v = Tensor(shape: [3], scalars: [1, 2, 3])
+        let col = v.unsqueezed(axis: 1)
+        #expect(col.shape == [3, 1])
+        let e = col.expanded(to: [2, 3, 4])
+        #expect(e.shape == [2, 3, 4])
+        #expect(e[1, 2, 3] == 3)
+        #expect(e.strides[0] == 0 && e.strides[2] == 0)
+        #expect(col.squeezed().shape == [3])
+    }
+
+    @Test(arguments: [
+        ([2, 3], [3], [2, 3]), ([4, 1, 5], [3, 1], [4, 3, 5]), ([1], [7, 2], [7, 2]), ([], [2, 2], [2, 2]),
+    ])
+    func broadcastShapes(a: [Int], b: [Int], expected: [Int]) {
+        #expect(Tensor.broadcastShape(a, b) == expected)
+    }
+
+    @Test func incompatibleShapesDoNotBroadcast() {
+        #expect(Tensor.broadcastShape([2, 3], [4]) == nil)
+    }
+
+    @Test func broadcastArithmeticMatchesNaiveLoops() {
+        let a = Tensor(shape: [4, 1, 5], scalars: (0..<20).map { Float($0) * 0.5 })
+        let b = Tensor(shape: [3, 1], scalars: [1, -2, 3])
+        let c = a * b + 1
+        #expect(c.shape == [4, 3, 5])
+        for i in 0..<4 { for j in 0..<3 { for k in 0..<5 {
+            #expect(c[i, j, k] == a[i, 0, k] * b[j, 0] + 1)
+        } } }
+        // Non-contiguous operands take the strided path.
+        let t = a.reshaped([4, 5]).transposed()
+        let d = t - t
+        #expect(d.scalars.allSatisfy { $0 == 0 })
+    }
+
+    @Test func parallelForVisitsEveryIndexOnce() {
+        let n = 1000
+        let flags = TensorStorage(count: n, repeating: 0)
+        nonisolated(unsafe) let p = flags.pointer  // each index writes only its own element
+        parallelFor(n) { p[$0] += 1 }
+        parallelFor(chunking: n, minimumChunk: 7) { range in for i in range { p[i] += 1 } }
+        #expect((0..<n).allSatisfy { flags.pointer[$0] == 2 })
+    }
+}
