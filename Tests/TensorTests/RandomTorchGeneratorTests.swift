@@ -2,10 +2,11 @@
 // (Fixtures/torch_random.json, written by tools/make_tensor_fixtures.py with torch 2.x on an
 // AVX-512 CPU; raw words cross-checked there against numpy's independent MT19937).
 //
-// Tolerances: Mersenne-Twister words and uniforms must be bit-identical. Normals may differ by
-// at most 2 ULP: the >= 16-element path is a port of PyTorch's vector Cephes code and is
-// expected to be bit-identical, but the < 16-element path calls the platform's double libm
-// (log1p, sin, cos) whose last-bit rounding may differ between C libraries.
+// Tolerances: Mersenne-Twister words, uniforms and the normals of the >= 16-element path must
+// be bit-identical (that path is pure IEEE arithmetic: a port of PyTorch's vector Cephes code).
+// Normals of the < 16-element path may differ by at most 1 ULP: they come from the platform's
+// double-precision log1p/sin/cos, whose last-bit rounding may differ between C libraries (on
+// glibc they are bit-identical too), and are then rounded to Float.
 
 import Foundation
 import Testing
@@ -37,7 +38,7 @@ private func maxULP(_ tensor: Tensor, _ bits: [UInt32]) -> Int {
 }
 
 /// Normals may differ from PyTorch by at most this many ULP (see the file comment).
-private let normalULPBound = 2
+private func normalULPBound(count: Int) -> Int { count >= 16 ? 0 : 1 }
 
 @Suite("TorchGenerator: PyTorch CPU generator parity")
 struct RandomTorchGeneratorTests {
@@ -60,14 +61,14 @@ struct RandomTorchGeneratorTests {
         #expect(t.scalars.map(\.bitPattern) == fixture.bits, "seed \(fixture.seed) shape \(fixture.shape)")
     }
 
-    @Test("torch.randn values within 2 ULP", arguments: TorchRandomFixture.shared.randn.indices)
+    @Test("torch.randn values: exact from 16 elements, within 1 ULP below", arguments: TorchRandomFixture.shared.randn.indices)
     func normals(case index: Int) {
         let fixture = TorchRandomFixture.shared.randn[index]
         var generator = TorchGenerator(seed: fixture.seed)
         let t = generator.randn(fixture.shape)
         #expect(t.shape == fixture.shape)
         let ulp = maxULP(t, fixture.bits)
-        #expect(ulp <= normalULPBound, "seed \(fixture.seed) shape \(fixture.shape): \(ulp) ULP")
+        #expect(ulp <= normalULPBound(count: t.count), "seed \(fixture.seed) shape \(fixture.shape): \(ulp) ULP")
     }
 
     @Test("successive calls on one generator continue PyTorch's stream",
@@ -80,7 +81,7 @@ struct RandomTorchGeneratorTests {
                 #expect(generator.rand(call.shape).scalars.map(\.bitPattern) == call.bits, "call \(step)")
             } else {
                 let ulp = maxULP(generator.randn(call.shape), call.bits)
-                #expect(ulp <= normalULPBound, "call \(step) randn\(call.shape): \(ulp) ULP")
+                #expect(ulp <= normalULPBound(count: call.bits.count), "call \(step) randn\(call.shape): \(ulp) ULP")
             }
         }
     }

@@ -4,7 +4,8 @@
 // `torch.manual_seed(s)` then `torch.randn(shape)` / `torch.rand(shape)` returns on a CPU with
 // AVX2 or AVX-512 (the dispatch every x86-64 machine of the last decade takes): the same
 // Mersenne-Twister words, the same uniform values bit for bit, and normal values bit for bit as
-// far as the fixtures show (the tests allow 2 ULP; see `TorchGeneratorTests`). Successive calls
+// far as the fixtures show (bit-identical on the fixtures; the tests allow 1 ULP on the
+// small-tensor path only, which goes through the C library's double log1p/sin/cos). Successive calls
 // continue the same stream, including the cached second normal of the small-tensor path.
 //
 // How PyTorch draws (ATen `core/DistributionsHelper.h`, `native/cpu/DistributionTemplates.h`,
@@ -16,7 +17,7 @@
 //   `theta = 2 pi u2`, `d[j] = r cos theta`, `d[j + 8] = r sin theta` (Box & Muller 1958); if the
 //   size is not a multiple of 16, the last 16 positions are refilled with fresh uniforms and
 //   transformed again. The log, sin and cos are the Cephes single-precision polynomials of
-//   `avx_mathfun.h` (8 lanes at a time), ported here operation for operation.
+//   `avx_mathfun.h` (8 lanes at a time), ported here operation for operation (`CephesFloat`).
 // - `randn` of fewer than 16 elements: one double-precision Box-Muller normal per element,
 //   `u1, u2` double uniforms, `r = sqrt(-2 log1p(-u2))`, `theta = 2 pi u1`, value `r cos theta`,
 //   and `r sin theta` cached in the generator for the next small-path normal.
@@ -144,9 +145,13 @@ public struct TorchGenerator: RandomTensorGenerator, Sendable {
     }
 }
 
-/// Single-precision `log` and `sincos` exactly as `avx_mathfun.h` (Julien Pommier's port of the
-/// Cephes library by Stephen L. Moshier) computes them, one lane at a time: every multiply and
-/// add rounds separately, in the same order, so the results match PyTorch's vector code bit for bit.
+/// Single-precision `log` and `sincos` exactly as PyTorch's build of `avx_mathfun.h` (Julien
+/// Pommier's port of Stephen L. Moshier's Cephes library) computes them, one lane at a time.
+///
+/// GCC compiles the header's separate `_mm256_mul_ps` / `_mm256_add_ps` into fused multiply-adds
+/// wherever a product's only use is an addition (`-ffp-contract=fast`, its default), so the
+/// port writes those places as `addingProduct` (one rounding) and keeps every other operation
+/// separate, in the same order. With that, the results equal PyTorch's bit for bit.
 enum CephesFloat {
     private static func f(_ x: Double) -> Float { Float(x) }   // the C source's double literals
     private static let sqrtHalf = f(0.707106781186547524)
@@ -157,13 +162,13 @@ enum CephesFloat {
     private static let logQ1 = f(-2.12194440e-4)
     private static let logQ2 = f(0.693359375)
 
-    /// Natural logarithm of a positive normal float (`log256_ps`).
+    /// Natural logarithm of a positive float (`log256_ps`): `x = m 2^e` with m in
+    /// [sqrt(1/2), sqrt(2)), `log x = e log 2 + log m`, log m by a degree-9 polynomial in m - 1.
     static func log(_ input: Float) -> Float {
         if input <= 0 { return .nan }
-        let x0 = Swift.max(input, Float(bitPattern: 0x0080_0000))
-        let bits = x0.bitPattern
+        let bits = Swift.max(input, Float(bitPattern: 0x0080_0000)).bitPattern  // denormals cut off
         var e = Float(Int32(bitPattern: bits >> 23) - 0x7f) + 1
-        var x = Float(bitPattern: (bits & ~0x7f80_0000) | Float(0.5).bitPattern)   // in [0.5, 1)
+        var x = Float(bitPattern: (bits & ~0x7f80_0000) | Float(0.5).bitPattern)  // in [0.5, 1)
         let below = x < sqrtHalf
         let tmp: Float = below ? x : 0
         x = x - 1
@@ -171,17 +176,12 @@ enum CephesFloat {
         x = x + tmp
         let z = x * x
         var y = logP[0]
-        for k in 1..<9 {
-            y = y * x
-            y = y + logP[k]
-        }
+        for k in 1..<9 { y = logP[k].addingProduct(y, x) }
         y = y * x
-        y = y * z
-        y = y + e * logQ1
-        y = y - z * 0.5
+        y = (e * logQ1).addingProduct(y, z)
+        y = y.addingProduct(-z, 0.5)
         x = x + y
-        x = x + e * logQ2
-        return x
+        return x.addingProduct(e, logQ2)
     }
 
     private static let fourOverPi = f(1.27323954473516)
@@ -192,40 +192,32 @@ enum CephesFloat {
     private static let cosP0 = f(2.443315711809948E-005), cosP1 = f(-1.388731625493765E-003)
     private static let cosP2 = f(4.166664568298827E-002)
 
-    /// Sine and cosine of `input` (`sincos256_ps`), accurate for |input| up to about 8192.
+    /// Sine and cosine (`sincos256_ps`): reduce by the nearest even multiple j of pi/4 in
+    /// three parts (Cody-Waite), evaluate the sine and cosine polynomials on [-pi/4, pi/4] and
+    /// pick and sign them by j. Accurate for |input| up to about 8192.
     static func sinCos(_ input: Float) -> (sin: Float, cos: Float) {
         var signSin = input.bitPattern & 0x8000_0000
         var x = Float(bitPattern: input.bitPattern & 0x7fff_ffff)
         var j = Int32(x * fourOverPi)                 // truncation toward zero (cvttps)
         j = (j &+ 1) & ~1
-        let y0 = Float(j)
+        let yj = Float(j)
         let swapSignSin = UInt32(bitPattern: (j & 4) << 29)
         let useFirst = (j & 2) == 0
-        // Extended-precision reduction: x = ((x - y DP1) - y DP2) - y DP3.
-        let p1 = y0 * minusDP1, p2 = y0 * minusDP2, p3 = y0 * minusDP3
-        x = x + p1
-        x = x + p2
-        x = x + p3
+        x = x.addingProduct(yj, minusDP1)
+        x = x.addingProduct(yj, minusDP2)
+        x = x.addingProduct(yj, minusDP3)
         let signCos = UInt32(bitPattern: (~(j &- 2) & 4) << 29)
         signSin ^= swapSignSin
         let z = x * x
-        var y = cosP0
+        var y = cosP1.addingProduct(cosP0, z)       // cos: 1 - z/2 + z^2 (c0 z^2 + c1 z + c2)
+        y = cosP2.addingProduct(y, z)
         y = y * z
-        y = y + cosP1
-        y = y * z
-        y = y + cosP2
-        y = y * z
-        y = y * z
-        y = y - z * 0.5
+        y = (-(z * 0.5)).addingProduct(y, z)
         y = y + 1
-        var y2 = sinP0
+        var y2 = sinP1.addingProduct(sinP0, z)      // sin: x + x z (s0 z^2 + s1 z + s2)
+        y2 = sinP2.addingProduct(y2, z)
         y2 = y2 * z
-        y2 = y2 + sinP1
-        y2 = y2 * z
-        y2 = y2 + sinP2
-        y2 = y2 * z
-        y2 = y2 * x
-        y2 = y2 + x
+        y2 = x.addingProduct(y2, x)
         // Select the polynomials with masks, as the vector code does (adds of +0 included).
         let ySin2: Float = useFirst ? y2 : 0
         let ySin1: Float = useFirst ? 0 : y
