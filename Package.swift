@@ -14,9 +14,13 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "LessonKit", targets: ["LessonKit"]),
     ],
     targets: [
         .target(name: "Tensor", swiftSettings: native),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], swiftSettings: native),
+        // Lessons: LessonKit (plots, progress, reports) and one executable per lesson.
+        .target(name: "LessonKit", dependencies: ["Tensor"], path: "Sources/Lessons/LessonKit", swiftSettings: native),
+        .testTarget(name: "LessonKitTests", dependencies: ["LessonKit", "Tensor"], swiftSettings: native),
     ]
 )
