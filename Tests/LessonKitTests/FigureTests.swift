@@ -141,8 +141,14 @@ struct FigureRenderTests {
         }
     }
 
-    @Test func missingGnuplotNamesThePackage() {
-        let message = PlotError.gnuplotNotFound(searched: ["/usr/bin"]).description
-        #expect(message.contains("apt-get install gnuplot-nox"))
+    @Test func missingGnuplotIsAThrownErrorNamingThePackage() {
+        for environment in [["PATH": "/nonexistent-dir"], ["GNUPLOT": "/nonexistent-dir/gnuplot"]] {
+            #expect {
+                _ = try Gnuplot.executableURL(environment: environment)
+            } throws: { error in
+                guard let error = error as? PlotError, case .gnuplotNotFound = error else { return false }
+                return error.description.contains("apt-get install gnuplot-nox")
+            }
+        }
     }
 }
