@@ -55,9 +55,11 @@ let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
 let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?
     .split(separator: " ").first.map(String.init) ?? "?"
 report.paragraph("""
-    Timings are the median of 5 runs after one warm-up run, on \(cpu) with \(threads) threads. \
+    Each rung runs once to warm up, then 5 timed runs (3 for the naive loops and at size 2048); \
+    we report the median, and at 512 also the fastest run, on \(cpu) with \(threads) threads. \
     This machine is shared with other people compiling code (load average \(load) when this page was \
-    made), so single numbers are noisy; the *ratios* between rungs are what to look at.
+    made, for 2 cores), so the numbers are noisy: other processes can only slow a run down, so the \
+    fastest run is the better guess of what the code does on a quiet machine.
     """)
 
 /// A rung: its name, what it changes, and the function.
@@ -140,11 +142,11 @@ let rungs: [Rung] = [
         """, run: { $0.matmul($1) }),
 ]
 
-/// Median seconds of `rung` on `a`·`b`; keeps the result so the work cannot be optimized away.
-func time(_ rung: Rung, _ a: Tensor, _ b: Tensor, repetitions: Int = 5) -> (seconds: Double, result: Tensor) {
+/// Times `rung` on `a`·`b`; keeps the result so the work cannot be optimized away.
+func time(_ rung: Rung, _ a: Tensor, _ b: Tensor, repetitions: Int = 5) -> (samples: TimingSamples, result: Tensor) {
     var result = Tensor(0)
-    let seconds = Timing.median(repetitions: repetitions) { result = rung.run(a, b) }
-    return (seconds, result)
+    let samples = Timing.measure(repetitions: repetitions) { result = rung.run(a, b) }
+    return (samples, result)
 }
 
 func format(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
@@ -167,8 +169,10 @@ var previous: Tensor?
 for rung in rungs {
     report.paragraph(rung.idea)
     report.code(rung.snippet, language: "swift")
-    let (seconds, result) = time(rung, a, b, repetitions: rung.name.hasPrefix("1") ? 3 : 5)
+    let (samples, result) = time(rung, a, b, repetitions: rung.name.hasPrefix("1") ? 3 : 5)
+    let seconds = samples.median
     let rate = flops / seconds / 1e9
+    let bestRate = flops / samples.minimum / 1e9
     var check = "reference"
     if let previous {
         let difference = zip(result.scalars, previous.scalars).map { abs($0 - $1) }
@@ -180,17 +184,17 @@ for rung in rungs {
     previous = result
     gflops.append(rate)
     let speedup = rate / gflops[0]
-    rows.append([rung.name, format(seconds * 1000, 2), format(rate), format(speedup, 0) + "x", check])
-    report.paragraph("→ \(format(seconds * 1000, 2)) ms, **\(format(rate)) GFLOP/s**"
+    rows.append([rung.name, format(seconds * 1000, 2), format(rate), format(bestRate), format(speedup, 0) + "x", check])
+    report.paragraph("→ median \(format(seconds * 1000, 2)) ms, **\(format(rate)) GFLOP/s** (fastest run \(format(bestRate)))"
         + (check == "reference" ? "." : ", max |difference| from the previous rung \(check) (within the rounding bound)."))
 }
 
 report.heading("Results at 512 x 512 x 512")
 let worstBound = bound.max() ?? 0
-report.table(headers: ["rung", "ms", "GFLOP/s", "vs naive", "max abs diff vs previous"],
-             rows: rows, alignments: [.left, .right, .right, .right, .right])
+report.table(headers: ["rung", "median ms", "median GFLOP/s", "best GFLOP/s", "median vs naive", "max abs diff vs previous"],
+             rows: rows, alignments: [.left, .right, .right, .right, .right, .right])
 report.paragraph("Every difference is inside the per-element rounding bound (its largest value here is \(scientific(Double(worstBound)))).")
-let exact = zip(rungs.indices, rows).filter { $0.0 > 0 && $0.1[4] == scientific(0) }.map { rungs[$0.0].name }
+let exact = zip(rungs.indices, rows).filter { $0.0 > 0 && $0.1[5] == scientific(0) }.map { rungs[$0.0].name }
 if !exact.isEmpty {
     report.paragraph("""
         \(exact.joined(separator: " and ")) agree with the rung before *exactly*: they perform the same \
@@ -225,7 +229,8 @@ for n in sweepSizes {
     var last: Tensor?
     var row = ["\(n)"]
     for (index, rung) in fastRungs.enumerated() {
-        let (seconds, result) = time(rung, x, y, repetitions: n >= 2048 ? 3 : 5)
+        let (samples, result) = time(rung, x, y, repetitions: n >= 2048 ? 3 : 5)
+        let seconds = samples.median
         if let last {
             let worst = MatmulLadder.maxAbsDifference(result, last)
             precondition(Double(worst) <= looseBound, "\(rung.name) disagrees at \(n): \(worst) > \(looseBound)")
@@ -240,15 +245,17 @@ for n in sweepSizes {
     sweepRows.append(row)
 }
 progress.finish()
-report.table(headers: ["size"] + fastRungs.map { "\($0.name) GFLOP/s" }, rows: sweepRows,
+report.table(headers: ["size"] + fastRungs.map { "\($0.name) (median GFLOP/s)" }, rows: sweepRows,
              alignments: [.right] + fastRungs.map { _ in .right })
-let simdDrop = sweep[0][1] / sweep[0][sweepSizes.count - 1]
+let last = sweepSizes.count - 1
 report.paragraph("""
-    Rung 3 runs \(format(simdDrop, 0)) times slower at 2048 than at 256: a 2048 x 2048 B is 16 MiB, \
-    far more than the caches hold, and rung 3 reads all of it from memory once per row of A. The \
-    blocked rungs read each packed block of B from the cache many times, so they hold their speed.
+    From 256 to 2048, rung 3 goes from \(format(sweep[0][1])) to \(format(sweep[0][last])) GFLOP/s \
+    and rung 4 from \(format(sweep[1][1])) to \(format(sweep[1][last])). A 2048 x 2048 B is 16 MiB, \
+    far more than the caches hold, and rung 3 reads all of it from memory once per row of A; \
+    the blocked rungs read each packed block of B from the cache many times, so they should \
+    lose far less.
     """)
-let threadGain = sweep[2][sweepSizes.count - 1] / sweep[1][sweepSizes.count - 1]
+let threadGain = sweep[2][last] / sweep[1][last]
 report.paragraph("""
     At 2048, \(threads) threads (rung 5) ran \(format(threadGain, 2)) times as fast as one (rung 4). \
     On an idle machine with two free cores that ratio approaches 2. When it is much lower, as it can \
@@ -258,11 +265,11 @@ report.paragraph("""
 
 // MARK: - Figure
 
-var bars = Plot(title: "every rung at 512³", yLabel: "GFLOP/s (log scale)", logY: true,
+var bars = Plot(title: "every rung at 512³ (median)", yLabel: "GFLOP/s (log scale)", logY: true,
                 xTickRotation: 25, legend: .hidden)
 bars.bars(categories: rungs.map(\.name), values: gflops, color: "#1f77b4")
 bars.yRange = 0.1...(max(1000, (gflops.max() ?? 1) * 2))
-var lines = Plot(title: "fast rungs by size", xLabel: "matrix size N (N x N times N x N)",
+var lines = Plot(title: "fast rungs by size (median)", xLabel: "matrix size N (N x N times N x N)",
                  yLabel: "GFLOP/s", xRange: 100...2600, logX: true, legend: .below)
 for (index, rung) in fastRungs.enumerated() {
     lines.line(x: sweepSizes.map(Double.init), y: sweep[index], title: rung.name,
