@@ -14,11 +14,18 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "LessonKit", targets: ["LessonKit"]),
     ],
     targets: [
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Tensor", dependencies: ["CLibPNG", "CZlib"], swiftSettings: native),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"], swiftSettings: native),
+        // Lessons: LessonKit (plots, progress, reports) and one executable per lesson.
+        .target(name: "LessonKit", dependencies: ["Tensor"], path: "Sources/Lessons/LessonKit", swiftSettings: native),
+        .executableTarget(
+            name: "lesson-01-tensors", dependencies: ["LessonKit", "Tensor"],
+            path: "Sources/Lessons/lesson-01-tensors", swiftSettings: native),
+        .testTarget(name: "LessonKitTests", dependencies: ["LessonKit", "Tensor"], swiftSettings: native),
     ]
 )
