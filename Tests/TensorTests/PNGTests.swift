@@ -80,19 +80,21 @@ struct PNGTests {
         let good = try Data(contentsOf: TestData.fixture("png_rgb.png"))
         var corrupt = good
         corrupt[good.count / 2] ^= 0xff                           // breaks a CRC or the deflate data
-        let cases: [(String, Data)] = [
-            ("not a PNG", Data("hello, world: definitely not an image".utf8)),
-            ("empty", Data()),
-            ("signature only", good.prefix(8)),
-            ("truncated", good.prefix(good.count - 20)),
-            ("corrupt", corrupt),
+        // libpng's own words (pngrutil.c, pngread.c) must reach the caller.
+        let cases: [(String, Data, String)] = [
+            ("not a PNG", Data("hello, world: definitely not an image".utf8), "Not a PNG file"),
+            ("empty", Data(), "invalid argument"),
+            ("signature only", good.prefix(8), "read beyond end of data"),
+            ("truncated", good.prefix(good.count - 20), "read beyond end of data"),
+            ("corrupt", corrupt, "IDAT"),
         ]
-        for (label, data) in cases {
+        for (label, data, libpngMessage) in cases {
             do {
                 _ = try PNG.decode(data)
                 Issue.record("\(label): no error")
             } catch let error as PNGError {
                 #expect(!error.message.isEmpty, "\(label)")
+                #expect(error.message.contains(libpngMessage), "\(label): \(error.message)")
                 #expect(error.description.contains("PNG"), "\(label)")
             }
         }
