@@ -58,30 +58,30 @@ extension Tensor {
     }
 
     /// Elementwise sum with broadcasting.
-    public static func + (a: Tensor, b: Tensor) -> Tensor { zip(a, b, +) }
+    public static func + (a: Tensor, b: Tensor) -> Tensor { binary(a, b, VectorAdd()) }
     /// Elementwise difference with broadcasting.
-    public static func - (a: Tensor, b: Tensor) -> Tensor { zip(a, b, -) }
+    public static func - (a: Tensor, b: Tensor) -> Tensor { binary(a, b, VectorSubtract()) }
     /// Elementwise product with broadcasting.
-    public static func * (a: Tensor, b: Tensor) -> Tensor { zip(a, b, *) }
+    public static func * (a: Tensor, b: Tensor) -> Tensor { binary(a, b, VectorMultiply()) }
     /// Elementwise quotient with broadcasting.
-    public static func / (a: Tensor, b: Tensor) -> Tensor { zip(a, b, /) }
+    public static func / (a: Tensor, b: Tensor) -> Tensor { binary(a, b, VectorDivide()) }
 
     /// Adds a scalar to every element.
-    public static func + (a: Tensor, s: Float) -> Tensor { a.map { $0 + s } }
+    public static func + (a: Tensor, s: Float) -> Tensor { binary(a, Tensor(s), VectorAdd()) }
     /// Subtracts a scalar from every element.
-    public static func - (a: Tensor, s: Float) -> Tensor { a.map { $0 - s } }
+    public static func - (a: Tensor, s: Float) -> Tensor { binary(a, Tensor(s), VectorSubtract()) }
     /// Multiplies every element by a scalar.
-    public static func * (a: Tensor, s: Float) -> Tensor { a.map { $0 * s } }
+    public static func * (a: Tensor, s: Float) -> Tensor { binary(a, Tensor(s), VectorMultiply()) }
     /// Divides every element by a scalar.
-    public static func / (a: Tensor, s: Float) -> Tensor { a.map { $0 / s } }
+    public static func / (a: Tensor, s: Float) -> Tensor { binary(a, Tensor(s), VectorDivide()) }
     /// Adds every element to a scalar.
-    public static func + (s: Float, a: Tensor) -> Tensor { a.map { s + $0 } }
+    public static func + (s: Float, a: Tensor) -> Tensor { binary(Tensor(s), a, VectorAdd()) }
     /// Subtracts every element from a scalar.
-    public static func - (s: Float, a: Tensor) -> Tensor { a.map { s - $0 } }
+    public static func - (s: Float, a: Tensor) -> Tensor { binary(Tensor(s), a, VectorSubtract()) }
     /// Multiplies a scalar by every element.
-    public static func * (s: Float, a: Tensor) -> Tensor { a.map { s * $0 } }
+    public static func * (s: Float, a: Tensor) -> Tensor { binary(Tensor(s), a, VectorMultiply()) }
     /// Divides a scalar by every element.
-    public static func / (s: Float, a: Tensor) -> Tensor { a.map { s / $0 } }
+    public static func / (s: Float, a: Tensor) -> Tensor { binary(Tensor(s), a, VectorDivide()) }
     /// Negates every element.
     public static prefix func - (a: Tensor) -> Tensor { a.map { -$0 } }
 
@@ -97,4 +97,71 @@ extension Tensor {
     public static func *= (a: inout Tensor, s: Float) { a = a * s }
     /// Adds a scalar to every element in place.
     public static func += (a: inout Tensor, s: Float) { a = a + s }
+}
+
+// MARK: - Vectorized binary arithmetic
+
+/// One of the four arithmetic operators, on 16 lanes and on one element.
+@usableFromInline
+protocol VectorBinaryOperator: Sendable {
+    /// The operator on 16 lanes.
+    func callAsFunction(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float>
+    /// The operator on one element (tails and the general broadcasting path).
+    func scalar(_ a: Float, _ b: Float) -> Float
+}
+
+@usableFromInline struct VectorAdd: VectorBinaryOperator {
+    @usableFromInline init() {}
+    @inlinable func callAsFunction(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a + b }
+    @inlinable func scalar(_ a: Float, _ b: Float) -> Float { a + b }
+}
+@usableFromInline struct VectorSubtract: VectorBinaryOperator {
+    @usableFromInline init() {}
+    @inlinable func callAsFunction(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a - b }
+    @inlinable func scalar(_ a: Float, _ b: Float) -> Float { a - b }
+}
+@usableFromInline struct VectorMultiply: VectorBinaryOperator {
+    @usableFromInline init() {}
+    @inlinable func callAsFunction(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a * b }
+    @inlinable func scalar(_ a: Float, _ b: Float) -> Float { a * b }
+}
+@usableFromInline struct VectorDivide: VectorBinaryOperator {
+    @usableFromInline init() {}
+    @inlinable func callAsFunction(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a / b }
+    @inlinable func scalar(_ a: Float, _ b: Float) -> Float { a / b }
+}
+
+extension Tensor {
+    /// `op` applied elementwise with broadcasting. Same-shape contiguous operands and a
+    /// one-element operand take a 16-lane loop split across threads for large tensors; other
+    /// broadcasts take the general strided path of `zip`.
+    @inlinable
+    static func binary<Op: VectorBinaryOperator>(_ a: Tensor, _ b: Tensor, _ op: Op) -> Tensor {
+        let fast = a.isContiguous && b.isContiguous
+            && (a.shape == b.shape || (b.count == 1 && a.rank >= b.rank) || (a.count == 1 && b.rank >= a.rank))
+        guard fast else { return zip(a, b, op.scalar) }
+        let shape = a.count == 1 && a.shape != b.shape ? b.shape : a.shape
+        let n = elementCount(shape)
+        let out = TensorStorage(uninitializedCount: n)
+        // Each chunk reads its own range of the inputs and writes its own range of `out`.
+        nonisolated(unsafe) let pa = a.storage.pointer + a.offset
+        nonisolated(unsafe) let pb = b.storage.pointer + b.offset
+        nonisolated(unsafe) let dst = out.pointer
+        let aStep = a.count == n ? 1 : 0, bStep = b.count == n ? 1 : 0
+        parallelFor(chunking: n, minimumChunk: 1 << 15) { range in
+            var i = range.lowerBound
+            let sa = SIMD16<Float>(repeating: pa[0]), sb = SIMD16<Float>(repeating: pb[0])
+            while i + 16 <= range.upperBound {
+                let x = aStep == 1 ? UnsafeRawPointer(pa + i).loadUnaligned(as: SIMD16<Float>.self) : sa
+                let y = bStep == 1 ? UnsafeRawPointer(pb + i).loadUnaligned(as: SIMD16<Float>.self) : sb
+                UnsafeMutableRawPointer(dst + i).storeBytes(of: op(x, y), as: SIMD16<Float>.self)
+                i += 16
+            }
+            while i < range.upperBound {
+                dst[i] = op.scalar(pa[i * aStep], pb[i * bStep])
+                i += 1
+            }
+        }
+        return Tensor(storage: out, shape: shape, strides: contiguousStrides(shape))
+    }
 }

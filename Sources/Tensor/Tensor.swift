@@ -5,7 +5,7 @@
 // unsqueeze) share storage and cost no copy. Mutation goes through copy-on-write: a tensor
 // whose storage is shared is copied to a fresh contiguous buffer before it is written, so a
 // `Tensor` behaves like any Swift value. Compute is Float32; Float16/BFloat16 are storage
-// formats converted on load (see `Half.swift`).
+// formats converted on load (see `IO/HalfPrecision.swift`).
 //
 // Shape errors in arithmetic are programmer errors and stop with a `precondition` naming the
 // shapes, as Swift's own collections do; bad *input* (files, configurations, user options) is
