@@ -137,11 +137,14 @@ extension Tensor {
     /// broadcasts take the general strided path of `zip`.
     @inlinable
     static func binary<Op: VectorBinaryOperator>(_ a: Tensor, _ b: Tensor, _ op: Op) -> Tensor {
-        let fast = a.isContiguous && b.isContiguous
-            && (a.shape == b.shape || (b.count == 1 && a.rank >= b.rank) || (a.count == 1 && b.rank >= a.rank))
-        guard fast else { return zip(a, b, op.scalar) }
-        let shape = a.count == 1 && a.shape != b.shape ? b.shape : a.shape
+        guard let shape = broadcastShape(a.shape, b.shape) else {
+            preconditionFailure("cannot broadcast shapes \(a.shape) and \(b.shape)")
+        }
         let n = elementCount(shape)
+        // Fast when each operand is contiguous and either covers the result or is one element.
+        guard a.isContiguous, b.isContiguous, a.count == n || a.count == 1, b.count == n || b.count == 1 else {
+            return zip(a, b, op.scalar)
+        }
         let out = TensorStorage(uninitializedCount: n)
         // Each chunk reads its own range of the inputs and writes its own range of `out`.
         nonisolated(unsafe) let pa = a.storage.pointer + a.offset

@@ -94,6 +94,21 @@ struct TensorCoreTests {
         #expect(d.scalars.allSatisfy { $0 == 0 })
     }
 
+    @Test func vectorizedArithmeticMatchesScalarLoops() {
+        // Large enough for several threads and a ragged 16-lane tail.
+        let n = 3 * (1 << 16) + 5
+        let a = Tensor(shape: [n], scalars: (0..<n).map { Float($0 % 97) * 0.25 - 7 })
+        let b = Tensor(shape: [n], scalars: (0..<n).map { Float($0 % 89) * 0.5 + 1 })
+        let av = a.scalars, bv = b.scalars
+        #expect((a + b).scalars == zip(av, bv).map { $0 + $1 })
+        #expect((a - b).scalars == zip(av, bv).map { $0 - $1 })
+        #expect((a * b).scalars == zip(av, bv).map { $0 * $1 })
+        #expect((a / b).scalars == zip(av, bv).map { $0 / $1 })
+        #expect((2 - a).scalars == av.map { 2 - $0 })
+        #expect((a / 3).scalars == av.map { $0 / 3 })
+        #expect((Tensor(shape: [1, 1], scalars: [2]) * Tensor(4)).shape == [1, 1])
+    }
+
     @Test func parallelForVisitsEveryIndexOnce() {
         let n = 1000
         let flags = TensorStorage(count: n, repeating: 0)
