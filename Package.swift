@@ -20,6 +20,6 @@ let package = Package(
         .target(name: "Tensor", swiftSettings: native),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], swiftSettings: native),
         .target(name: "Diffusion", dependencies: ["Tensor"], swiftSettings: native),
-        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Tensor"], swiftSettings: native),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Tensor"], exclude: ["Fixtures"], swiftSettings: native),
     ]
 )
