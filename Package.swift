@@ -17,8 +17,10 @@ let package = Package(
         .library(name: "Diffusion", targets: ["Diffusion"]),
     ],
     targets: [
-        .target(name: "Tensor", swiftSettings: native),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"], swiftSettings: native),
+        .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "Tensor", dependencies: ["CLibPNG", "CZlib"], swiftSettings: native),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"], swiftSettings: native),
         .target(name: "Diffusion", dependencies: ["Tensor"], swiftSettings: native),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Tensor"], exclude: ["Fixtures"], swiftSettings: native),
     ]
