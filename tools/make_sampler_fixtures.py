@@ -428,6 +428,32 @@ def diffusers_k_cases():
     ]
 
 
+def seeded_cases():
+    """k-diffusion's DEFAULT noise (torch.randn_like after torch.manual_seed), float32 state, as
+    AUTOMATIC1111 runs it: replayed in Swift by GeneratorNoise(TorchGenerator(seed:))."""
+    out = []
+    for name, fn, shape, seed in [("euler_ancestral", ks.sample_euler_ancestral, (6, 3), 31),
+                                  ("dpm_2_ancestral", ks.sample_dpm_2_ancestral, (16, 3), 32),
+                                  ("dpmpp_2s_ancestral", ks.sample_dpmpp_2s_ancestral, (1, 3), 33)]:
+        sigmas = ks.get_sigmas_karras(6, 0.05, 10.0).float()
+        g = torch.Generator().manual_seed(1000 + seed)
+        x_init = (torch.randn(shape, generator=g, dtype=torch.float64) * float(sigmas[0])).float()
+        steps = []
+
+        def callback(d):
+            steps.append({"i": int(d["i"]), "sigma": float(d["sigma"]), "sigma_hat": float(d["sigma_hat"]),
+                          "x": flat(d["x"]), "denoised": flat(d["denoised"])})
+
+        def model(x, sigma, **kw):
+            return gmm_denoise(x.double(), sigma.double()).float()
+
+        torch.manual_seed(seed)
+        result = fn(model, x_init.clone(), sigmas, callback=callback, disable=True)
+        out.append({"name": name, "seed": seed, "options": {}, "sigmas": flat(sigmas), "x_init": flat(x_init),
+                    "shape": list(shape), "noise": [], "steps": steps, "final": flat(result), "nfe": 0})
+    return out
+
+
 def write(name, obj):
     path = os.path.join(OUT, name)
     tmp = path + ".tmp"
@@ -443,3 +469,4 @@ if __name__ == "__main__":
     write("discrete_samplers.json", {"mixture": MIXTURE, "schedule": SD, "cases": discrete_cases()})
     write("schedules.json", schedule_fixtures())
     write("diffusers_k_samplers.json", {"mixture": MIXTURE, "cases": diffusers_k_cases()})
+    write("seeded_samplers.json", {"mixture": MIXTURE, "cases": seeded_cases()})
