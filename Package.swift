@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "LessonKit", targets: ["LessonKit"]),
+        .library(name: "Diffusion", targets: ["Diffusion"]),
     ],
     targets: [
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
@@ -27,5 +28,7 @@ let package = Package(
             name: "lesson-01-tensors", dependencies: ["LessonKit", "Tensor"],
             path: "Sources/Lessons/lesson-01-tensors", swiftSettings: native),
         .testTarget(name: "LessonKitTests", dependencies: ["LessonKit", "Tensor"], swiftSettings: native),
+        .target(name: "Diffusion", dependencies: ["Tensor"], swiftSettings: native),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Tensor"], exclude: ["Fixtures"], swiftSettings: native),
     ]
 )
