@@ -22,35 +22,19 @@ public protocol NormalGenerator {
     mutating func normal() -> Double
 }
 
-/// xoshiro256** (Blackman & Vigna 2018) seeded through SplitMix64, with Box–Muller normals.
-/// Not PyTorch-compatible (use the Tensor module's `TorchGenerator` through `ClosureNoise` for
-/// that); it is small, fast and identical on every platform.
+/// Double-precision uniforms and Box–Muller normals on the bits of the Tensor module's
+/// `Xoshiro256StarStar` (Blackman & Vigna 2018, seeded through SplitMix64). Not
+/// PyTorch-compatible (use `GeneratorNoise(TorchGenerator(seed:))` for that); it is small, fast
+/// and identical on every platform, and its Double normals suit the exact Gaussian-mixture test bed.
 public struct SeededGenerator: NormalGenerator, Sendable {
-    private var s: (UInt64, UInt64, UInt64, UInt64)
+    private var bits: Xoshiro256StarStar
     private var spare: Double?
 
-    /// Seeds the four state words from SplitMix64(seed).
-    public init(seed: UInt64) {
-        var z = seed
-        func splitMix() -> UInt64 {
-            z &+= 0x9E37_79B9_7F4A_7C15
-            var r = z
-            r = (r ^ (r >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            r = (r ^ (r >> 27)) &* 0x94D0_49BB_1331_11EB
-            return r ^ (r >> 31)
-        }
-        s = (splitMix(), splitMix(), splitMix(), splitMix())
-    }
+    /// Seeds the generator's four state words from SplitMix64(seed).
+    public init(seed: UInt64) { bits = Xoshiro256StarStar(seed: seed) }
 
     /// The next 64 random bits.
-    public mutating func next() -> UInt64 {
-        let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
-        let t = s.1 << 17
-        s.2 ^= s.0; s.3 ^= s.1; s.1 ^= s.2; s.0 ^= s.3
-        s.2 ^= t
-        s.3 = s.3 << 45 | s.3 >> 19
-        return result
-    }
+    public mutating func next() -> UInt64 { bits.next() }
 
     /// 53 random bits scaled to [0, 1).
     public mutating func uniform() -> Double { Double(next() >> 11) * 0x1p-53 }
