@@ -98,6 +98,7 @@ extension Figure {
         var s = "# panel \(p + 1)\n"
         s += "unset title; unset xlabel; unset ylabel; unset logscale; set autoscale xy; set autoscale cb\n"
         s += "set xtics autofreq norotate; set ytics autofreq; unset colorbox; set size noratio\n"
+        s += "set format x \"%g\"; set format y \"%g\"\n"  // plain numbers, also on log axes (1e-05 ... 100)
         s += "set style fill solid 0.85 border -1\n"
         if let title = plot.title { s += "set title \(quoted(title))\n" }
         if let label = plot.xLabel { s += "set xlabel \(quoted(label))\n" }
