@@ -14,9 +14,17 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "Autograd", targets: ["Autograd"]),
     ],
     targets: [
         .target(name: "Tensor", swiftSettings: native),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], swiftSettings: native),
+        .target(name: "Autograd", dependencies: ["Tensor"],
+                exclude: ["Ops/Variable+Unary.swift", "Ops/Variable+Reductions.swift", "Ops/Variable+Matmul.swift",
+                          "Ops/Variable+Convolution.swift", "Ops/Variable+Normalization.swift",
+                          "Ops/Variable+Attention.swift", "Ops/Variable+Sampling.swift", "Ops/Variable+Concatenation.swift"],
+                swiftSettings: native),
+        .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Tensor"],
+                    exclude: ["Fixtures"], swiftSettings: native),
     ]
 )
