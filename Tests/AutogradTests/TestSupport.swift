@@ -28,3 +28,16 @@ func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Float {
     precondition(a.shape == b.shape, "maxAbsDifference: shapes \(a.shape) and \(b.shape)")
     return zip(a.scalars, b.scalars).map { abs($0 - $1) }.max() ?? 0
 }
+
+/// A tensor as the fixture script writes it: `{"shape": [...], "data": [...]}` (row-major).
+struct TensorJSON: Decodable {
+    var shape: [Int]
+    var data: [Float]
+    var tensor: Tensor { Tensor(shape: shape, scalars: data) }
+}
+
+/// Decodes a fixture file.
+func loadFixture<T: Decodable>(_ name: String, as type: T.Type) throws -> T {
+    let data = try Data(contentsOf: fixtureFolder.appendingPathComponent(name))
+    return try JSONDecoder().decode(T.self, from: data)
+}
