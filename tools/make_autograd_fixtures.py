@@ -7,6 +7,8 @@ Outputs (small JSON files under Tests/AutogradTests/Fixtures/):
   optimizers.json  update sequences of torch.optim SGD/Adam/AdamW on fixed gradients,
                    learning-rate schedules (LinearLR, CosineAnnealingLR, OneCycleLR),
                    clip_grad_norm_ results.
+  initialization.json  torch.nn.Linear/Conv2d/Embedding default initialization after
+                   torch.manual_seed(0) (checks the same draws from TorchGenerator).
   blocks.json      a diffusers ResnetBlock2D (group norm, SiLU, time embedding, 1x1 shortcut)
                    and diffusers Attention blocks (self-attention with group norm and residual
                    as in the UNet mid block; cross-attention), each with weights by state-dict
@@ -169,6 +171,17 @@ def blocks_fixture():
     return cases
 
 
+def init_fixture():
+    """Default initializations drawn after torch.manual_seed(0), in construction order."""
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(5, 3)
+    conv = torch.nn.Conv2d(2, 4, 3)
+    embedding = torch.nn.Embedding(4, 6)
+    linear_no_bias = torch.nn.Linear(7, 2, bias=False)
+    modules = {"linear": linear, "conv": conv, "embedding": embedding, "linear_no_bias": linear_no_bias}
+    return {name: {k: tensor_json(v) for k, v in m.state_dict().items()} for name, m in modules.items()}
+
+
 def write(name, obj):
     path = os.path.join(OUT, name)
     tmp = path + ".tmp"
@@ -182,3 +195,4 @@ if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     write("optimizers.json", optimizer_fixture())
     write("blocks.json", blocks_fixture())
+    write("initialization.json", init_fixture())

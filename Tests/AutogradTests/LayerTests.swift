@@ -1,0 +1,50 @@
+import Foundation
+import Testing
+import Tensor
+import Autograd
+
+@Suite("Layers: initialization, names, matmul gradients")
+struct LayerTests {
+    @Test(arguments: [([3], [3]), ([2, 3], [3]), ([3], [3, 4]), ([2, 3], [3, 4]), ([2, 1, 2, 3], [3, 3, 2]), ([4, 2, 3], [3, 2])])
+    func matmulGradients(shapes: ([Int], [Int])) {
+        let a = randomTensor(shapes.0, seed: 20), b = randomTensor(shapes.1, seed: 21)
+        let report = gradientCheck([a, b]) { $0[0].matmul($0[1]) }
+        #expect(report.passed, "\(report)")
+    }
+
+    /// The same seed gives torch's own initial weights (TorchGenerator replays torch's draws).
+    @Test func linearMatchesTorchInitialization() throws {
+        let fixture = try loadFixture("initialization.json", as: [String: [String: TensorJSON]].self)
+        var generator = TorchGenerator(seed: 0)
+        let linear = Linear(inputFeatures: 5, outputFeatures: 3, generator: &generator)
+        #expect(linear.namedParameters().map(\.name) == ["weight", "bias"])
+        #expect(maxAbsDifference(linear.weight.value, fixture["linear"]!["weight"]!.tensor) == 0)
+        #expect(maxAbsDifference(linear.bias!.value, fixture["linear"]!["bias"]!.tensor) == 0)
+    }
+
+    @Test func linearIsAffineMap() {
+        var generator = TorchGenerator(seed: 1)
+        let linear = Linear(inputFeatures: 3, outputFeatures: 2, generator: &generator)
+        let x = randomTensor([4, 3], seed: 22)
+        let y = linear(Variable(x)).value
+        let w = linear.weight.value, b = linear.bias!.value
+        for i in 0..<4 { for o in 0..<2 {
+            var expected = b[o]
+            for j in 0..<3 { expected += x[i, j] * w[o, j] }
+            #expect(abs(y[i, o] - expected) <= 1e-6)
+        } }
+        // Through the layer: L = Σ y·g gives dW = gᵀx and db = Σᵢ gᵢ.
+        let g = randomTensor([4, 2], seed: 23)
+        linear(Variable(x)).backward(g)
+        for o in 0..<2 {
+            var db: Float = 0
+            for i in 0..<4 { db += g[i, o] }
+            #expect(abs(linear.bias!.grad![o] - db) <= 1e-6)
+            for j in 0..<3 {
+                var dw: Float = 0
+                for i in 0..<4 { dw += g[i, o] * x[i, j] }
+                #expect(abs(linear.weight.grad![o, j] - dw) <= 1e-6)
+            }
+        }
+    }
+}
