@@ -77,9 +77,10 @@ public enum Initialization {
         uniform(shape, bound: Float(fanIn > 0 ? 1 / Double(fanIn).squareRoot() : 0), generator: &generator)
     }
 
-    /// U(−bound, bound) computed as torch's `uniform_(from, to)`: from + u·(to − from).
+    /// U(−bound, bound) computed as torch's `uniform_(from, to)` on the CPU: u·(to − from) + from
+    /// with `to − from` in Float32 and the rest in Double (`dist_acctype<float>`), then rounded.
     public static func uniform(_ shape: [Int], bound: Float, generator: inout some RandomTensorGenerator) -> Tensor {
-        let width = bound - (-bound)
-        return generator.rand(shape).map { $0 * width + (-bound) }
+        let width = Double(bound - (-bound)), from = Double(-bound)
+        return generator.rand(shape).map { Float(Double($0) * width + from) }
     }
 }
