@@ -1,0 +1,176 @@
+// Unary math: one function applied to every element.
+//
+// Contract: each op returns a new contiguous tensor of the same shape (any input layout is
+// accepted). exp, tanh, sigmoid, SiLU and GELU run on 16 lanes at a time through `VectorMath`
+// (a few ULP from the C library); log, sin, cos and general powers call the C library per
+// element. Tensors of 64K elements or more are split across `Parallel.threadCount` threads.
+
+import Foundation
+
+/// Which formula `Tensor.gelu(approximation:)` evaluates.
+public enum GELUApproximation: Sendable, Hashable {
+    /// The exact GELU, x·Φ(x) = ½x(1 + erf(x/√2)) (Hendrycks & Gimpel 2016, eq. 1).
+    case none
+    /// The tanh form ½x(1 + tanh(√(2/π)(x + 0.044715x³))) (Hendrycks & Gimpel 2016, §2).
+    case tanh
+}
+
+/// Applies a scalar function to each lane (for functions without a vector implementation).
+@usableFromInline
+struct LaneWise: VectorFunction {
+    @usableFromInline let f: @Sendable (Float) -> Float
+    @usableFromInline init(_ f: @escaping @Sendable (Float) -> Float) { self.f = f }
+    @inline(__always) @usableFromInline
+    func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        var r = x
+        for j in 0..<16 { r[j] = f(x[j]) }
+        return r
+    }
+}
+
+@usableFromInline struct ExpFunction: VectorFunction {
+    @usableFromInline init() {}
+    @inline(__always) @usableFromInline func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> { VectorMath.exp(x) }
+}
+
+@usableFromInline struct TanhFunction: VectorFunction {
+    @usableFromInline init() {}
+    @inline(__always) @usableFromInline func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> { VectorMath.tanh(x) }
+}
+
+@usableFromInline struct SigmoidFunction: VectorFunction {
+    @usableFromInline init() {}
+    @inline(__always) @usableFromInline func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> { VectorMath.sigmoid(x) }
+}
+
+/// SiLU x·σ(x), written as x / (1 + e^−x).
+@usableFromInline struct SiLUFunction: VectorFunction {
+    @usableFromInline init() {}
+    @inline(__always) @usableFromInline func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        x / (SIMD16(repeating: 1) + VectorMath.exp(-x))
+    }
+}
+
+@usableFromInline struct GELUErfFunction: VectorFunction {
+    @usableFromInline init() {}
+    @inline(__always) @usableFromInline func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        let half = SIMD16<Float>(repeating: 0.5) * x
+        return half + half * VectorMath.erf(x * SIMD16(repeating: 0.707_106_781_186_547_5))
+    }
+}
+
+@usableFromInline struct GELUTanhFunction: VectorFunction {
+    @usableFromInline init() {}
+    @inline(__always) @usableFromInline func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        let inner = SIMD16<Float>(repeating: 0.797_884_560_802_865_4) * (x + SIMD16(repeating: 0.044_715) * x * x * x)
+        let half = SIMD16<Float>(repeating: 0.5) * x
+        return half + half * VectorMath.tanh(inner)
+    }
+}
+
+@usableFromInline struct SquareRootFunction: VectorFunction {
+    @usableFromInline init() {}
+    @inline(__always) @usableFromInline func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> { x.squareRoot() }
+}
+
+@usableFromInline struct ReciprocalSquareRootFunction: VectorFunction {
+    @usableFromInline init() {}
+    @inline(__always) @usableFromInline func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        SIMD16(repeating: 1) / x.squareRoot()
+    }
+}
+
+@usableFromInline struct AbsoluteValueFunction: VectorFunction {
+    @usableFromInline init() {}
+    @inline(__always) @usableFromInline func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & SIMD16(repeating: 0x7FFF_FFFF), to: SIMD16<Float>.self)
+    }
+}
+
+@usableFromInline struct SquareFunction: VectorFunction {
+    @usableFromInline init() {}
+    @inline(__always) @usableFromInline func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> { x * x }
+}
+
+/// max(x, 0), with NaN kept as NaN (as in PyTorch).
+@usableFromInline struct ReLUFunction: VectorFunction {
+    @usableFromInline init() {}
+    @inline(__always) @usableFromInline func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        x.replacing(with: 0, where: x .< 0)
+    }
+}
+
+/// Clamps to [lower, upper] (either may be infinite); NaN stays NaN.
+@usableFromInline struct ClampFunction: VectorFunction {
+    @usableFromInline let lower: Float, upper: Float
+    @usableFromInline init(lower: Float, upper: Float) { self.lower = lower; self.upper = upper }
+    @inline(__always) @usableFromInline func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        let low = x.replacing(with: lower, where: x .< lower)
+        return low.replacing(with: upper, where: low .> upper)
+    }
+}
+
+extension Tensor {
+    /// e^x for every element.
+    public func exp() -> Tensor { applying(ExpFunction()) }
+
+    /// The natural logarithm of every element (NaN below 0, −inf at 0).
+    public func log() -> Tensor { applying(LaneWise { Foundation.log($0) }) }
+
+    /// The square root of every element.
+    public func sqrt() -> Tensor { applying(SquareRootFunction()) }
+
+    /// 1/√x for every element.
+    public func rsqrt() -> Tensor { applying(ReciprocalSquareRootFunction()) }
+
+    /// The hyperbolic tangent of every element.
+    public func tanh() -> Tensor { applying(TanhFunction()) }
+
+    /// The sine of every element (radians).
+    public func sin() -> Tensor { applying(LaneWise { Foundation.sin($0) }) }
+
+    /// The cosine of every element (radians).
+    public func cos() -> Tensor { applying(LaneWise { Foundation.cos($0) }) }
+
+    /// The absolute value of every element.
+    public func abs() -> Tensor { applying(AbsoluteValueFunction()) }
+
+    /// x² for every element.
+    public func square() -> Tensor { applying(SquareFunction()) }
+
+    /// x^p for every element, with C `powf` semantics (NaN for negative x and non-integer p).
+    /// The exponents 1, 2, 0.5 and −0.5 take exact fast paths.
+    public func pow(_ p: Float) -> Tensor {
+        switch p {
+        case 1: return contiguous(forceCopy: true)
+        case 2: return square()
+        case 0.5: return sqrt()
+        case -0.5: return rsqrt()
+        default: return applying(LaneWise { Foundation.pow($0, p) })
+        }
+    }
+
+    /// max(x, 0) for every element (NaN stays NaN).
+    public func relu() -> Tensor { applying(ReLUFunction()) }
+
+    /// The logistic sigmoid σ(x) = 1 / (1 + e^−x) of every element.
+    public func sigmoid() -> Tensor { applying(SigmoidFunction()) }
+
+    /// SiLU (swish), x·σ(x) (Elfwing et al. 2017, eq. 4; Ramachandran et al. 2017).
+    public func silu() -> Tensor { applying(SiLUFunction()) }
+
+    /// GELU, x·Φ(x) with Φ the standard normal CDF (Hendrycks & Gimpel 2016).
+    /// - Parameter approximation: `.none` for the exact erf form, `.tanh` for the tanh form
+    ///   (PyTorch's `approximate="tanh"`).
+    public func gelu(approximation: GELUApproximation = .none) -> Tensor {
+        switch approximation {
+        case .none: return applying(GELUErfFunction())
+        case .tanh: return applying(GELUTanhFunction())
+        }
+    }
+
+    /// Every element limited to `[min, max]`; a nil bound leaves that side open. NaN stays NaN.
+    public func clamped(min: Float? = nil, max: Float? = nil) -> Tensor {
+        applying(ClampFunction(lower: min ?? -.infinity, upper: max ?? .infinity))
+    }
+}
