@@ -34,6 +34,13 @@ public struct TorchGenerator: RandomTensorGenerator, Sendable {
         public var mersenneTwister: MersenneTwister.State
         /// The cached second normal of the double-precision Box-Muller path, if any.
         public var cachedNormal: Double?
+
+        /// Creates a snapshot from its parts.
+        public init(seed: UInt64, mersenneTwister: MersenneTwister.State, cachedNormal: Double?) {
+            self.seed = seed
+            self.mersenneTwister = mersenneTwister
+            self.cachedNormal = cachedNormal
+        }
     }
 
     /// The seed the generator was created with.
