@@ -1,4 +1,4 @@
-// Containers and parameter-free layers: Sequential, Embedding, Dropout, activation wrappers.
+// Containers and parameter-free layers: Sequential, Dropout, activations, Flatten.
 
 import Tensor
 
@@ -18,25 +18,6 @@ public final class Sequential: Layer {
     /// Applies each layer to the previous one's output.
     public func callAsFunction(_ x: Variable) -> Variable {
         layers.reduce(x) { $1($0) }
-    }
-}
-
-/// A lookup table of vectors, as `torch.nn.Embedding` (weight initialized from N(0, 1)).
-public final class Embedding: Module {
-    /// The table, [count, dimension].
-    public let weight: Variable
-
-    /// Creates a table of `count` vectors of size `dimension` drawn from N(0, 1).
-    public init(count: Int, dimension: Int, generator: inout some RandomTensorGenerator) {
-        weight = Variable(generator.randn([count, dimension]), requiresGrad: true)
-    }
-
-    /// `weight`.
-    public var ownParameters: [(name: String, variable: Variable)] { [("weight", weight)] }
-
-    /// The rows for `indices`, shaped `shape + [dimension]` (`shape` defaults to [indices.count]).
-    public func callAsFunction(_ indices: [Int], shape: [Int]? = nil) -> Variable {
-        Variable.embedding(weight, indices: indices, indexShape: shape)
     }
 }
 
@@ -91,16 +72,4 @@ public final class Flatten: Layer {
     public init() {}
     /// [N, ...] → [N, prod(...)].
     public func callAsFunction(_ x: Variable) -> Variable { x.flattened(startAxis: 1) }
-}
-
-/// Average pooling as a layer (`torch.nn.AvgPool2d(kernel, stride)`).
-public final class AveragePool2d: Layer {
-    /// The window size.
-    public let kernel: Int
-    /// The window step.
-    public let stride: Int
-    /// Creates the layer (stride defaults to the kernel size).
-    public init(kernel: Int, stride: Int? = nil) { self.kernel = kernel; self.stride = stride ?? kernel }
-    /// Averages each window.
-    public func callAsFunction(_ x: Variable) -> Variable { x.averagePooled2d(kernel: kernel, stride: stride) }
 }

@@ -1,4 +1,4 @@
-// Group and layer normalization on variables, and softmax / log-softmax.
+// Group and layer normalization on variables.
 //
 // Normalization over a group of M elements (Ba et al. 2016 for layer norm; Wu & He 2018 for
 // group norm): x̂ = (x − μ)·r with r = 1/√(σ² + ε) (biased variance), y = γ·x̂ + β. Backward,
@@ -61,26 +61,6 @@ extension Variable {
             }
             if let weight, weight.requiresGrad { weight.accumulateGradient((dy * xhat).sum(axes: [0])) }
             if let bias, bias.requiresGrad { bias.accumulateGradient(dy.sum(axes: [0])) }
-        }
-    }
-
-    /// Softmax along `axis`: yᵢ = e^{xᵢ}/Σⱼ e^{xⱼ}. Backward: dx = y·(dy − Σ dy·y).
-    public func softmax(axis: Int = -1) -> Variable {
-        let a = value.normalizedAxis(axis)
-        let y = value.softmax(axis: a)
-        return Variable(result: y, parents: [self]) { g in
-            let dot = (g * y).sum(axes: [a], keepingDims: true)
-            self.accumulateGradient(y * (g - dot))
-        }
-    }
-
-    /// Log-softmax along `axis`: xᵢ − log Σⱼ e^{xⱼ}. Backward: dx = dy − softmax(x)·Σ dy.
-    public func logSoftmax(axis: Int = -1) -> Variable {
-        let a = value.normalizedAxis(axis)
-        let y = value.logSoftmax(axis: a)
-        return Variable(result: y, parents: [self]) { g in
-            let total = g.sum(axes: [a], keepingDims: true)
-            self.accumulateGradient(g - y.exp() * total)
         }
     }
 }
