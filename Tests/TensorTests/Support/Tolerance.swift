@@ -25,10 +25,10 @@ func isClose(_ actual: Double, _ expected: Double, relative: Double, absolute: D
 }
 
 /// Expects every element of `actual` to be within `absolute + relative · |expected|` of the
-/// matching element of `expected` (see the file comment for how to choose the tolerances).
+/// matching element of `expected` (Float or Double; see the file comment for how to choose the tolerances).
 /// Records one issue listing the count and the first mismatches, at the caller's location.
-func expectClose(
-    _ actual: [Float], _ expected: [Double], relative: Double = 1e-6, absolute: Double = 0,
+func expectClose<Reference: BinaryFloatingPoint>(
+    _ actual: [Float], _ expected: [Reference], relative: Double = 1e-6, absolute: Double = 0,
     _ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation
 ) {
     guard actual.count == expected.count else {
@@ -38,9 +38,9 @@ func expectClose(
     }
     var mismatches = [String]()
     var worst = 0.0
-    for (i, (a, e)) in zip(actual, expected).enumerated() where !isClose(Double(a), e, relative: relative, absolute: absolute) {
+    for (i, (a, e)) in zip(actual, expected).enumerated() where !isClose(Double(a), Double(e), relative: relative, absolute: absolute) {
         if mismatches.count < 5 { mismatches.append("[\(i)] \(a) vs \(e)") }
-        if e.isFinite && Double(a).isFinite { worst = Swift.max(worst, Swift.abs(Double(a) - e)) }
+        if e.isFinite && a.isFinite { worst = Swift.max(worst, Swift.abs(Double(a) - Double(e))) }
         mismatches.append("")
     }
     if !mismatches.isEmpty {
@@ -51,12 +51,4 @@ func expectClose(
             \(comment?.rawValue ?? "")
             """, sourceLocation: sourceLocation)
     }
-}
-
-/// `expectClose` for a Float reference.
-func expectClose(
-    _ actual: [Float], _ expected: [Float], relative: Double = 1e-6, absolute: Double = 0,
-    _ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation
-) {
-    expectClose(actual, expected.map(Double.init), relative: relative, absolute: absolute, comment, sourceLocation: sourceLocation)
 }
