@@ -48,3 +48,38 @@ struct LayerTests {
         }
     }
 }
+
+@Suite("Layers: state-dict names and modes")
+struct LayerNamingTests {
+    @Test func sequentialNamesChildrenByIndex() {
+        var g = TorchGenerator(seed: 0)
+        let model = Sequential([Linear(inputFeatures: 2, outputFeatures: 3, generator: &g), SiLU(),
+                                Sequential([LayerNorm(dimension: 3), Linear(inputFeatures: 3, outputFeatures: 1, bias: false, generator: &g)])])
+        #expect(model.namedParameters().map(\.name) == ["0.weight", "0.bias", "2.0.weight", "2.0.bias", "2.1.weight"])
+        #expect(model.parameterCount == 6 + 3 + 3 + 3 + 3)
+    }
+
+    @Test func embeddingMatchesTorchInitialization() throws {
+        let fixture = try loadFixture("initialization.json", as: [String: [String: TensorJSON]].self)
+        var g = TorchGenerator(seed: 0)
+        _ = Linear(inputFeatures: 5, outputFeatures: 3, generator: &g)
+        _ = Initialization.kaimingUniform([4, 2, 3, 3], fanIn: 18, generator: &g)   // Conv2d(2, 4, 3) weight
+        _ = Initialization.biasUniform([4], fanIn: 18, generator: &g)                // and bias
+        let embedding = Embedding(count: 4, dimension: 6, generator: &g)
+        #expect(maxAbsDifference(embedding.weight.value, fixture["embedding"]!["weight"]!.tensor) == 0)
+        let linear = Linear(inputFeatures: 7, outputFeatures: 2, bias: false, generator: &g)
+        #expect(maxAbsDifference(linear.weight.value, fixture["linear_no_bias"]!["weight"]!.tensor) == 0)
+    }
+
+    @Test func dropoutScalesInTrainingAndIsIdentityInEvaluation() {
+        let dropout = Dropout(probability: 0.25, seed: 3)
+        let model = Sequential([dropout])
+        let x = Variable(Tensor(shape: [1000], repeating: 1))
+        let y = model(x).value.scalars
+        #expect(y.allSatisfy { $0 == 0 || $0 == 1 / 0.75 })
+        let kept = y.filter { $0 != 0 }.count
+        #expect(kept > 700 && kept < 800)    // Binomial(1000, 0.75): mean 750, sd ≈ 14
+        model.train(false)
+        #expect(model(x).value.scalars == x.value.scalars)
+    }
+}
