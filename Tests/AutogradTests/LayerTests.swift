@@ -83,3 +83,43 @@ struct LayerNamingTests {
         #expect(model(x).value.scalars == x.value.scalars)
     }
 }
+
+@Suite("State dictionaries")
+struct StateDictionaryTests {
+    private func model(seed: UInt64) -> Sequential {
+        var g = TorchGenerator(seed: seed)
+        return Sequential([Linear(inputFeatures: 2, outputFeatures: 3, generator: &g), GroupNorm(groups: 1, channels: 3)])
+    }
+
+    @Test func roundTripByName() throws {
+        let a = model(seed: 1), b = model(seed: 2)
+        #expect(a.stateDictionary()["0.weight"]!.scalars != b.stateDictionary()["0.weight"]!.scalars)
+        try b.loadStateDictionary(a.stateDictionary())
+        for (name, t) in a.stateDictionary() { #expect(b.stateDictionary()[name]!.scalars == t.scalars) }
+    }
+
+    @Test func strictLoadingReportsEveryProblemAndChangesNothing() {
+        let m = model(seed: 1)
+        let before = m.stateDictionary()
+        var bad = before
+        bad["0.bias"] = nil
+        bad["0.weight"] = Tensor.zeros([3, 4])
+        bad["1.weight"] = Tensor.zeros([3])
+        bad["extra.weight"] = Tensor.zeros([1])
+        #expect {
+            try m.loadStateDictionary(bad)
+        } throws: { error in
+            guard let e = error as? StateDictionaryError else { return false }
+            return e.missingKeys == ["0.bias"] && e.unexpectedKeys == ["extra.weight"]
+                && e.shapeMismatches.map(\.name) == ["0.weight"] && String(describing: e).contains("[3, 4]")
+        }
+        #expect(m.stateDictionary()["1.weight"]!.scalars == before["1.weight"]!.scalars)
+    }
+
+    @Test func nonStrictIgnoresMissingAndUnexpectedButNotShapes() throws {
+        let m = model(seed: 1)
+        try m.loadStateDictionary(["1.weight": Tensor(shape: [3], scalars: [2, 2, 2]), "other": Tensor.zeros([1])], strict: false)
+        #expect(m.stateDictionary()["1.weight"]!.scalars == [2, 2, 2])
+        #expect(throws: StateDictionaryError.self) { try m.loadStateDictionary(["1.weight": Tensor.zeros([4])], strict: false) }
+    }
+}
