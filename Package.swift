@@ -22,9 +22,11 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CLibPNG", "CZlib"], swiftSettings: native),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"], swiftSettings: native),
         .target(name: "Autograd", dependencies: ["Tensor"],
-                exclude: ["Ops/Variable+Convolution.swift", "Ops/Variable+Attention.swift", "Layers/Conv2d.swift", "Layers/Attention.swift", "Checkpoints/Checkpoint.swift"],
+                exclude: ["Ops/Variable+Convolution.swift", "Ops/Variable+Attention.swift", "Layers/Conv2d.swift", "Layers/Attention.swift", "Checkpoints/Checkpoint.swift",
+                          "Data/FashionMNIST.swift", "Data/ImageFolder.swift"],
                 swiftSettings: native),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Tensor"],
-                    exclude: ["Fixtures", "CheckpointTests.swift", "BlockFixtureTests.swift", "ConvolutionAttentionGradientTests.swift"], swiftSettings: native),
+                    exclude: ["Fixtures", "CheckpointTests.swift", "BlockFixtureTests.swift", "ConvolutionAttentionGradientTests.swift",
+                              "DatasetFileTests.swift"], swiftSettings: native),
     ]
 )
