@@ -14,9 +14,11 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "Tensor", targets: ["Tensor"]),
+        .executable(name: "bench", targets: ["bench"]),
     ],
     targets: [
         .target(name: "Tensor", swiftSettings: native),
+        .executableTarget(name: "bench", dependencies: ["Tensor"], swiftSettings: native),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], swiftSettings: native),
     ]
 )
