@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "Autograd", targets: ["Autograd"]),
         .executable(name: "bench", targets: ["bench"]),
+        .library(name: "LessonKit", targets: ["LessonKit"]),
     ],
     targets: [
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
@@ -28,5 +29,11 @@ let package = Package(
                 swiftSettings: native),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Tensor"],
                     exclude: ["Fixtures", "DatasetFileTests.swift"], swiftSettings: native),
+        // Lessons: LessonKit (plots, progress, reports) and one executable per lesson.
+        .target(name: "LessonKit", dependencies: ["Tensor"], path: "Sources/Lessons/LessonKit", swiftSettings: native),
+        .executableTarget(
+            name: "lesson-01-tensors", dependencies: ["LessonKit", "Tensor"],
+            path: "Sources/Lessons/lesson-01-tensors", swiftSettings: native),
+        .testTarget(name: "LessonKitTests", dependencies: ["LessonKit", "Tensor"], swiftSettings: native),
     ]
 )
