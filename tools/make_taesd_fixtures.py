@@ -29,7 +29,8 @@ Output in Tests/DiffusionTests/Fixtures/:
   (columns 33..<417, rows 22..<278, the centre of the photo) measured here:
   decode(encode(x)) clamped to [0, 1], PSNR = 10·log10(1 / MSE) over all pixels and channels.
 - taesd_keys.json: every parameter name and shape of encoder and decoder, as the files store
-  them (the names the Swift modules must produce), for tests that run without ../shared.
+  them (the names the Swift modules must produce), and diffusers' AutoencoderTiny state-dict
+  names and shapes (for the renaming rules), for tests that run without ../shared.
 """
 import json
 import math
@@ -174,6 +175,8 @@ def main():
         "decoder": [{"name": k, "shape": list(v.shape)} for k, v in decoder.state_dict().items()],
         "encoder_parameters": encoder_count,
         "decoder_parameters": decoder_count,
+        # diffusers' AutoencoderTiny names, in its own order, for the renaming rules.
+        "diffusers": [{"name": k, "shape": list(v.shape)} for k, v in tiny.state_dict().items()],
     }
     assert set(k["name"] for k in keys["encoder"]) == set(encoder_state)
     assert set(k["name"] for k in keys["decoder"]) == set(decoder_state)

@@ -72,6 +72,7 @@ private struct TAESDKeys: Decodable {
     let decoder: [Entry]
     let encoder_parameters: Int
     let decoder_parameters: Int
+    let diffusers: [Entry]
 }
 
 /// max_i |a_i − b_i|.
@@ -100,6 +101,41 @@ struct TAESDTests {
         #expect(model.decoder.parameterCount == keys.decoder_parameters)
         let names = model.namedParameters().map(\.name)
         #expect(names.first == "encoder.0.weight" && names.last == "decoder.19.bias")
+    }
+
+    @Test("diffusers' AutoencoderTiny names follow from the renaming rules, and back")
+    func diffusersNames() throws {
+        let keys = try JSONDecoder().decode(TAESDKeys.self, from: Data(contentsOf: TAESDTestData.fixture("taesd_keys.json")))
+        var generator = TorchGenerator(seed: 0)
+        let named = TAESD(generator: &generator).namedParameters()
+        #expect(named.map { TAESD.diffusersName(forParameter: $0.name) } == keys.diffusers.map(\.name))
+        #expect(named.map(\.variable.shape) == keys.diffusers.map(\.shape))
+        #expect(keys.diffusers.map { TAESD.parameterName(forDiffusersKey: $0.name) } == named.map(\.name))
+    }
+
+    @Test("a folder with diffusers' AutoencoderTiny file loads; a misfit names the file's keys",
+          arguments: [false, true])
+    func diffusersFile(_ dropKey: Bool) throws {
+        let folder = try TAESDTestData.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var generator = TorchGenerator(seed: 6)
+        let source = TAESD(generator: &generator)
+        var tensors: [String: Tensor] = [:]
+        for (name, p) in source.namedParameters() { tensors[TAESD.diffusersName(forParameter: name)] = p.value }
+        if dropKey { tensors["decoder.layers.12.conv.2.bias"] = nil }
+        try Safetensors.write(tensors, to: folder.appendingPathComponent(TAESD.diffusersFileName))
+        if dropKey {
+            let error = #expect(throws: TAESDError.self) { _ = try TAESD.load(directory: folder) }
+            let text = error.map(String.init(describing:)) ?? ""
+            #expect(text.contains("missing keys: decoder.layers.12.conv.2.bias"), "\(text)")
+            #expect(text.contains(TAESD.diffusersFileName))
+        } else {
+            let loaded = try TAESD.load(directory: folder)
+            let expected = source.stateDictionary()
+            for (name, value) in loaded.stateDictionary() {
+                #expect(value.scalars == expected[name]?.scalars, "\(name)")
+            }
+        }
     }
 
     @Test("the real weight files load strictly and their names are all used", .enabled(if: TAESDTestData.hasShared, TAESDTestData.skipMessage))

@@ -5,12 +5,14 @@
 // Contract:
 // - `TAESD.load(directory:)` / `load(encoderURL:decoderURL:)` read `taesd_encoder.safetensors`
 //   and `taesd_decoder.safetensors` (ComfyUI/madebyollin key layout, any of F32/F16/BF16,
-//   widened to Float32) strictly: a missing file, a missing or unexpected key or a shape
-//   mismatch is one thrown `TAESDError` naming the file and every problem.
+//   widened to Float32), `load(diffusersFile:)` diffusers' single file; all strictly: a missing
+//   file, a missing or unexpected key or a shape mismatch is one thrown `TAESDError` naming the
+//   file and every problem.
 // - `encode(images01)`: images [N, 3, H, W] with RGB in [0, 1] (H, W multiples of 8) → latents
 //   [N, 4, H/8, W/8]. These are SD latents already multiplied by the SD VAE's scaling factor
 //   0.18215 (Rombach et al. 2022, section 4.3.2 / appendix D.1): the values the UNet consumes.
-//   `vae.encode(x).latent_dist.mean * 0.18215 ≈ taesd.encode(x)`.
+//   With diffusers' AutoencoderKL: `vae.encode(2x − 1).latent_dist.mean · 0.18215 ≈ encode(x)`
+//   (approximately: TAESD is distilled from the SD VAE).
 // - `decode(latents)`: latents [N, 4, h, w] (UNet scale) → images [N, 3, 8h, 8w] clamped to
 //   [0, 1].
 // - Both run inside `withoutGradients`: no graph is recorded. Training code calls `encoder` and
@@ -43,12 +45,16 @@ public enum TAESDError: Error, CustomStringConvertible {
         switch self {
         case .missingWeights(let path):
             return "TAESD weights not found at \(path). Download taesd_encoder.safetensors and "
-                + "taesd_decoder.safetensors from https://huggingface.co/madebyollin/taesd (MIT licence, also linked from "
+                + "taesd_decoder.safetensors (or diffusers' diffusion_pytorch_model.safetensors) from "
+                + "https://huggingface.co/madebyollin/taesd (MIT licence, also linked from "
                 + "https://github.com/madebyollin/taesd) into one folder and pass it to TAESD.load(directory:)."
         case .weightsDoNotFit(let path, let part, let problems):
-            return "\(path) does not fit TAESD's \(part) (expected madebyollin/ComfyUI keys such as \"1.conv.0.weight\"; "
-                + "is it the \(part == "encoder" ? "decoder" : "encoder") file, another TAESD variant, or a diffusers "
-                + "AutoencoderTiny file?): \(problems.description)"
+            let hint = part == "AutoencoderTiny"
+                ? "expected diffusers keys such as \"encoder.layers.1.conv.0.weight\"; is it another TAESD variant?"
+                : "expected madebyollin/ComfyUI keys such as \"1.conv.0.weight\"; is it the "
+                    + (part == "encoder" ? "decoder" : "encoder") + " file, another TAESD variant, or a diffusers file "
+                    + "(load those with TAESD.load(diffusersFile:))?"
+            return "\(path) does not fit TAESD's \(part) (\(hint)): \(problems.description)"
         case .invalidImages(let shape):
             return "TAESD.encode expects images [N, 3, H, W] with H and W positive multiples of 8 and RGB in [0, 1], "
                 + "got shape \(shape); crop or pad the images first"
@@ -95,13 +101,21 @@ public final class TAESD: Module {
     /// The number of latent channels (4 for SD 1.x).
     public var latentChannels: Int { encoder.latentChannels }
 
-    /// Loads `taesd_encoder.safetensors` and `taesd_decoder.safetensors` from `directory`.
+    /// Loads `taesd_encoder.safetensors` and `taesd_decoder.safetensors` from `directory`, or,
+    /// when the folder has neither, diffusers' `diffusion_pytorch_model.safetensors`.
     ///
     /// - Throws: `TAESDError` (missing file, keys or shapes that do not fit) or
     ///   `SafetensorsError` (corrupt file).
     public static func load(directory: URL, latentChannels: Int = 4) throws -> TAESD {
-        try load(encoderURL: directory.appendingPathComponent(encoderFileName),
-                 decoderURL: directory.appendingPathComponent(decoderFileName), latentChannels: latentChannels)
+        let encoderURL = directory.appendingPathComponent(encoderFileName)
+        let decoderURL = directory.appendingPathComponent(decoderFileName)
+        let diffusersURL = directory.appendingPathComponent(diffusersFileName)
+        let fileManager = FileManager.default
+        if !fileManager.fileExists(atPath: encoderURL.path) && !fileManager.fileExists(atPath: decoderURL.path)
+            && fileManager.fileExists(atPath: diffusersURL.path) {
+            return try load(diffusersFile: diffusersURL, latentChannels: latentChannels)
+        }
+        return try load(encoderURL: encoderURL, decoderURL: decoderURL, latentChannels: latentChannels)
     }
 
     /// Loads the encoder and decoder weights from two safetensors files with madebyollin's keys.
