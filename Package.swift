@@ -14,9 +14,12 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "Diffusion", targets: ["Diffusion"]),
     ],
     targets: [
         .target(name: "Tensor", swiftSettings: native),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], swiftSettings: native),
+        .target(name: "Diffusion", dependencies: ["Tensor"], swiftSettings: native),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Tensor"], swiftSettings: native),
     ]
 )
