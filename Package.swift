@@ -15,11 +15,15 @@ let package = Package(
     products: [
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "Diffusion", targets: ["Diffusion"]),
+        .library(name: "LessonKit", targets: ["LessonKit"]),
     ],
     targets: [
         .target(name: "Tensor", swiftSettings: native),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], swiftSettings: native),
         .target(name: "Diffusion", dependencies: ["Tensor"], swiftSettings: native),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Tensor"], swiftSettings: native),
+        // Lessons: LessonKit (plots, progress, reports) and one executable per lesson.
+        .target(name: "LessonKit", dependencies: ["Tensor"], path: "Sources/Lessons/LessonKit", swiftSettings: native),
+        .testTarget(name: "LessonKitTests", dependencies: ["LessonKit", "Tensor"], swiftSettings: native),
     ]
 )
