@@ -1,0 +1,6 @@
+import Diffusion
+import Testing
+
+@Test func sigmaScheduleRejectsUnknownName() {
+    #expect(throws: DiffusionError.self) { try SigmaSchedule(named: "nope") }
+}
