@@ -6,16 +6,16 @@ import Tensor
 import Testing
 
 @Suite("Experiments: mixture JSON")
-struct MixtureSpecificationTests {
+struct MixtureFileTests {
     @Test("a valid file parses and its weights are normalized")
     func valid() throws {
         let json = #"{"weights": [1, 3], "means": [[-1, 0.5], [2, 0]], "stds": [0.1, 0.25]}"#
-        let mixture = try MixtureSpecification(json: Data(json.utf8))
+        let mixture = try GaussianMixture(json: Data(json.utf8))
         #expect(mixture.weights == [0.25, 0.75])
         #expect(mixture.means == [[-1, 0.5], [2, 0]])
         #expect(mixture.stds == [0.1, 0.25])
         #expect(mixture.dimension == 2)
-        #expect(try MixtureSpecification(json: mixture.jsonData()) == mixture)
+        #expect(try GaussianMixture(json: mixture.jsonData()) == mixture)
     }
 
     static let malformedExamples: [(json: String, mentions: String)] = [
@@ -33,9 +33,9 @@ struct MixtureSpecificationTests {
     @Test("malformed mixtures are clear errors", arguments: malformedExamples)
     func malformedIsClearError(_ example: (json: String, mentions: String)) {
         do {
-            _ = try MixtureSpecification(json: Data(example.json.utf8))
+            _ = try GaussianMixture(json: Data(example.json.utf8))
             Issue.record("accepted \(example.json)")
-        } catch let error as MixtureSpecificationError {
+        } catch let error as MixtureFileError {
             #expect(error.description.contains(example.mentions), "\(error.description)")
         } catch {
             Issue.record("unexpected error type \(error)")
@@ -46,9 +46,9 @@ struct MixtureSpecificationTests {
     func missingFile() {
         let url = URL(fileURLWithPath: "/nonexistent/mixture-\(UUID().uuidString).json")
         #expect {
-            _ = try MixtureSpecification(contentsOf: url)
+            _ = try GaussianMixture(contentsOf: url)
         } throws: { error in
-            (error as? MixtureSpecificationError)?.description.contains(url.path) == true
+            (error as? MixtureFileError)?.description.contains(url.path) == true
         }
     }
 }

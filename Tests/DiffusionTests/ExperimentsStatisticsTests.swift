@@ -5,6 +5,9 @@ import Foundation
 import Tensor
 import Testing
 
+/// Mixture samples as 2-D points.
+func points(_ rows: [[Double]]) -> [SIMD2<Double>] { rows.map { SIMD2($0[0], $0[1]) } }
+
 @Suite("Experiments: power-law fit")
 struct PowerLawFitTests {
     @Test("recovers a known exponent exactly", arguments: [1.0, 2.0, 3.0, 4.0, 0.5])
@@ -49,11 +52,11 @@ struct PowerLawFitTests {
 
 @Suite("Experiments: sliced Wasserstein distance")
 struct SlicedWassersteinTests {
-    static let mixture = try! MixtureSpecification(
+    static let mixture = try! GaussianMixture(
         weights: [0.2, 0.3, 0.5], means: [[-1.5, 0], [1, 1], [0.5, -1.2]], stds: [0.2, 0.1, 0.3])
 
     static func randomPoints(_ count: Int, seed: UInt64) -> [SIMD2<Double>] {
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         return (0..<count).map { _ in SIMD2(rng.normal(), rng.normal()) }
     }
 
@@ -79,7 +82,7 @@ struct SlicedWassersteinTests {
     @Test("a point mass at the mean of one Gaussian is at distance s * sqrt(2/pi)", arguments: [0.1, 1.0, 3.0])
     func pointMass(std: Double) throws {
         // E|X − μ| = s sqrt(2/π) for X ~ N(μ, s²), in every direction.
-        let single = try MixtureSpecification(weights: [1], means: [[0.3, -0.7]], stds: [std])
+        let single = try GaussianMixture(weights: [1], means: [[0.3, -0.7]], stds: [std])
         let points = Array(repeating: SIMD2(0.3, -0.7), count: 5)
         let distance = SlicedWasserstein.distance(points, to: single, directionCount: 16)
         #expect(abs(distance - std * (2 / Double.pi).squareRoot()) < 1e-12 * max(1, std))
@@ -106,10 +109,10 @@ struct SlicedWassersteinTests {
 
     @Test("distance to the exact mixture agrees with distance to many exact samples (triangle inequality)")
     func exactAgainstSampled() {
-        var rng = SplitMix64(seed: 3)
+        var rng = SeededGenerator(seed: 3)
         let m = Self.mixture
-        let small = planarPoints(m.samples(componentUniforms: rng.uniforms(1000), normals: rng.normals([1000, 2])))
-        let large = planarPoints(m.samples(componentUniforms: rng.uniforms(100_000), normals: rng.normals([100_000, 2])))
+        let small = points(m.samples(count: 1000, using: &rng))
+        let large = points(m.samples(count: 100_000, using: &rng))
         let toMixture = SlicedWasserstein.distance(small, to: m, directionCount: 32)
         let toLarge = SlicedWasserstein.distance(small, large, directionCount: 32)
         let largeToMixture = SlicedWasserstein.distance(large, to: m, directionCount: 32)
@@ -120,9 +123,9 @@ struct SlicedWassersteinTests {
 
     @Test("exact samples are close, shifted samples are far")
     func exactVersusShifted() {
-        var rng = SplitMix64(seed: 4)
+        var rng = SeededGenerator(seed: 4)
         let m = Self.mixture
-        let samples = planarPoints(m.samples(componentUniforms: rng.uniforms(2000), normals: rng.normals([2000, 2])))
+        let samples = points(m.samples(count: 2000, using: &rng))
         let close = SlicedWasserstein.distance(samples, to: m)
         let far = SlicedWasserstein.distance(samples.map { $0 + SIMD2(0.5, 0) }, to: m)
         // n exact samples sit at O(1/sqrt(n)) ≈ 0.02 here; the shift adds ~0.5 · 2/π ≈ 0.32.
@@ -133,14 +136,14 @@ struct SlicedWassersteinTests {
 
 @Suite("Experiments: mode statistics")
 struct ModeStatisticsTests {
-    static let mixture = try! MixtureSpecification(
+    static let mixture = try! GaussianMixture(
         weights: [0.25, 0.75], means: [[-2, 0], [2, 0]], stds: [0.1, 0.2])
 
     @Test("exact samples: 1% off-mode, spread ratio 1, right proportions")
     func exactSamples() {
-        var rng = SplitMix64(seed: 5)
+        var rng = SeededGenerator(seed: 5)
         let n = 40_000
-        let samples = planarPoints(Self.mixture.samples(componentUniforms: rng.uniforms(n), normals: rng.normals([n, 2])))
+        let samples = points(Self.mixture.samples(count: n, using: &rng))
         let stats = ModeStatistics(samples: samples, mixture: Self.mixture)
         // Binomial standard deviations at n = 40 000: 0.0005 for the 1% fraction, 0.002 for the
         // 25% weight; the mean of r²/2 (an Exp(1) variable) has sd 0.005, so the ratio ±0.0025.

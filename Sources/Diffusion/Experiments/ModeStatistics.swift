@@ -24,7 +24,7 @@ public struct ModeStatistics: Sendable, Equatable {
     public var weightError: Double
 
     /// Computes the statistics of `samples` for a 2-D `mixture`.
-    public init(samples: [SIMD2<Double>], mixture: MixtureSpecification) {
+    public init(samples: [SIMD2<Double>], mixture: GaussianMixture) {
         precondition(mixture.dimension == 2, "ModeStatistics: the mixture has dimension \(mixture.dimension), expected 2")
         precondition(!samples.isEmpty, "ModeStatistics: no samples")
         let means = mixture.means.map { SIMD2($0[0], $0[1]) }

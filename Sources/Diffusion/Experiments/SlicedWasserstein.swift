@@ -31,7 +31,7 @@ public enum SlicedWasserstein {
 
     /// The sliced W1 distance between samples and the exact distribution of a 2-D mixture.
     public static func distance(
-        _ samples: [SIMD2<Double>], to mixture: MixtureSpecification, directionCount: Int = 64
+        _ samples: [SIMD2<Double>], to mixture: GaussianMixture, directionCount: Int = 64
     ) -> Double {
         precondition(mixture.dimension == 2, "SlicedWasserstein: the mixture has dimension \(mixture.dimension), expected 2")
         precondition(!samples.isEmpty, "SlicedWasserstein: no samples")
@@ -112,14 +112,12 @@ public enum SlicedWasserstein {
 
     /// The distance that `sampleCount` exact samples of the mixture have to the mixture itself:
     /// the finite-sample floor below which no sampler can be judged with this many samples.
-    /// - Parameters:
-    ///   - componentUniforms: `sampleCount` uniforms in [0, 1) that pick the components.
-    ///   - normals: `[sampleCount, 2]` standard normals.
     public static func floor(
-        of mixture: MixtureSpecification, componentUniforms: Tensor, normals: Tensor, directionCount: Int = 64
+        of mixture: GaussianMixture, sampleCount: Int, seed: UInt64, directionCount: Int = 64
     ) -> Double {
-        let samples = mixture.samples(componentUniforms: componentUniforms, normals: normals)
-        return distance(planarPoints(samples), to: mixture, directionCount: directionCount)
+        var generator = SeededGenerator(seed: seed)
+        let samples = mixture.samples(count: sampleCount, using: &generator).map { SIMD2($0[0], $0[1]) }
+        return distance(samples, to: mixture, directionCount: directionCount)
     }
 }
 
@@ -179,30 +177,4 @@ public func planarPoints(_ tensor: Tensor) -> [SIMD2<Double>] {
     precondition(tensor.rank == 2 && tensor.shape[1] == 2, "planarPoints: expected shape [N, 2], got \(tensor.shape)")
     let scalars = tensor.scalars
     return (0..<tensor.shape[0]).map { SIMD2(Double(scalars[2 * $0]), Double(scalars[2 * $0 + 1])) }
-}
-
-extension MixtureSpecification {
-    /// Exact samples: sample i takes the component whose cumulative weight first exceeds
-    /// `componentUniforms[i]`, then `mean + std · normals[i]`.
-    /// - Parameters:
-    ///   - componentUniforms: `[N]` uniforms in [0, 1).
-    ///   - normals: `[N, dimension]` standard normals.
-    /// - Returns: `[N, dimension]` samples.
-    public func samples(componentUniforms: Tensor, normals: Tensor) -> Tensor {
-        let n = componentUniforms.count
-        precondition(normals.shape == [n, dimension],
-                     "MixtureSpecification.samples: normals have shape \(normals.shape), expected [\(n), \(dimension)]")
-        let u = componentUniforms.scalars, z = normals.scalars
-        var cumulative: [Double] = []
-        var running = 0.0
-        for w in weights { running += w; cumulative.append(running) }
-        var out = [Float](repeating: 0, count: n * dimension)
-        for i in 0..<n {
-            let k = cumulative.firstIndex { Double(u[i]) < $0 } ?? (componentCount - 1)
-            for d in 0..<dimension {
-                out[i * dimension + d] = Float(means[k][d] + stds[k] * Double(z[i * dimension + d]))
-            }
-        }
-        return Tensor(shape: [n, dimension], scalars: out)
-    }
 }

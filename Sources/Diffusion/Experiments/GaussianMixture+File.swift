@@ -1,69 +1,45 @@
-// A two-dimensional-or-more Gaussian mixture as plain numbers, read from (and written to) the JSON
-// format of `lesson-06-samplers --gmm FILE`:
+// The Gaussian-mixture file format of `lesson-06-samplers --gmm FILE`:
 //
 //     {"weights": [0.5, 0.5], "means": [[-1, 0], [1, 0]], "stds": [0.1, 0.1]}
 //
-// Contract: `init(json:)` either returns a mixture that every experiment can use (weights
-// positive, means all of one dimension >= 1, standard deviations positive and finite) or throws
-// a `MixtureSpecificationError` that names the field at fault and how to fix it. Weights are
-// normalized to sum to 1. Component k is N(means[k], stds[k]^2 I).
+// Contract: `GaussianMixture(json:)` either returns a mixture that every experiment can use
+// (weights positive, means all of one dimension >= 1, standard deviations positive and finite)
+// or throws a `MixtureFileError` that names the field and component at fault and shows the
+// expected format. Weights are normalized to sum to 1. Component k is N(means[k], stds[k]^2 I).
 import Foundation
 
-/// A Gaussian mixture with isotropic components, in double precision: the ground truth the
-/// experiments compare samplers against.
-public struct MixtureSpecification: Codable, Sendable, Equatable {
-    /// Mixture weights, normalized to sum to 1.
-    public var weights: [Double]
-    /// Component means, one array of `dimension` coordinates per component.
-    public var means: [[Double]]
-    /// Per-component isotropic standard deviations.
-    public var stds: [Double]
-
-    /// The number of components.
-    public var componentCount: Int { weights.count }
-    /// The dimension of the space the mixture lives in.
-    public var dimension: Int { means.first?.count ?? 0 }
-
-    /// Creates a mixture after checking it; weights are normalized to sum to 1.
-    /// - Throws: `MixtureSpecificationError` when the numbers do not describe a mixture.
-    public init(weights: [Double], means: [[Double]], stds: [Double]) throws {
-        self.weights = weights
-        self.means = means
-        self.stds = stds
-        try validate()
-        let total = weights.reduce(0, +)
-        self.weights = weights.map { $0 / total }
-    }
-
+/// Reading and writing the mixture file format of `lesson-06-samplers --gmm FILE`.
+extension GaussianMixture {
     /// Decodes and checks a mixture from JSON `{"weights": [...], "means": [[x, y], ...], "stds": [...]}`.
-    /// - Throws: `MixtureSpecificationError` naming the problem (invalid JSON, missing or
-    ///   mistyped field, inconsistent lengths, non-positive weight or standard deviation).
+    /// - Throws: `MixtureFileError` naming the problem (invalid JSON, missing or mistyped field,
+    ///   inconsistent lengths, non-positive weight or standard deviation, non-finite mean).
     public init(json data: Data) throws {
-        let raw: MixtureSpecification
+        let raw: RawMixture
         do {
-            raw = try JSONDecoder().decode(MixtureSpecification.self, from: data)
+            raw = try JSONDecoder().decode(RawMixture.self, from: data)
         } catch let error as DecodingError {
-            throw MixtureSpecificationError.malformedJSON(Self.explain(error))
+            throw MixtureFileError.malformedJSON(Self.explain(error))
         } catch {
-            throw MixtureSpecificationError.malformedJSON(String(describing: error))
+            throw MixtureFileError.malformedJSON(String(describing: error))
         }
+        try Self.check(weights: raw.weights, means: raw.means, stds: raw.stds)
         try self.init(weights: raw.weights, means: raw.means, stds: raw.stds)
     }
 
     /// Reads and checks a mixture from a JSON file.
-    /// - Throws: `MixtureSpecificationError.unreadableFile` when the file cannot be read, or any
-    ///   error of `init(json:)` with the file's path added.
+    /// - Throws: `MixtureFileError.unreadableFile` when the file cannot be read, or any error of
+    ///   `init(json:)` with the file's path added.
     public init(contentsOf url: URL) throws {
         let data: Data
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw MixtureSpecificationError.unreadableFile(path: url.path, reason: error.localizedDescription)
+            throw MixtureFileError.unreadableFile(path: url.path, reason: error.localizedDescription)
         }
         do {
             try self.init(json: data)
-        } catch let error as MixtureSpecificationError {
-            throw MixtureSpecificationError.inFile(path: url.path, error)
+        } catch let error as MixtureFileError {
+            throw MixtureFileError.inFile(path: url.path, error)
         }
     }
 
@@ -71,30 +47,37 @@ public struct MixtureSpecification: Codable, Sendable, Equatable {
     public func jsonData() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return try encoder.encode(self)
+        return try encoder.encode(RawMixture(weights: weights, means: means, stds: stds))
     }
 
-    private func validate() throws {
-        guard !weights.isEmpty else { throw MixtureSpecificationError.empty }
+    /// The file's fields before any check.
+    private struct RawMixture: Codable {
+        var weights: [Double]
+        var means: [[Double]]
+        var stds: [Double]
+    }
+
+    /// The checks of the file format, each with a message naming the field and component.
+    private static func check(weights: [Double], means: [[Double]], stds: [Double]) throws {
+        guard !weights.isEmpty else { throw MixtureFileError.empty }
         guard means.count == weights.count, stds.count == weights.count else {
-            throw MixtureSpecificationError.lengthMismatch(
-                weights: weights.count, means: means.count, stds: stds.count)
+            throw MixtureFileError.lengthMismatch(weights: weights.count, means: means.count, stds: stds.count)
         }
         let dimension = means[0].count
-        guard dimension >= 1 else { throw MixtureSpecificationError.dimensionMismatch(component: 0, expected: 1, found: 0) }
+        guard dimension >= 1 else { throw MixtureFileError.dimensionMismatch(component: 0, expected: 1, found: 0) }
         for (k, mean) in means.enumerated() {
             guard mean.count == dimension else {
-                throw MixtureSpecificationError.dimensionMismatch(component: k, expected: dimension, found: mean.count)
+                throw MixtureFileError.dimensionMismatch(component: k, expected: dimension, found: mean.count)
             }
-            guard mean.allSatisfy(\.isFinite) else {
-                throw MixtureSpecificationError.invalidValue(field: "means", component: k, value: mean.first { !$0.isFinite } ?? .nan)
+            if let bad = mean.first(where: { !$0.isFinite }) {
+                throw MixtureFileError.invalidValue(field: "means", component: k, value: bad)
             }
         }
         for (k, weight) in weights.enumerated() where !(weight > 0 && weight.isFinite) {
-            throw MixtureSpecificationError.invalidValue(field: "weights", component: k, value: weight)
+            throw MixtureFileError.invalidValue(field: "weights", component: k, value: weight)
         }
         for (k, std) in stds.enumerated() where !(std > 0 && std.isFinite) {
-            throw MixtureSpecificationError.invalidValue(field: "stds", component: k, value: std)
+            throw MixtureFileError.invalidValue(field: "stds", component: k, value: std)
         }
     }
 
@@ -117,7 +100,7 @@ public struct MixtureSpecification: Codable, Sendable, Equatable {
 }
 
 /// Why a mixture description was rejected; `description` names the problem and the fix.
-public indirect enum MixtureSpecificationError: Error, CustomStringConvertible, Equatable {
+public indirect enum MixtureFileError: Error, CustomStringConvertible, Equatable {
     /// The file could not be read at all.
     case unreadableFile(path: String, reason: String)
     /// The bytes are not JSON of the expected shape.
@@ -131,7 +114,7 @@ public indirect enum MixtureSpecificationError: Error, CustomStringConvertible, 
     /// A weight or standard deviation that is not positive and finite, or a non-finite mean.
     case invalidValue(field: String, component: Int, value: Double)
     /// Another error, found in the named file.
-    case inFile(path: String, MixtureSpecificationError)
+    case inFile(path: String, MixtureFileError)
 
     private static let format =
         #"expected {"weights": [w1, w2, ...], "means": [[x1, y1], [x2, y2], ...], "stds": [s1, s2, ...]}"#
