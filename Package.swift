@@ -27,6 +27,9 @@ let package = Package(
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Tensor"], swiftSettings: native),
         // Lessons: LessonKit (plots, progress, reports) and one executable per lesson.
         .target(name: "LessonKit", dependencies: ["Tensor"], path: "Sources/Lessons/LessonKit", swiftSettings: native),
+        .executableTarget(
+            name: "lesson-01-tensors", dependencies: ["LessonKit", "Tensor"],
+            path: "Sources/Lessons/lesson-01-tensors", swiftSettings: native),
         .testTarget(name: "LessonKitTests", dependencies: ["LessonKit", "Tensor"], swiftSettings: native),
         .executableTarget(
             name: "lesson-06-samplers",

@@ -85,6 +85,10 @@ struct FigureScriptTests {
         #expect(script.contains("set cbrange [0.0:5.0]"))
         #expect(script.contains("set yrange [1.5:-0.5]"))  // row 0 at the top
         #expect(!script.contains("set multiplot"))  // one panel, no figure title
+        // The same matrix given as rows produces the same data.
+        let rowsScript = Figure(Plot(heatmap: [[0, 1, 2], [3, 4, 5]], title: "h", valueRange: 0...5))
+            .script(for: .svg(path: "/tmp/h.svg"))
+        #expect(rowsScript == script)
     }
 }
 
@@ -141,8 +145,14 @@ struct FigureRenderTests {
         }
     }
 
-    @Test func missingGnuplotNamesThePackage() {
-        let message = PlotError.gnuplotNotFound(searched: ["/usr/bin"]).description
-        #expect(message.contains("apt-get install gnuplot-nox"))
+    @Test func missingGnuplotIsAThrownErrorNamingThePackage() {
+        for environment in [["PATH": "/nonexistent-dir"], ["GNUPLOT": "/nonexistent-dir/gnuplot"]] {
+            #expect {
+                _ = try Gnuplot.executableURL(environment: environment)
+            } throws: { error in
+                guard let error = error as? PlotError, case .gnuplotNotFound = error else { return false }
+                return error.description.contains("apt-get install gnuplot-nox")
+            }
+        }
     }
 }

@@ -86,3 +86,20 @@ struct ReportTests {
         #expect(try String(contentsOf: url, encoding: .utf8) == csv.text)
     }
 }
+
+@Suite("Timing")
+struct TimingTests {
+    @Test func medianAndMinimumOfSamples() {
+        #expect(TimingSamples(seconds: [3, 1, 2]).median == 2)
+        #expect(TimingSamples(seconds: [4, 1, 2, 3]).median == 2.5)
+        #expect(TimingSamples(seconds: [4, 1, 2, 3]).minimum == 1)
+    }
+
+    @Test func measureRunsWarmupPlusRepetitions() {
+        var calls = 0
+        let samples = Timing.measure(repetitions: 3, warmup: 2) { calls += 1 }
+        #expect(calls == 5)
+        #expect(samples.seconds.count == 3)
+        #expect(samples.seconds.allSatisfy { $0 >= 0 })
+    }
+}

@@ -301,6 +301,13 @@ public struct Plot: Sendable {
                   image: ImageLayer(heatmap: tensor, palette: palette, valueRange: valueRange))
     }
 
+    /// Creates a panel showing a heatmap of a matrix given as rows (`matrix[row][column]`).
+    public init(heatmap matrix: [[Double]], title: String? = nil, palette: String = ImageLayer.viridis,
+                valueRange: ClosedRange<Double>? = nil) {
+        self.init(title: title, showsGrid: false, legend: .hidden,
+                  image: ImageLayer(heatmap: matrix, palette: palette, valueRange: valueRange))
+    }
+
     /// Adds a line through the points `(x[i], y[i])`.
     public mutating func line(
         x: [Double], y: [Double], title: String? = nil, color: Color? = nil,

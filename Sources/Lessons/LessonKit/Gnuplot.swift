@@ -49,8 +49,9 @@ public struct GnuplotResult: Sendable {
 /// Finds and runs the `gnuplot` program.
 public enum Gnuplot {
     /// The gnuplot executable: `$GNUPLOT` if set, otherwise the first `gnuplot` on `PATH`.
-    public static func executableURL() throws -> URL {
-        let environment = ProcessInfo.processInfo.environment
+    /// - Parameter environment: the variables to read (the process environment by default).
+    /// - Throws: `PlotError.gnuplotNotFound`, whose description names `apt-get install gnuplot-nox`.
+    public static func executableURL(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> URL {
         let fileManager = FileManager.default
         if let explicit = environment["GNUPLOT"], !explicit.isEmpty {
             guard fileManager.isExecutableFile(atPath: explicit) else { throw PlotError.gnuplotNotFound(searched: [explicit]) }

@@ -1,0 +1,187 @@
+// GEMM: single-precision matrix multiply C = alpha * A·B + beta * C for row-major matrices.
+//
+// Contract: `GEMM.sgemm` follows BLAS `sgemm` with row-major storage; `transposeA`/`transposeB`
+// are handled by the packing routines (the operands are read in place, never copied whole).
+// Results agree with the naive triple loop up to Float32 rounding (the summation order differs).
+//
+// Algorithm (Goto & van de Geijn, "Anatomy of High-Performance Matrix Multiplication", ACM TOMS
+// 2008; the loop nest of BLIS, Van Zee & van de Geijn 2015):
+//   for each block of `columnBlock` columns of B and C              (jc)
+//     for each block of `depthBlock` steps of k                     (pc)  pack B block  -> L2
+//       for each block of `rowBlock` rows of A and C                (ic)  pack A block
+//         for each panel of 12 rows                                 (ir)  A panel       -> L1
+//           for each panel of 32 columns                            (jr)  B panel streams from L2
+//             micro-kernel: 12x32 tile of C in 24 AVX-512 registers, k FMAs deep.
+// Packing lays each panel out in the order the micro-kernel reads it (12 A values, then 32 B
+// values per step of k) and pads edge panels with zeros, so the micro-kernel never branches.
+// Threads split C into disjoint column (or row) ranges; each thread packs its own operands.
+
+/// Row-major single-precision matrix multiply built from packed, register-blocked SIMD kernels.
+public enum GEMM {
+    /// Rows of A per packed panel (the micro-kernel's tile height).
+    static let panelRows = 12
+    /// Columns of B per packed panel (the micro-kernel's tile width: two SIMD16 vectors).
+    static let panelColumns = 32
+    /// Steps of k per packed block: a 12 x 384 A panel (18 KiB) stays in L1.
+    static let depthBlock = 384
+    /// Columns of B per packed block: 384 x 512 floats (768 KiB) stay in L2.
+    static let columnBlock = 512
+    /// Rows of A per packed block.
+    static let rowBlock = 192
+    /// Multiply-adds below which a product runs on one thread (thread start-up costs ~10 µs).
+    static let parallelThreshold = 1 << 20
+
+    /// Computes `C = alpha * op(A) · op(B) + beta * C` for row-major matrices, like BLAS `sgemm`.
+    ///
+    /// - Parameters:
+    ///   - transposeA: when true, `op(A) = Aᵀ` and `a` holds a k x m matrix; otherwise m x k.
+    ///   - transposeB: when true, `op(B) = Bᵀ` and `b` holds an n x k matrix; otherwise k x n.
+    ///   - m: rows of C. - n: columns of C. - k: the summed dimension.
+    ///   - lda, ldb, ldc: row strides (leading dimensions) of the stored A, B and C.
+    ///   - beta: scale of the old C; when 0, C is not read (it may hold NaNs).
+    /// Runs on up to `Parallel.threadCount` threads.
+    public static func sgemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        precondition(m >= 0 && n >= 0 && k >= 0, "sgemm: negative size m=\(m) n=\(n) k=\(k)")
+        let aMatrix = StridedMatrix(a, rowStride: transposeA ? 1 : lda, columnStride: transposeA ? lda : 1)
+        let bMatrix = StridedMatrix(b, rowStride: transposeB ? 1 : ldb, columnStride: transposeB ? ldb : 1)
+        multiply(m: m, n: n, k: k, alpha: alpha, a: aMatrix, b: bMatrix, beta: beta, c: c, ldc: ldc,
+                 threads: Parallel.threadCount)
+    }
+
+    /// The general driver: `C = alpha * A·B + beta * C` where A (m x k) and B (k x n) are any
+    /// operands that can pack themselves, on up to `threads` threads.
+    static func multiply<A: GEMMPackableA, B: GEMMPackableB>(
+        m: Int, n: Int, k: Int, alpha: Float, a: A, b: B, beta: Float,
+        c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int
+    ) {
+        if m == 0 || n == 0 { return }
+        if k == 0 || alpha == 0 {
+            for i in 0..<m {
+                let row = c + i * ldc
+                for j in 0..<n { row[j] = beta == 0 ? 0 : beta * row[j] }
+            }
+            return
+        }
+        let rowPanels = (m + panelRows - 1) / panelRows
+        let columnPanels = (n + panelColumns - 1) / panelColumns
+        let work = m * n * k
+        // Split the longer side of C so each thread gets a balanced number of whole panels.
+        let splitRows = rowPanels * panelRows >= columnPanels * panelColumns
+        let panels = splitRows ? rowPanels : columnPanels
+        let parts = Swift.max(1, Swift.min(threads, panels, work / parallelThreshold))
+        if parts == 1 {
+            multiplyBlock(rows: 0..<m, columns: 0..<n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        // Each part writes a disjoint range of rows (or columns) of C.
+        nonisolated(unsafe) let out = c
+        parallelFor(parts) { part in
+            let first = part * panels / parts, last = (part + 1) * panels / parts
+            if splitRows {
+                let rows = (first * panelRows)..<Swift.min(m, last * panelRows)
+                multiplyBlock(rows: rows, columns: 0..<n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: out, ldc: ldc)
+            } else {
+                let columns = (first * panelColumns)..<Swift.min(n, last * panelColumns)
+                multiplyBlock(rows: 0..<m, columns: columns, k: k, alpha: alpha, a: a, b: b, beta: beta, c: out, ldc: ldc)
+            }
+        }
+    }
+
+    /// One thread's share: the block `rows` x `columns` of C, through the packed loop nest.
+    static func multiplyBlock<A: GEMMPackableA, B: GEMMPackableB>(
+        rows: Range<Int>, columns: Range<Int>, k: Int, alpha: Float, a: A, b: B, beta: Float,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        let maxDepth = Swift.min(k, depthBlock)
+        let maxColumns = roundUp(Swift.min(columns.count, columnBlock), to: panelColumns)
+        let maxRows = roundUp(Swift.min(rows.count, rowBlock), to: panelRows)
+        let packedA = UnsafeMutableRawPointer.allocate(byteCount: maxRows * maxDepth * 4, alignment: 64)
+            .bindMemory(to: Float.self, capacity: maxRows * maxDepth)
+        let packedB = UnsafeMutableRawPointer.allocate(byteCount: maxDepth * maxColumns * 4, alignment: 64)
+            .bindMemory(to: Float.self, capacity: maxDepth * maxColumns)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: panelRows * panelColumns * 4, alignment: 64)
+            .bindMemory(to: Float.self, capacity: panelRows * panelColumns)
+        defer {
+            UnsafeMutableRawPointer(packedA).deallocate()
+            UnsafeMutableRawPointer(packedB).deallocate()
+            UnsafeMutableRawPointer(scratch).deallocate()
+        }
+        var jc = columns.lowerBound
+        while jc < columns.upperBound {
+            let nc = Swift.min(columnBlock, columns.upperBound - jc)
+            var pc = 0
+            while pc < k {
+                let kc = Swift.min(depthBlock, k - pc)
+                b.packB(depth: pc..<(pc + kc), columns: jc..<(jc + nc), into: packedB)
+                let blockBeta: Float = pc == 0 ? beta : 1
+                var ic = rows.lowerBound
+                while ic < rows.upperBound {
+                    let mc = Swift.min(rowBlock, rows.upperBound - ic)
+                    a.packA(rows: ic..<(ic + mc), depth: pc..<(pc + kc), into: packedA)
+                    var ir = 0
+                    while ir < mc {
+                        let panelA = UnsafePointer(packedA + ir * kc)
+                        let cRow = c + (ic + ir) * ldc + jc
+                        let mr = Swift.min(panelRows, mc - ir)
+                        var jr = 0
+                        while jr < nc {
+                            tile(rows: mr, columns: Swift.min(panelColumns, nc - jr), kc: kc, a: panelA,
+                                 b: UnsafePointer(packedB + jr * kc), c: cRow + jr, ldc: ldc,
+                                 alpha: alpha, beta: blockBeta, scratch: scratch)
+                            jr += panelColumns
+                        }
+                        ir += panelRows
+                    }
+                    ic += mc
+                }
+                pc += kc
+            }
+            jc += nc
+        }
+    }
+
+    /// Computes one `rows` x `columns` tile of C (at most 12 x 32) with the smallest micro-kernel
+    /// that covers it; a tile smaller than its kernel goes through `scratch` and is merged.
+    @inline(__always)
+    static func tile(
+        rows: Int, columns: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float, scratch: UnsafeMutablePointer<Float>
+    ) {
+        if rows == panelRows && columns == panelColumns {
+            microKernel12x32(kc, a, b, c, ldc, alpha, beta)
+            return
+        }
+        let kernelRows = rows <= 4 ? 4 : (rows <= 8 ? 8 : 12)
+        let wide = columns > 16
+        let exact = rows == kernelRows && columns == (wide ? 32 : 16)
+        let target = exact ? c : scratch
+        let ld = exact ? ldc : panelColumns
+        let tileAlpha: Float = exact ? alpha : 1
+        let tileBeta: Float = exact ? beta : 0
+        switch (kernelRows, wide) {
+        case (4, false): microKernel4x16(kc, a, b, target, ld, tileAlpha, tileBeta)
+        case (4, true): microKernel4x32(kc, a, b, target, ld, tileAlpha, tileBeta)
+        case (8, false): microKernel8x16(kc, a, b, target, ld, tileAlpha, tileBeta)
+        case (8, true): microKernel8x32(kc, a, b, target, ld, tileAlpha, tileBeta)
+        case (_, false): microKernel12x16(kc, a, b, target, ld, tileAlpha, tileBeta)
+        default: microKernel12x32(kc, a, b, target, ld, tileAlpha, tileBeta)
+        }
+        if exact { return }
+        for i in 0..<rows {
+            let source = scratch + i * panelColumns, row = c + i * ldc
+            if beta == 0 {
+                for j in 0..<columns { row[j] = alpha * source[j] }
+            } else {
+                for j in 0..<columns { row[j] = alpha * source[j] + beta * row[j] }
+            }
+        }
+    }
+
+    /// `value` rounded up to a multiple of `multiple`.
+    @inline(__always)
+    static func roundUp(_ value: Int, to multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }
+}

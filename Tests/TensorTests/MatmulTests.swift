@@ -1,0 +1,155 @@
+import Testing
+import Tensor
+
+/// A seeded generator (SplitMix64) so every test input is reproducible.
+struct SeededRandom: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// A tensor of uniform values in [-1, 1) drawn from a seeded generator.
+func randomTensor(_ shape: [Int], seed: UInt64) -> Tensor {
+    var rng = SeededRandom(seed: seed)
+    return Tensor(shape: shape) { buffer in
+        for i in buffer.indices { buffer[i] = Float.random(in: -1..<1, using: &rng) }
+    }
+}
+
+/// Checks two tensors have equal shapes and agree elementwise within `tolerance * (1 + |expected|)`.
+///
+/// Tolerance guide: a Float32 dot product of length k with inputs in [-1, 1] has rounding error
+/// about `k * 2^-24` in the worst case and `sqrt(k) * 2^-24` typically; `1e-5 * sqrt(k)`-scale
+/// bounds catch any indexing mistake (which produces O(1) errors) without failing on rounding.
+func expectClose(_ actual: Tensor, _ expected: Tensor, tolerance: Float,
+                 sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(actual.shape == expected.shape, sourceLocation: sourceLocation)
+    guard actual.shape == expected.shape else { return }
+    let x = actual.scalars, y = expected.scalars
+    var worst: Float = 0, worstIndex = 0
+    for i in x.indices {
+        let error = Swift.abs(x[i] - y[i]) / (1 + Swift.abs(y[i]))
+        if !(error <= worst) { worst = error; worstIndex = i }
+    }
+    #expect(worst <= tolerance, "worst relative error \(worst) at \(worstIndex): \(x.isEmpty ? 0 : x[worstIndex]) vs \(y.isEmpty ? 0 : y[worstIndex])",
+            sourceLocation: sourceLocation)
+}
+
+@Suite("Matmul: packed SIMD GEMM against the naive triple loop")
+struct MatmulTests {
+    static let edgeSizes: [(Int, Int, Int)] = [
+        (1, 1, 1), (1, 7, 1), (7, 1, 7), (1, 33, 65), (12, 32, 16), (13, 33, 17),
+        (33, 65, 7), (65, 33, 129), (24, 64, 385), (100, 70, 400), (7, 200, 33), (197, 45, 12), (20, 530, 10),
+    ]
+
+    @Test(arguments: edgeSizes)
+    func matrixTimesMatrix(shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        let a = randomTensor([m, k], seed: 1), b = randomTensor([k, n], seed: 2)
+        expectClose(a.matmul(b), naiveMatmul(a, b), tolerance: 1e-5)
+    }
+
+    @Test(arguments: edgeSizes)
+    func transposedViewsNeedNoCopy(shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        let at = randomTensor([k, m], seed: 3).transposed(), bt = randomTensor([n, k], seed: 4).transposed()
+        let a = at.contiguous(), b = bt.contiguous()
+        let reference = naiveMatmul(a, b)
+        expectClose(at.matmul(b), reference, tolerance: 1e-5)
+        expectClose(a.matmul(bt), reference, tolerance: 1e-5)
+        expectClose(at.matmul(bt), reference, tolerance: 1e-5)
+    }
+
+    @Test func stridedSlicesAndSteps() {
+        let big = randomTensor([40, 50], seed: 5)
+        let a = big.sliced(axis: 0, start: 3, end: 30, step: 2).sliced(axis: 1, start: 1, end: 41)  // [14, 40]
+        let b = big.sliced(axis: 1, start: 0, end: 50, step: 3).sliced(axis: 0, 0..<40)             // [40, 17]
+        expectClose(a.matmul(b), naiveMatmul(a.contiguous(), b.contiguous()), tolerance: 1e-5)
+    }
+
+    @Test func vectorCases() {
+        let v = randomTensor([9], seed: 6), w = randomTensor([9], seed: 7), m = randomTensor([9, 5], seed: 8)
+        let dot = v.matmul(w)
+        #expect(dot.shape == [])
+        var expected = 0.0
+        for i in 0..<9 { expected += Double(v[i]) * Double(w[i]) }
+        #expect(Swift.abs(dot.item - Float(expected)) < 1e-5)
+        let vm = v.matmul(m)
+        #expect(vm.shape == [5])
+        expectClose(vm, naiveMatmul(v.unsqueezed(axis: 0), m).squeezed(axis: 0), tolerance: 1e-5)
+        let mv = m.transposed().matmul(v)
+        #expect(mv.shape == [5])
+        expectClose(mv, naiveMatmul(m.transposed().contiguous(), v.unsqueezed(axis: 1)).squeezed(axis: 1), tolerance: 1e-5)
+        let batchedVector = randomTensor([3, 4, 9], seed: 9).matmul(v)
+        #expect(batchedVector.shape == [3, 4])
+        let vectorBatched = v.matmul(randomTensor([2, 9, 6], seed: 10))
+        #expect(vectorBatched.shape == [2, 6])
+    }
+
+    @Test(arguments: [
+        ([2, 3, 5, 7], [2, 3, 7, 4]), ([2, 1, 5, 7], [3, 7, 4]), ([5, 7], [4, 7, 13]),
+        ([4, 33, 20], [20, 40]), ([1, 6, 8], [3, 1, 8, 35]),
+    ])
+    func batchedBroadcast(shapes: ([Int], [Int])) {
+        let a = randomTensor(shapes.0, seed: 11), b = randomTensor(shapes.1, seed: 12)
+        let product = a.matmul(b)
+        let reference = naiveMatmul(a, b)
+        expectClose(product, reference, tolerance: 1e-5)
+        // Independent check of the broadcasting rule on one batch entry: the last entry.
+        let batch = Array(product.shape.dropLast(2))
+        #expect(batch == Tensor.broadcastShape(Array(shapes.0.dropLast(2)), Array(shapes.1.dropLast(2))))
+    }
+
+    @Test func batchedTransposedViewsUseEveryThreadPath() {
+        // Many small products (one thread per product) and one large product (threads inside it).
+        let q = randomTensor([16, 20, 8], seed: 13), k = randomTensor([16, 24, 8], seed: 14)
+        expectClose(q.matmul(k.transposed()), naiveMatmul(q, k.transposed().contiguous()), tolerance: 1e-5)
+        let a = randomTensor([150, 130], seed: 15), b = randomTensor([140, 130], seed: 16)
+        expectClose(a.matmul(b.transposed()), naiveMatmul(a, b.transposed().contiguous()), tolerance: 2e-5)
+    }
+
+    @Test func emptyDimensions() {
+        #expect(randomTensor([0, 4], seed: 1).matmul(randomTensor([4, 3], seed: 2)).shape == [0, 3])
+        let zeroDepth = Tensor(shape: [3, 0]).matmul(Tensor(shape: [0, 2]))
+        #expect(zeroDepth.shape == [3, 2])
+        #expect(zeroDepth.scalars == [Float](repeating: 0, count: 6))
+    }
+
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func sgemmAlphaBetaAndLeadingDimensions(transposes: (Bool, Bool)) {
+        let (ta, tb) = transposes
+        let m = 29, n = 37, k = 45, lda = 50, ldb = 51, ldc = 40
+        let aStored = randomTensor([ta ? k : m, lda], seed: 17)
+        let bStored = randomTensor([tb ? n : k, ldb], seed: 18)
+        let c0 = randomTensor([m, ldc], seed: 19)
+        for (alpha, beta) in [(Float(1), Float(0)), (0.5, 1), (-2, 0.25)] {
+            var c = c0
+            aStored.withUnsafeBufferPointer { pa in
+                bStored.withUnsafeBufferPointer { pb in
+                    c.withUnsafeMutableBufferPointer { pc in
+                        GEMM.sgemm(transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: alpha,
+                                   a: pa.baseAddress!, lda: lda, b: pb.baseAddress!, ldb: ldb, beta: beta,
+                                   c: pc.baseAddress!, ldc: ldc)
+                    }
+                }
+            }
+            var a = aStored.sliced(axis: 1, 0..<(ta ? m : k))
+            if ta { a = a.transposed() }
+            var b = bStored.sliced(axis: 1, 0..<(tb ? k : n))
+            if tb { b = b.transposed() }
+            let product = naiveMatmul(a.contiguous(), b.contiguous())
+            for i in 0..<m {
+                for j in 0..<ldc {
+                    let expected = j < n ? alpha * product[i, j] + beta * c0[i, j] : c0[i, j]
+                    #expect(Swift.abs(c[i, j] - expected) <= 1e-5 * (1 + Swift.abs(expected)), "C[\(i), \(j)]")
+                }
+            }
+        }
+    }
+}
