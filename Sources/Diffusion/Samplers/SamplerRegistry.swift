@@ -101,12 +101,13 @@ public struct SamplerChoice: Sendable {
 
 /// Resolution of canonical names, AUTOMATIC1111 labels and diffusers class names.
 public enum SamplerRegistry {
-    /// AUTOMATIC1111 labels (without schedule suffix) → canonical name and option tweak.
+    /// AUTOMATIC1111 labels (without schedule suffix) → canonical name ("DPM++ 2M SDE Heun" also
+    /// selects `solverType: .heun`). A1111 has no DDPM sampler; "DDPM" resolves as the canonical name.
     public static let automatic1111Labels: [(label: String, name: SamplerName)] = [
         ("Euler", .euler), ("Euler a", .eulerAncestral), ("Heun", .heun), ("DPM2", .dpm2),
         ("DPM2 a", .dpm2Ancestral), ("LMS", .lms), ("DPM++ 2S a", .dpmpp2SAncestral), ("DPM++ 2M", .dpmpp2M),
         ("DPM++ SDE", .dpmppSDE), ("DPM++ 2M SDE", .dpmpp2MSDE), ("DPM++ 2M SDE Heun", .dpmpp2MSDE),
-        ("DPM++ 3M SDE", .dpmpp3MSDE), ("DDPM", .ddpm), ("DDIM", .ddim), ("PLMS", .plms),
+        ("DPM++ 3M SDE", .dpmpp3MSDE), ("DDIM", .ddim), ("PLMS", .plms),
     ]
 
     /// AUTOMATIC1111's old API aliases (`k_euler_a`, ...).
