@@ -53,7 +53,9 @@ public struct Trajectory: Sendable {
             for step in states.indices {
                 let x = states[step][sample]
                 let d = denoised[step]?[sample]
-                table.append([sampler, sample, step, sigmas[step], x.x, x.y, d?.x, d?.y])
+                // States are Float32 in the samplers; write them as Float so the text is the
+                // shortest one that reads back to the sampler's exact value.
+                table.append([sampler, sample, step, sigmas[step], Float(x.x), Float(x.y), d.map { Float($0.x) }, d.map { Float($0.y) }])
             }
         }
     }
