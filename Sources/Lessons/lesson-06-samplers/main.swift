@@ -198,6 +198,14 @@ struct Lesson {
             differential equation, that the ancestral and SDE ones solve a stochastic relative of it, and \
             measures both on a problem whose exact answer we know.
             """)
+        report.paragraph("""
+            Run it with `swift run -c release lesson-06-samplers` (about a minute on two cores). It writes this \
+            page, its figures (`figures/06-samplers/`) and the CSV files of every number it plots to \
+            `out/lesson-06/` (`--out DIR`); `--docs` writes the page and figures to `docs/lessons/` instead, which \
+            is how the committed copy is made. `--samplers a,b,c` (any k-diffusion, AUTOMATIC1111 or diffusers \
+            name), `--steps N` (the NFE budget of the trajectory figure), `--schedule`, `--sigma-min`, \
+            `--sigma-max`, `--gmm FILE` (your own mixture as JSON), `--seed` and `--help` change the experiment.
+            """)
         report.heading("1. One equation")
         report.paragraph("""
             Write a noisy sample as x = x0 + sigma·n with n ~ N(0, I). A denoiser D(x, sigma) estimates the \
@@ -209,7 +217,8 @@ struct Lesson {
         report.code("dx/dsigma = (x − D(x, sigma)) / sigma")
         report.paragraph("""
             Solve it from x(sigma_max) = sigma_max·n down to sigma = 0 and x(0) is a sample of the data \
-            distribution; every solution curve carries probability mass exactly along. The right-hand side \
+            distribution: the ODE moves points so that at every sigma they are distributed exactly like data \
+            with noise of that size added. The right-hand side \
             d = (x − D)/sigma is k-diffusion's `to_d`. A sampler picks a list of sigmas (the *schedule*) and a \
             rule for the step from sigma to sigma'. Euler's rule, x' = x + (sigma' − sigma)·d, rewritten, is \
             x' = (sigma'/sigma)·x + (1 − sigma'/sigma)·D: move a fraction of the way toward the current \
@@ -329,9 +338,10 @@ struct Lesson {
         report.paragraph("""
             The 1-D view below plots the first coordinate of the same states against sigma on a log axis \
             (sampling runs from right to left; the final state at sigma = 0 cannot sit on a log axis and is \
-            left out). For large sigma the exact paths are straight lines through the origin: x ∝ sigma, which \
-            every sampler follows exactly because there D is nearly constant. The paths split into the modes \
-            between sigma ≈ 3 and sigma ≈ 0.3, and that is where few large steps go wrong.
+            left out). For large sigma the denoiser returns nearly the mean m of the whole mixture, so the exact \
+            paths are straight lines x − m ∝ sigma, which an Euler-type step follows exactly. The paths split \
+            toward their modes once sigma is comparable to the distances between the modes, and that is where \
+            few large steps go wrong.
             """)
         var sigmaPanels: [Plot] = []
         let sigmaRange = schedule.sigmaMin...max(firstSigmas[0], schedule.sigmaMax)
@@ -570,10 +580,12 @@ struct Lesson {
                                    title: "\(sampleCount) samples after \(shownSteps) steps (circles: 2 std of each mode)", font: "sans,10",
                                    plots: scatterPlots)
         try report.figure(scatterFigure, name: "samples-5-steps", caption: "What few steps do to the samples: exact samples against deterministic and stochastic samplers at 5 steps.", showInTerminal: false)
-        discussFewSteps(report, names: names, distribution: distribution, floor: floor)
+        discussFewSteps(report, names: names, distribution: distribution, schedule: schedule)
     }
 
-    func discussFewSteps(_ report: Report, names: [SamplerName], distribution: [[DistributionPoint]], floor: Double) {
+    func discussFewSteps(
+        _ report: Report, names: [SamplerName], distribution: [[DistributionPoint]], schedule: SamplingSchedule
+    ) {
         func point(_ name: SamplerName, _ steps: Int) -> DistributionPoint? {
             guard let i = names.firstIndex(of: name) else { return nil }
             return distribution[i].first { $0.steps == steps }
@@ -590,7 +602,12 @@ struct Lesson {
         var findings: [String] = []
         for steps in [5, 10] {
             guard let ea = point(.eulerAncestral, steps), let e = point(.euler, steps) else { continue }
-            findings.append("At \(steps) steps `euler_ancestral` is \(compare(ea.distance, e.distance)) `euler` by the distance (sliced W1 \(format(ea.distance, digits: 3)) against \(format(e.distance, digits: 3))), with \(format(100 * ea.modes.offModeFraction, digits: 1)) % of its samples off the modes against \(format(100 * e.modes.offModeFraction, digits: 1)) %, spread ratio \(format(ea.modes.spreadRatio, digits: 2)) against \(format(e.modes.spreadRatio, digits: 2)) and weight error \(format(ea.modes.weightError, digits: 3)) against \(format(e.modes.weightError, digits: 3)).")
+            var sentence = "At \(steps) steps, by the distance `euler_ancestral` is \(compare(ea.distance, e.distance)) `euler` (\(format(ea.distance, digits: 3)) against \(format(e.distance, digits: 3)))"
+            let offMode = ea.modes.offModeFraction < e.modes.offModeFraction ? "fewer" : "more"
+            let width = abs(log(ea.modes.spreadRatio)) < abs(log(e.modes.spreadRatio)) ? "closer to" : "further from"
+            let weights = ea.modes.weightError < e.modes.weightError ? "better" : "worse"
+            sentence += "; it strands \(offMode) samples between modes (\(format(100 * ea.modes.offModeFraction, digits: 1)) % against \(format(100 * e.modes.offModeFraction, digits: 1)) %), its spread ratio is \(width) 1 (\(format(ea.modes.spreadRatio, digits: 2)) against \(format(e.modes.spreadRatio, digits: 2))) and it weights the modes \(weights) (weight error \(format(ea.modes.weightError, digits: 3)) against \(format(e.modes.weightError, digits: 3)))."
+            findings.append(sentence)
         }
         for steps in [5, 10] {
             let ranked = names.compactMap { name in point(name, steps).map { (name, $0) } }.sorted { $0.1.distance < $1.1.distance }
@@ -600,25 +617,30 @@ struct Lesson {
             }
         }
         if !findings.isEmpty { report.paragraph(findings.joined(separator: " ")) }
+        let few = (try? schedule.sigmas(steps: 5)) ?? []
+        let crossing = few.indices.dropLast().first { few[$0] >= 1 && few[$0 + 1] < 1 }
+        var stepText = "a few long steps"
+        if let i = crossing {
+            let visited = few.map { format($0) }.joined(separator: ", ")
+            stepText = "5 steps visit sigma = \(visited): the step from \(format(few[i])) to \(format(few[i + 1])) crosses, in one go, the noise levels at which the modes separate; Euler's step there is x' = (sigma'/sigma)·x + (1 − sigma'/sigma)·D(x, sigma) with sigma'/sigma ≈ \(format(few[i + 1] / few[i], digits: 2)), so the sample lands almost on D(x, \(format(few[i])))"
+        }
         report.paragraph("""
-            The scatter plot shows what goes wrong at few steps. With the Karras schedule, 5 steps visit \
-            sigma = 80, 17.6, 2.5, 0.17, 0.002: one step crosses the whole range where the modes separate \
-            (sigma from about 2 down to about 0.2). Euler's step there is x' = (sigma'/sigma)·x + \
-            (1 − sigma'/sigma)·D(x, sigma) with sigma'/sigma ≈ 0.07, so the sample lands almost on D(x, 2.5) — \
-            the posterior mean at a noise level where several modes are still plausible, that is, a point between \
-            them, pulled toward the centre of the mixture. The ancestral step does not escape this: with an exact \
-            denoiser its deterministic part lands on the exact conditional mean E[x_sigma' | x_sigma] = \
-            (sigma'²/sigma²)·x + (1 − sigma'²/sigma²)·D(x, sigma), and its noise has the variance the step would \
-            have if x0 were known (DDPM's posterior, Ho et al. 2020). When one step crosses the separation of \
-            the modes, the true distribution of x_sigma' given x_sigma is itself split among modes, and a \
-            Gaussian around its mean puts samples between them. Samplers that evaluate the denoiser a second \
-            time inside the step (`dpmpp_2s_ancestral`, `dpmpp_sde`) commit to a mode there and do far better at \
-            the same number of steps — for twice the evaluations. Second-order deterministic steps (`heun`, \
-            `dpm_2`) overshoot instead: their second evaluation, at the end of the long step, sees a steep field.
+            The scatter plot shows what goes wrong at few steps. With the `\(schedule.kind.rawValue)` schedule, \
+            \(stepText) — the posterior mean at a noise level where several modes are still plausible, that is, \
+            a point between them, pulled toward the centre of the mixture. The ancestral step does not escape \
+            this: with an exact denoiser its deterministic part lands on the exact conditional mean \
+            E[x_sigma' | x_sigma] = (sigma'²/sigma²)·x + (1 − sigma'²/sigma²)·D(x, sigma), and its noise has the \
+            variance the step would have if x0 were known (DDPM's posterior, Ho et al. 2020). When one step \
+            crosses the separation of the modes, the true distribution of x_sigma' given x_sigma is itself split \
+            among modes, and a Gaussian around its mean puts samples between them. Samplers that evaluate the \
+            denoiser a second time inside the step (`dpmpp_2s_ancestral`, `dpmpp_sde`) commit to a mode there and \
+            do much better at the same number of steps — for twice the evaluations. Second-order deterministic \
+            steps (`heun`, `dpm_2`) overshoot instead: their second evaluation, at the end of the long step, sees \
+            a steep field.
             """)
         report.paragraph("""
-            So on an exact denoiser, discretization alone does not make `euler_ancestral` a good few-step \
-            sampler. The reputation must come from what this test bed leaves out, and two candidates stand out. \
+            So with an exact denoiser, `euler_ancestral` is not a good few-step sampler on this test bed: \
+            discretization alone does not explain its reputation. The reputation must come from what this test bed leaves out, and two candidates stand out. \
             (1) Model error: a trained denoiser is wrong, differently at each sigma, and the fresh noise of \
             ancestral steps lets later steps correct errors of earlier ones (Karras et al. 2022, sec. 4: \
             stochasticity helps exactly when the denoiser is imperfect) — an exact denoiser has nothing to \
@@ -660,8 +682,8 @@ struct Lesson {
         report.paragraph("""
             Run `swift run -c release lesson-06-samplers --schedule exponential` and then `--schedule linear`: \
             which samplers lose their order on the linear schedule, and why does spending steps at large sigma \
-            hurt? Then make the modes overlap (a `--gmm` file with stds of 0.6) and check whether \
-            `euler_ancestral`'s few-step advantage survives when modes are not separated. For the curious: the \
+            hurt? Then make the modes overlap (a `--gmm` file with stds of 0.6) and see how the ranking at 5 \
+            steps changes when the modes are not separated. For the curious: the \
             SDE samplers use one Brownian path for all step counts (a Brownian tree); measure their strong error \
             against a 4096-step run of the same sampler on the same path and estimate their strong order.
             """)
