@@ -616,6 +616,9 @@ struct Lesson {
                 findings.append("The closest at \(steps) steps is `\(best.0.rawValue)` (\(format(best.1.distance, digits: 3)), \(best.1.evaluations) NFE), then `\(next.0.rawValue)` (\(format(next.1.distance, digits: 3)), \(next.1.evaluations) NFE).")
             }
         }
+        if options.gmm == nil, schedule == SamplingSchedule(kind: .karras, sigmaMin: 0.002, sigmaMax: 80) {
+            findings.append("These are not artefacts of this code: k-diffusion's own samplers on the same mixture give the same fractions and spreads to within sampling noise (`tools/lesson06_kdiffusion_crosscheck.py`).")
+        }
         if !findings.isEmpty { report.paragraph(findings.joined(separator: " ")) }
         let few = (try? schedule.sigmas(steps: 5)) ?? []
         let crossing = few.indices.dropLast().first { few[$0] >= 1 && few[$0 + 1] < 1 }
