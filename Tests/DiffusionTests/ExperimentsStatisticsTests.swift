@@ -146,7 +146,8 @@ struct ModeStatisticsTests {
         let samples = points(Self.mixture.samples(count: n, using: &rng))
         let stats = ModeStatistics(samples: samples, mixture: Self.mixture)
         // Binomial standard deviations at n = 40 000: 0.0005 for the 1% fraction, 0.002 for the
-        // 25% weight; the mean of r²/2 (an Exp(1) variable) has sd 0.005, so the ratio ±0.0025.
+        // 25% weight; the mean of r²/2 (Exp(1) truncated at ln 100, sd below 1) has sd under
+        // 0.005, so the ratio under ±0.0025: the tolerances are five standard deviations.
         #expect(abs(stats.offModeFraction - 0.01) < 0.0025)
         #expect(abs(stats.spreadRatio - 1) < 0.0125)
         #expect(stats.weightError < 0.01)
@@ -161,6 +162,12 @@ struct ModeStatisticsTests {
         #expect(sharp.weightError == 0)
         let between = ModeStatistics(samples: Array(repeating: SIMD2(0.0, 0), count: 10), mixture: Self.mixture)
         #expect(between.offModeFraction == 1)
-        #expect(between.spreadRatio > 5)
+        #expect(between.spreadRatio.isNaN)
+        // Half the samples on a mode at 1.5 s and half stranded: spread from the on-mode half only.
+        let r = 1.5 * 0.2
+        let mixed = ModeStatistics(samples: [SIMD2(2 + r, 0), SIMD2(2, r), SIMD2(0, 0), SIMD2(0, 0.1)], mixture: Self.mixture)
+        let c = log(100.0)
+        #expect(mixed.offModeFraction == 0.5)
+        #expect(abs(mixed.spreadRatio - (1.5 * 1.5 / 2 / (1 - c / 99)).squareRoot()) < 1e-12)
     }
 }

@@ -497,40 +497,48 @@ struct Lesson {
             distribution. Even \(sampleCount) perfect samples are not at 0: they sit at \(format(floor, digits: 3)) \
             (the dotted floor), the resolution of this measurement. Three simpler numbers say *what* is wrong: \
             the fraction of samples more than 3.03 standard deviations from their mode (stranded between modes; \
-            1 % for perfect samples), the spread ratio (RMS distance to the mode over its expected value: below 1 \
-            too sharp, above 1 too blurry) and the weight error (total variation between the share of samples \
+            1 % for perfect samples), the spread ratio (the width of the modes, measured on the samples that do \
+            sit on a mode and scaled so that perfect samples give 1: below 1 the modes are too narrow, above 1 too \
+            wide) and the weight error (total variation between the share of samples \
             per mode and the true weights).
             """)
-        var distancePlot = Plot(title: "Sliced W1 to the true mixture", xLabel: "steps", yLabel: "sliced W1",
-                                logX: true, logY: true, legend: .hidden)
-        var offModePlot = Plot(title: "Samples stranded off the modes", xLabel: "steps", yLabel: "fraction off-mode",
-                               logX: true, logY: true, legend: .hidden)
-        var spreadPlot = Plot(title: "Spread ratio (1 = right width)", xLabel: "steps", yLabel: "spread ratio",
-                              logX: true, logY: true, legend: .outside)
         var table = CSVTable(header: ["sampler", "steps", "nfe", "sliced_w1", "off_mode_fraction", "spread_ratio", "weight_error"])
         let stepsAxis = distribution.first?.map { Double($0.steps) } ?? []
         let palette = colors(for: names)
-        for (name, points) in zip(names, distribution) {
-            let color = palette[name]
-            let dash = name.isStochastic ? 2 : 1
-            let x = points.map { Double($0.steps) }
-            distancePlot.line(x: x, y: points.map(\.distance), title: name.rawValue, color: color, lineWidth: 1.5, dashType: dash, points: .circle)
-            offModePlot.line(x: x, y: points.map { max($0.modes.offModeFraction, 1e-4) }, title: name.rawValue, color: color,
-                             lineWidth: 1.5, dashType: dash, points: .circle)
-            spreadPlot.line(x: x, y: points.map(\.modes.spreadRatio), title: name.rawValue, color: color, lineWidth: 1.5,
-                            dashType: dash, points: .circle)
-            for p in points {
-                table.append([p.sampler, p.steps, p.evaluations, p.distance, p.modes.offModeFraction, p.modes.spreadRatio, p.modes.weightError])
+        var plots: [Plot] = []
+        // One row of three panels for the deterministic samplers, one for the stochastic ones.
+        for stochastic in [false, true] {
+            let kind = stochastic ? "stochastic" : "deterministic"
+            var distancePlot = Plot(title: "Sliced W1 to the true mixture (\(kind))", xLabel: "steps", yLabel: "sliced W1",
+                                    logX: true, logY: true, legend: .hidden)
+            var offModePlot = Plot(title: "Samples stranded off the modes (\(kind))", xLabel: "steps", yLabel: "fraction off-mode",
+                                   logX: true, logY: true, legend: .hidden)
+            var spreadPlot = Plot(title: "Width of the modes (\(kind))", xLabel: "steps", yLabel: "spread ratio",
+                                  logX: true, logY: true, legend: .outside)
+            for (name, points) in zip(names, distribution) where name.isStochastic == stochastic {
+                let color = palette[name]
+                let dash = stochastic ? 2 : 1
+                let x = points.map { Double($0.steps) }
+                distancePlot.line(x: x, y: points.map(\.distance), title: name.rawValue, color: color, lineWidth: 1.5, dashType: dash, points: .circle)
+                offModePlot.line(x: x, y: points.map { max($0.modes.offModeFraction, 1e-4) }, title: name.rawValue, color: color,
+                                 lineWidth: 1.5, dashType: dash, points: .circle)
+                spreadPlot.line(x: x, y: points.map(\.modes.spreadRatio), title: name.rawValue, color: color, lineWidth: 1.5,
+                                dashType: dash, points: .circle)
             }
-        }
-        if let first = stepsAxis.first, let last = stepsAxis.last {
+            guard !distancePlot.series.isEmpty, let first = stepsAxis.first, let last = stepsAxis.last else { continue }
             distancePlot.line(x: [first, last], y: [floor, floor], title: "perfect samples", color: "black", lineWidth: 1, dashType: 3)
             offModePlot.line(x: [first, last], y: [0.01, 0.01], title: "perfect samples", color: "black", lineWidth: 1, dashType: 3)
             spreadPlot.line(x: [first, last], y: [1, 1], title: "perfect samples", color: "black", lineWidth: 1, dashType: 3)
+            plots += [distancePlot, offModePlot, spreadPlot]
         }
-        let figure = Figure(rows: 1, columns: 3, width: 1650, height: 520,
-                            title: "\(sampleCount) samples from noise per run (solid: deterministic, dashed: stochastic)",
-                            font: "sans,10", plots: [distancePlot, offModePlot, spreadPlot])
+        for (name, points) in zip(names, distribution) {
+            for p in points {
+                table.append([name.rawValue, p.steps, p.evaluations, p.distance, p.modes.offModeFraction, p.modes.spreadRatio, p.modes.weightError])
+            }
+        }
+        let figure = Figure(rows: plots.count / 3, columns: 3, width: 1650, height: 470 * (plots.count / 3),
+                            title: "\(sampleCount) samples from noise per run (dotted: perfect samples)",
+                            font: "sans,10", plots: plots)
         try report.figure(figure, name: "distribution", caption: "Distance to the true mixture, samples stranded between modes, and mode width, against the number of steps.", showInTerminal: false)
         try table.write(to: outDirectory.appendingPathComponent("distribution.csv"))
 
@@ -641,6 +649,20 @@ struct Lesson {
             steps (`heun`, `dpm_2`) overshoot instead: their second evaluation, at the end of the long step, sees \
             a steep field.
             """)
+        if let ea20 = point(.eulerAncestral, 20), let ea50 = point(.eulerAncestral, 50), let e20 = point(.euler, 20),
+           ea20.modes.spreadRatio < 0.97, ea50.modes.spreadRatio < 0.97 {
+            report.paragraph("""
+                With more steps a different signature appears: `euler_ancestral` strands almost no samples \
+                (\(format(100 * ea20.modes.offModeFraction, digits: 1)) % at 20 steps) but its modes come out too \
+                narrow — spread ratio \(format(ea20.modes.spreadRatio, digits: 2)) at 20 steps and \
+                \(format(ea50.modes.spreadRatio, digits: 2)) at 50, where Euler has \(format(e20.modes.spreadRatio, digits: 2)) at 20. \
+                The reason is in the step itself: given x_sigma, the true spread of x_sigma' is the spread of the \
+                DDPM posterior (sigma_up²) plus (1 − sigma'²/sigma²)² times the uncertainty of x0 given x_sigma; the \
+                ancestral step keeps only the first part, as if x0 were known, so every step trims a little off the \
+                width of the modes. Too-narrow modes are typical, tidy samples — in an image, a clean and sharp \
+                picture rather than a strange one — which is one way a sampler can look better than it measures.
+                """)
+        }
         report.paragraph("""
             So with an exact denoiser, `euler_ancestral` is not a good few-step sampler on this test bed: \
             discretization alone does not explain its reputation. The reputation must come from what this test bed leaves out, and two candidates stand out. \
@@ -648,10 +670,10 @@ struct Lesson {
             ancestral steps lets later steps correct errors of earlier ones (Karras et al. 2022, sec. 4: \
             stochasticity helps exactly when the denoiser is imperfect) — an exact denoiser has nothing to \
             correct. (2) What "good" means: a person judging an image sees sharpness and plausibility, not the \
-            distance to a distribution; fresh noise at every step leaves fine detail for the last, small-sigma \
-            steps to turn into texture, while a deterministic few-step sampler returns averages, and averaged \
-            latents decode to soft images. A sample between two modes of this mixture is "a plausible point" to \
-            the eye as well; only the distribution is wrong. Lesson 07 continues the question on trained pixel \
+            distance to a distribution. Deterministic few-step samplers return averages — samples between modes \
+            here, soft averaged latents that decode to blurry images there — while ancestral sampling, at the step \
+            counts where it strands few samples, makes its modes too narrow (above): typical, clean samples at the \
+            cost of diversity, which FID penalizes and the eye does not. Lesson 07 continues the question on trained pixel \
             and latent models, where FID against steps can separate these effects.
             """)
     }
@@ -677,8 +699,9 @@ struct Lesson {
             - Euler, DDIM and DPM-Solver++(1) are the same step, x' = (sigma'/sigma)·x + (1 − sigma'/sigma)·D; \
             DPM++ 2M improves D by extrapolation at no extra cost; Heun and DPM-2 pay two evaluations per step.
             - Ancestral and SDE samplers add noise: they do not converge to the ODE solution but to the right \
-            distribution. With few steps and an exact denoiser, one-evaluation ancestral steps are no cure for \
-            large steps; two-evaluation stochastic steps are much better.
+            distribution. With an exact denoiser, one-evaluation ancestral steps are no cure for a few large \
+            steps, and with more steps they make the modes too narrow; two-evaluation stochastic steps do best \
+            at few steps.
             - A fair comparison fixes the budget of model evaluations, not the number of steps.
             """)
         report.heading("Exercise")
@@ -722,7 +745,7 @@ func format(_ value: Double, digits: Int = 3, scientific: Bool = false) -> Strin
     return String(format: scientific ? "%.\(digits)e" : "%.\(digits)f", value)
 }
 
-/// Prints `value` compactly (up to 4 significant digits).
-func format(_ value: Double) -> String { String(format: "%g", value) }
+/// `value` with three significant digits.
+func format(_ value: Double) -> String { String(format: "%.3g", value) }
 
 Lesson06.main()
