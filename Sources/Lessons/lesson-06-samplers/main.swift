@@ -424,7 +424,7 @@ struct Lesson {
         if !stochastic.series.isEmpty { plots.append(stochastic) }
         let figure = Figure(rows: 1, columns: plots.count, width: 720 * plots.count, height: 540,
                             title: "Convergence to the exact probability-flow ODE solution", font: "sans,10", plots: plots)
-        try report.figure(figure, name: "convergence", caption: "Median error at sigma_min against NFE, log-log. Deterministic samplers converge with the slope of their order; stochastic ones do not converge to the ODE solution at all.", showInTerminal: false)
+        try report.figure(figure, name: "convergence", caption: "Median error at sigma_min against NFE, log-log (ddim lies exactly on euler). Deterministic samplers converge with the slope of their order; stochastic ones do not converge to the ODE solution at all.", showInTerminal: false)
         if report.echo, let first = plots.first {
             var single = first
             single.legend = .bottomLeft
@@ -514,7 +514,7 @@ struct Lesson {
             var offModePlot = Plot(title: "Samples stranded off the modes (\(kind))", xLabel: "steps", yLabel: "fraction off-mode",
                                    logX: true, logY: true, legend: .hidden)
             var spreadPlot = Plot(title: "Width of the modes (\(kind))", xLabel: "steps", yLabel: "spread ratio",
-                                  logX: true, logY: true, legend: .outside)
+                                  yRange: 0.5...2, logX: true, legend: .outside)
             for (name, points) in zip(names, distribution) where name.isStochastic == stochastic {
                 let color = palette[name]
                 let dash = stochastic ? 2 : 1
@@ -539,7 +539,7 @@ struct Lesson {
         let figure = Figure(rows: plots.count / 3, columns: 3, width: 1650, height: 470 * (plots.count / 3),
                             title: "\(sampleCount) samples from noise per run (dotted: perfect samples)",
                             font: "sans,10", plots: plots)
-        try report.figure(figure, name: "distribution", caption: "Distance to the true mixture, samples stranded between modes, and mode width, against the number of steps.", showInTerminal: false)
+        try report.figure(figure, name: "distribution", caption: "Distance to the true mixture, samples stranded between modes, and width of the modes, against the number of steps (ddim lies exactly on euler, ddpm on euler_ancestral).", showInTerminal: false)
         try table.write(to: outDirectory.appendingPathComponent("distribution.csv"))
 
         let focusSteps = [5, 10]
@@ -672,7 +672,7 @@ struct Lesson {
             correct. (2) What "good" means: a person judging an image sees sharpness and plausibility, not the \
             distance to a distribution. Deterministic few-step samplers return averages — samples between modes \
             here, soft averaged latents that decode to blurry images there — while ancestral sampling, at the step \
-            counts where it strands few samples, makes its modes too narrow (above): typical, clean samples at the \
+            counts where it strands few samples, can make its modes too narrow (see the spread ratio): typical, clean samples at the \
             cost of diversity, which FID penalizes and the eye does not. Lesson 07 continues the question on trained pixel \
             and latent models, where FID against steps can separate these effects.
             """)
