@@ -65,6 +65,7 @@ public enum SlicedWasserstein {
     /// W1 between two 1-D empirical distributions given as sorted arrays: ∫ |F_a − F_b| dt, which
     /// is piecewise constant between the merged sample points.
     public static func wasserstein1(sorted a: [Double], sorted b: [Double]) -> Double {
+        precondition(!a.isEmpty && !b.isEmpty, "SlicedWasserstein.wasserstein1: empty sample set")
         var i = 0, j = 0, total = 0.0
         var previous = min(a[0], b[0])
         while i < a.count || j < b.count {
@@ -82,6 +83,7 @@ public enum SlicedWasserstein {
     /// tails with the closed forms of ∫Φ, and each gap between neighbouring samples split where
     /// the mixture CDF crosses the empirical CDF.
     public static func wasserstein1(sorted samples: [Double], to mixture: ProjectedMixture) -> Double {
+        precondition(!samples.isEmpty, "SlicedWasserstein.wasserstein1: no samples")
         let n = Double(samples.count)
         var total = mixture.integralOfCDF(below: samples[0]) + mixture.integralOfSurvival(above: samples[samples.count - 1])
         for index in 0..<(samples.count - 1) {

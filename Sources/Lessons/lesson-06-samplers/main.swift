@@ -33,7 +33,7 @@ struct Lesson06: ParsableCommand {
     @Option(help: ArgumentHelp("Samplers to compare, comma-separated (k-diffusion names, AUTOMATIC1111 labels or diffusers classes).", valueName: "a,b,c"))
     var samplers: String = SamplerName.allCases.map(\.rawValue).joined(separator: ",")
 
-    @Option(help: "Budget of denoiser evaluations (NFE) per sampler in the trajectory figure: samplers with one evaluation per step take N steps, two-evaluation samplers about N/2.")
+    @Option(help: "Budget of denoiser evaluations (NFE) per sampler in the trajectory figure: samplers with one evaluation per step take N steps, two-evaluation samplers about N/2. Also one of the step counts of the distribution study.")
     var steps: Int = 10
 
     @Option(help: "Sigma schedule: karras, exponential, polyexponential, vp or linear.")
@@ -135,6 +135,8 @@ struct Lesson {
         var names: [SamplerName] = []
         var samplers: [any Sampler] = []
         for label in options.samplers.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !label.isEmpty {
+            // An AUTOMATIC1111 label's schedule suffix (" Karras") is not applied: --schedule decides
+            // the schedule for every sampler, so that all of them walk the same sigmas.
             let choice = try SamplerRegistry.resolve(label)
             if !names.contains(choice.name) { names.append(choice.name); samplers.append(choice.sampler) }
         }
@@ -170,7 +172,7 @@ struct Lesson {
         // 4. Distribution quality.
         let sampleCount = 2000
         let distributionNormals = { var g = SeededGenerator(seed: options.seed &+ 2); return g.normalTensor([sampleCount, 2]) }()
-        let distributionSteps = [2, 3, 5, 10, 20, 50]
+        let distributionSteps = Array(Set([2, 3, 5, 10, 20, 50, options.steps])).sorted()
         var distribution: [[DistributionPoint]] = []
         for sampler in samplers {
             distribution.append(try SamplerStudies.distribution(
@@ -203,7 +205,7 @@ struct Lesson {
             page, its figures (`figures/06-samplers/`) and the CSV files of every number it plots to \
             `out/lesson-06/` (`--out DIR`); `--docs` writes the page and figures to `docs/lessons/` instead, which \
             is how the committed copy is made. `--samplers a,b,c` (any k-diffusion, AUTOMATIC1111 or diffusers \
-            name), `--steps N` (the NFE budget of the trajectory figure), `--schedule`, `--sigma-min`, \
+            name), `--steps N` (the NFE budget of the trajectory figure, also measured in the distribution study), `--schedule`, `--sigma-min`, \
             `--sigma-max`, `--gmm FILE` (your own mixture as JSON), `--seed` and `--help` change the experiment.
             """)
         report.heading("1. One equation")
