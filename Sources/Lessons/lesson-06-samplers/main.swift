@@ -322,7 +322,7 @@ struct Lesson {
             var compact: [Plot] = []
             for name in names where chosen.contains(name) {
                 let run = runs[names.firstIndex(of: name)!]
-                var small = Plot(title: "\(name.rawValue), \(run.evaluations) NFE (o: modes)", xRange: window.x, yRange: window.y,
+                var small = Plot(title: "\(name.rawValue), \(run.evaluations) NFE (F: mode centres)", xRange: window.x, yRange: window.y,
                                  showsGrid: false, legend: .hidden)
                 for sample in 0..<run.trajectory.sampleCount {
                     let states = run.trajectory.states.map { $0[sample] }
@@ -613,10 +613,21 @@ struct Lesson {
         for steps in [5, 10] {
             guard let ea = point(.eulerAncestral, steps), let e = point(.euler, steps) else { continue }
             var sentence = "At \(steps) steps, by the distance `euler_ancestral` is \(compare(ea.distance, e.distance)) `euler` (\(format(ea.distance, digits: 3)) against \(format(e.distance, digits: 3)))"
-            let offMode = ea.modes.offModeFraction < e.modes.offModeFraction ? "fewer" : "more"
-            let width = abs(log(ea.modes.spreadRatio)) < abs(log(e.modes.spreadRatio)) ? "closer to" : "further from"
-            let weights = ea.modes.weightError < e.modes.weightError ? "better" : "worse"
-            sentence += "; it strands \(offMode) samples between modes (\(format(100 * ea.modes.offModeFraction, digits: 1)) % against \(format(100 * e.modes.offModeFraction, digits: 1)) %), its spread ratio is \(width) 1 (\(format(ea.modes.spreadRatio, digits: 2)) against \(format(e.modes.spreadRatio, digits: 2))) and it weights the modes \(weights) (weight error \(format(ea.modes.weightError, digits: 3)) against \(format(e.modes.weightError, digits: 3)))."
+            var clauses: [String] = []
+            let (oa, oe) = (ea.modes.offModeFraction, e.modes.offModeFraction)
+            let offMode = oa == oe ? "as many" : (oa < oe ? "fewer" : "more")
+            clauses.append("it strands \(offMode) samples between modes (\(format(100 * oa, digits: 1)) % against \(format(100 * oe, digits: 1)) %)")
+            let (sa, se) = (ea.modes.spreadRatio, e.modes.spreadRatio)
+            if sa.isFinite, se.isFinite, abs(log(sa)) != abs(log(se)) {
+                let width = abs(log(sa)) < abs(log(se)) ? "closer to" : "further from"
+                clauses.append("its spread ratio is \(width) 1 (\(format(sa, digits: 2)) against \(format(se, digits: 2)))")
+            }
+            let (wa, we) = (ea.modes.weightError, e.modes.weightError)
+            let weights = wa == we ? "as well" : (wa < we ? "better" : "worse")
+            clauses.append("it weights the modes \(weights) (weight error \(format(wa, digits: 3)) against \(format(we, digits: 3)))")
+            let listed = clauses.count > 1
+                ? clauses.dropLast().joined(separator: ", ") + " and " + clauses[clauses.count - 1] : clauses.joined()
+            sentence += "; " + listed + "."
             findings.append(sentence)
         }
         for steps in [5, 10] {
