@@ -194,10 +194,11 @@ let worstBound = bound.max() ?? 0
 report.table(headers: ["rung", "median ms", "median GFLOP/s", "best GFLOP/s", "median vs naive", "max abs diff vs previous"],
              rows: rows, alignments: [.left, .right, .right, .right, .right, .right])
 report.paragraph("Every difference is inside the per-element rounding bound (its largest value here is \(scientific(Double(worstBound)))).")
-let exact = zip(rungs.indices, rows).filter { $0.0 > 0 && $0.1[5] == scientific(0) }.map { rungs[$0.0].name }
+let exact = zip(rungs.indices, rows).filter { $0.0 > 0 && $0.1[5] == scientific(0) }.map { "\($0.0 + 1)" }
 if !exact.isEmpty {
     report.paragraph("""
-        \(exact.joined(separator: " and ")) agree with the rung before *exactly*: they perform the same \
+        Rung\(exact.count > 1 ? "s" : "") \(exact.joined(separator: " and ")) agree\(exact.count > 1 ? "" : "s") \
+        with the rung before *exactly*: they perform the same \
         additions in the same order, only the memory traffic or the thread changed. The other rungs \
         add in a different order (16 lanes at a time, or in blocks of K), so the last bits move.
         """)
