@@ -21,8 +21,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        .target(name: "Tensor", swiftSettings: native),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"], swiftSettings: native),
+        .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "Tensor", dependencies: ["CLibPNG", "CZlib"], swiftSettings: native),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"], swiftSettings: native),
         .target(name: "Diffusion", dependencies: ["Tensor"], swiftSettings: native),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Tensor"], exclude: ["Fixtures"], swiftSettings: native),
         // Lessons: LessonKit (plots, progress, reports) and one executable per lesson.

@@ -32,7 +32,7 @@ import torch
 import k_diffusion.sampling as ks
 import k_diffusion.external as kext
 import diffusers
-from diffusers import DDIMScheduler, DDPMScheduler, PNDMScheduler, EulerDiscreteScheduler
+from diffusers import DDIMScheduler, DDPMScheduler, PNDMScheduler, EulerDiscreteScheduler, DPMSolverMultistepScheduler
 import diffusers.schedulers.scheduling_ddpm as ddpm_module
 
 torch.set_default_dtype(torch.float64)
@@ -328,6 +328,132 @@ def schedule_fixtures():
     return res
 
 
+def run_diffusers_k(label, canonical, cls, config, steps_count, seed, options=None):
+    """Runs a diffusers k-style scheduler the way its pipeline does (scale_model_input, model,
+    step) on the eps-model of the mixture, recording EVERY model call (the VE state the model
+    sees and its sigma), the noise the scheduler draws, and the result. The sigma of a call is
+    read back from the input scaling c_in = 1 / sqrt(sigma^2 + 1) (identity for the VP
+    DPMSolverMultistepScheduler, whose sigma is sched.sigmas[step_index])."""
+    import diffusers.schedulers as dsch
+    sched = cls(**SD, **config)
+    sched.set_timesteps(steps_count)
+    module = sys.modules[cls.__module__]
+    draws = []
+    ng = torch.Generator().manual_seed(seed + 1)
+
+    step_of_draw = []
+
+    def fake_randn(shape, generator=None, device=None, dtype=None, **kw):
+        n = torch.randn(shape, generator=ng, dtype=torch.float64)
+        draws.append(flat(n))
+        step_of_draw.append(len(calls) - 1)
+        return n
+
+    original = getattr(module, "randn_tensor", None)
+    if original is not None:
+        module.randn_tensor = fake_randn
+    original_tree = getattr(module, "BrownianTreeNoiseSampler", None)
+    if original_tree is not None:  # DPMSolverSDEScheduler: replace its Brownian tree by recorded draws
+
+        class RecordingTree:
+            def __init__(self, *args, **kwargs):
+                pass
+
+            def __call__(self, sigma, sigma_next):
+                return fake_randn((2, 3))
+
+        module.BrownianTreeNoiseSampler = RecordingTree
+    vp = cls is DPMSolverMultistepScheduler
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn((2, 3), generator=g, dtype=torch.float64) * float(sched.init_noise_sigma)
+    x_init = x.clone()
+    calls = []
+    try:
+        for t in sched.timesteps:
+            xin = sched.scale_model_input(x, t)
+            if vp:
+                idx = sched.step_index if sched.step_index is not None else 0
+                sigma = float(sched.sigmas[idx])
+                x_ve = xin * math.sqrt(1 + sigma**2)
+            else:
+                c = float(sched.scale_model_input(torch.ones(1, dtype=torch.float64), t)[0])
+                x_ve = xin / c
+                # c_in is rounded to float32 inside diffusers; the sigma the step uses is the
+                # scheduler's own (float32) value, the nearest entry of its sigma tables.
+                approx = math.sqrt(1 / c**2 - 1)
+                table = flat(sched.sigmas) + (flat(sched.sigmas_interpol) if hasattr(sched, "sigmas_interpol") else [])
+                if getattr(sched, "mid_point_sigma", None) is not None:  # DPMSolverSDE's second stage
+                    table.append(float(sched.mid_point_sigma))
+                sigma = min(table, key=lambda v: abs(v - approx))
+            denoised = gmm_denoise(x_ve, torch.tensor(sigma))
+            eps = (x_ve - denoised) / sigma
+            calls.append({"sigma": sigma, "x": flat(x_ve)})
+            x = sched.step(eps, t, x).prev_sample
+    finally:
+        if original is not None:
+            module.randn_tensor = original
+        if original_tree is not None:
+            module.BrownianTreeNoiseSampler = original_tree
+    base = EulerDiscreteScheduler(**SD, **{k: v for k, v in config.items() if k in ("timestep_spacing", "steps_offset")})
+    base.set_timesteps(steps_count)
+    sigmas = flat(sched.sigmas) if vp else flat(base.sigmas)
+    init_scale = 1.0  # Euler-family samples are VE already; the VP multistep starts at alpha = 1/sqrt(1+s^2)
+    if vp:
+        init_scale = math.sqrt(1 + sigmas[0] ** 2)
+    return {"name": canonical, "label": label, "options": options or {}, "sigmas": sigmas,
+            "x_init": flat(x_init * init_scale), "shape": [2, 3], "noise": [{"sigma": 0, "sigma_next": 0, "noise": d} for d in draws],
+            "steps": [], "calls": calls, "final": flat(x), "nfe": len(calls),
+            # Draws made during the last model call's step (to sigma = 0) are multiplied by 0.
+            "unused_noise": sum(1 for k in step_of_draw if k == len(calls) - 1)}
+
+
+def diffusers_k_cases():
+    from diffusers import (DPMSolverSDEScheduler, EulerAncestralDiscreteScheduler, HeunDiscreteScheduler, KDPM2DiscreteScheduler,
+                           KDPM2AncestralDiscreteScheduler, LMSDiscreteScheduler, DPMSolverMultistepScheduler as DPMS)
+    lin = {"timestep_spacing": "linspace"}
+    return [
+        run_diffusers_k("EulerDiscreteScheduler", "euler", EulerDiscreteScheduler, lin, 8, 20),
+        run_diffusers_k("EulerAncestralDiscreteScheduler", "euler_ancestral", EulerAncestralDiscreteScheduler, lin, 8, 21),
+        run_diffusers_k("HeunDiscreteScheduler", "heun", HeunDiscreteScheduler, lin, 8, 22),
+        run_diffusers_k("KDPM2DiscreteScheduler", "dpm_2", KDPM2DiscreteScheduler, lin, 8, 23),
+        run_diffusers_k("KDPM2AncestralDiscreteScheduler", "dpm_2_ancestral", KDPM2AncestralDiscreteScheduler, lin, 8, 24),
+        run_diffusers_k("LMSDiscreteScheduler", "lms", LMSDiscreteScheduler, lin, 8, 25),
+        run_diffusers_k("DPMSolverSDEScheduler", "dpmpp_sde", DPMSolverSDEScheduler, lin, 8, 28),
+        run_diffusers_k("DPMSolverMultistepScheduler", "dpmpp_2m", DPMS,
+                        dict(lin, algorithm_type="dpmsolver++", solver_order=2, lower_order_final=False,
+                             final_sigmas_type="zero"), 8, 26),
+        run_diffusers_k("DPMSolverMultistepScheduler(algorithm_type=sde-dpmsolver++)", "dpmpp_2m_sde", DPMS,
+                        dict(lin, algorithm_type="sde-dpmsolver++", solver_order=2, lower_order_final=False,
+                             final_sigmas_type="zero"), 8, 27),
+    ]
+
+
+def seeded_cases():
+    """k-diffusion's DEFAULT noise (torch.randn_like after torch.manual_seed), float32 state, as
+    AUTOMATIC1111 runs it: replayed in Swift by GeneratorNoise(TorchGenerator(seed:))."""
+    out = []
+    for name, fn, shape, seed in [("euler_ancestral", ks.sample_euler_ancestral, (6, 3), 31),
+                                  ("dpm_2_ancestral", ks.sample_dpm_2_ancestral, (16, 3), 32),
+                                  ("dpmpp_2s_ancestral", ks.sample_dpmpp_2s_ancestral, (1, 3), 33)]:
+        sigmas = ks.get_sigmas_karras(6, 0.05, 10.0).float()
+        g = torch.Generator().manual_seed(1000 + seed)
+        x_init = (torch.randn(shape, generator=g, dtype=torch.float64) * float(sigmas[0])).float()
+        steps = []
+
+        def callback(d):
+            steps.append({"i": int(d["i"]), "sigma": float(d["sigma"]), "sigma_hat": float(d["sigma_hat"]),
+                          "x": flat(d["x"]), "denoised": flat(d["denoised"])})
+
+        def model(x, sigma, **kw):
+            return gmm_denoise(x.double(), sigma.double()).float()
+
+        torch.manual_seed(seed)
+        result = fn(model, x_init.clone(), sigmas, callback=callback, disable=True)
+        out.append({"name": name, "seed": seed, "options": {}, "sigmas": flat(sigmas), "x_init": flat(x_init),
+                    "shape": list(shape), "noise": [], "steps": steps, "final": flat(result), "nfe": 0})
+    return out
+
+
 def write(name, obj):
     path = os.path.join(OUT, name)
     tmp = path + ".tmp"
@@ -342,3 +468,5 @@ if __name__ == "__main__":
     write("samplers.json", {"mixture": MIXTURE, "cases": k_cases()})
     write("discrete_samplers.json", {"mixture": MIXTURE, "schedule": SD, "cases": discrete_cases()})
     write("schedules.json", schedule_fixtures())
+    write("diffusers_k_samplers.json", {"mixture": MIXTURE, "cases": diffusers_k_cases()})
+    write("seeded_samplers.json", {"mixture": MIXTURE, "cases": seeded_cases()})

@@ -1,0 +1,2 @@
+// zlib's public header, reached through pkg-config `zlib` (Debian: zlib1g-dev).
+#include <zlib.h>
