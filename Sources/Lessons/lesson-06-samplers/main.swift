@@ -669,9 +669,9 @@ struct Lesson {
                 (\(format(100 * ea20.modes.offModeFraction, digits: 1)) % at 20 steps) but its modes come out too \
                 narrow — spread ratio \(format(ea20.modes.spreadRatio, digits: 2)) at 20 steps and \
                 \(format(ea50.modes.spreadRatio, digits: 2)) at 50, where Euler has \(format(e20.modes.spreadRatio, digits: 2)) at 20. \
-                The reason is in the step itself: given x_sigma, the true spread of x_sigma' is the spread of the \
-                DDPM posterior (sigma_up²) plus (1 − sigma'²/sigma²)² times the uncertainty of x0 given x_sigma; the \
-                ancestral step keeps only the first part, as if x0 were known, so every step trims a little off the \
+                The reason is in the step itself: given x_sigma, the true variance of x_sigma' is the variance of \
+                the DDPM posterior (sigma_up²) plus (1 − sigma'²/sigma²)² times the variance of x0 given x_sigma (the \
+                law of total variance); the ancestral step keeps only the first part, as if x0 were known, so every step trims a little off the \
                 width of the modes. Too-narrow modes are typical, tidy samples — in an image, a clean and sharp \
                 picture rather than a strange one — which is one way a sampler can look better than it measures.
                 """)
@@ -680,8 +680,8 @@ struct Lesson {
             So with an exact denoiser, `euler_ancestral` is not a good few-step sampler on this test bed: \
             discretization alone does not explain its reputation. The reputation must come from what this test bed leaves out, and two candidates stand out. \
             (1) Model error: a trained denoiser is wrong, differently at each sigma, and the fresh noise of \
-            ancestral steps lets later steps correct errors of earlier ones (Karras et al. 2022, sec. 4: \
-            stochasticity helps exactly when the denoiser is imperfect) — an exact denoiser has nothing to \
+            ancestral steps lets later steps correct errors of earlier ones (Karras et al. 2022, sec. 4, \
+            explain the benefit of stochastic sampling by this correction) — an exact denoiser has nothing to \
             correct. (2) What "good" means: a person judging an image sees sharpness and plausibility, not the \
             distance to a distribution. Deterministic few-step samplers return averages — samples between modes \
             here, soft averaged latents that decode to blurry images there — while ancestral sampling, at the step \
