@@ -15,9 +15,12 @@ let package = Package(
     products: [
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "Autograd", targets: ["Autograd"]),
-        .executable(name: "bench", targets: ["bench"]),
-        .library(name: "LessonKit", targets: ["LessonKit"]),
         .library(name: "Diffusion", targets: ["Diffusion"]),
+        .library(name: "LessonKit", targets: ["LessonKit"]),
+        .executable(name: "bench", targets: ["bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
@@ -38,5 +41,9 @@ let package = Package(
             name: "lesson-01-tensors", dependencies: ["LessonKit", "Tensor"],
             path: "Sources/Lessons/lesson-01-tensors", swiftSettings: native),
         .testTarget(name: "LessonKitTests", dependencies: ["LessonKit", "Tensor"], swiftSettings: native),
+        .executableTarget(
+            name: "lesson-06-samplers",
+            dependencies: ["Diffusion", "LessonKit", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Lessons/lesson-06-samplers", swiftSettings: native),
     ]
 )
