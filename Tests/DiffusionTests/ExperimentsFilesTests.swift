@@ -53,16 +53,8 @@ struct MixtureFileTests {
     }
 }
 
-@Suite("Experiments: CSV files")
-struct CSVTests {
-    @Test("quoting, empty cells and exact numbers")
-    func format() {
-        var table = CSVTable(header: ["name", "value", "note"])
-        table.append(["a,b", 0.1, nil])
-        table.append(["say \"hi\"", Float(1e-5), 3])
-        #expect(table.text == "name,value,note\n\"a,b\",0.1,\n\"say \"\"hi\"\"\",1e-05,3\n")
-    }
-
+@Suite("Experiments: trajectories.csv")
+struct TrajectoryCSVTests {
     @Test("trajectories.csv: header, one row per sampler, sample and step, empty denoised at sigma 0")
     func trajectoryLayout() throws {
         var trajectory = Trajectory(sampler: "euler")
@@ -80,18 +72,5 @@ struct CSVTests {
         #expect(lines[4] == "euler,1,0,10.0,3.0,4.0,1.5,2.0")
         #expect(lines[6] == "euler,1,2,0.0,0.75,1.0,,")
         #expect(lines.count == 8 && lines[7].isEmpty)
-    }
-
-    @Test("written files read back and leave no temporary file")
-    func atomicWrite() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("csv-\(UUID().uuidString)/nested")
-        defer { try? FileManager.default.removeItem(at: folder.deletingLastPathComponent()) }
-        var table = CSVTable(header: ["a"])
-        table.append([1])
-        let url = folder.appendingPathComponent("t.csv")
-        try table.write(to: url)
-        try table.write(to: url)
-        #expect(try String(contentsOf: url, encoding: .utf8) == "a\n1\n")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["t.csv"])
     }
 }

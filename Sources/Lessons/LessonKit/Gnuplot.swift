@@ -9,6 +9,7 @@
 // after gnuplot has finished without error.
 
 import Foundation
+import Tensor
 
 /// Why a figure could not be drawn.
 public enum PlotError: Error, CustomStringConvertible {

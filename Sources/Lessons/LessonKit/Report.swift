@@ -11,6 +11,7 @@
 // A `Report` is used from one thread (the lesson's top-level code); it is not `Sendable`.
 
 import Foundation
+import Tensor
 
 /// How a table column's text is aligned.
 public enum TableAlignment: Sendable {

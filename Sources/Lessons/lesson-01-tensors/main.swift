@@ -215,7 +215,7 @@ report.paragraph("""
 let sweepSizes = [128, 256, 512, 1024, 2048]
 let fastRungs = Array(rungs[2...])
 var sweep = [[Double]](repeating: [], count: fastRungs.count)
-var csv = CSVWriter(header: ["rung", "size", "milliseconds", "gflops"])
+var csv = CSVTable(header: ["rung", "size", "milliseconds", "gflops"])
 for (rung, rate) in zip(rungs, gflops) {
     csv.append([rung.name, "\(size)", format(flops / rate / 1e6, 4), "\(rate)"])
 }

@@ -374,7 +374,7 @@ struct Lesson {
             for (i, x) in path.enumerated() { exactTable.append([sample, dense[i], x.x, x.y]) }
         }
         try exactTable.write(to: outDirectory.appendingPathComponent("exact_trajectories.csv"))
-        try writeAtomically(mixture.jsonData(), to: outDirectory.appendingPathComponent("mixture.json"))
+        try AtomicFile.write(mixture.jsonData(), to: outDirectory.appendingPathComponent("mixture.json"))
     }
 
     // MARK: 3. Convergence

@@ -44,10 +44,18 @@ public enum AtomicFile {
         }
     }
 
-    /// Writes `url` atomically with the bytes `body` streams into the writer.
+    /// Writes `url` atomically with the bytes `body` streams into the writer, creating the
+    /// destination's folder when it does not exist.
     public static func write(to url: URL, _ body: (Writer) throws -> Void) throws {
         let destination = url.standardizedFileURL.path
         let folder = (destination as NSString).deletingLastPathComponent
+        if !folder.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            } catch {
+                throw FileWriteError(path: destination, reason: "cannot create the folder \(folder): \(error.localizedDescription)")
+            }
+        }
         let name = (destination as NSString).lastPathComponent
         var template = Array("\(folder.isEmpty ? "." : folder)/.\(name).tmp-XXXXXX".utf8CString)
         let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
@@ -79,5 +87,24 @@ public enum AtomicFile {
     /// Writes `data` to `url` atomically.
     public static func write(_ data: Data, to url: URL) throws {
         try write(to: url) { try $0.write(data) }
+    }
+
+    /// Writes `text` as UTF-8 to `url` atomically.
+    public static func write(_ text: String, to url: URL) throws {
+        try write(Data(text.utf8), to: url)
+    }
+
+    /// A fresh hidden file name in the same folder as `url`, for a tool (such as gnuplot) that
+    /// writes a file itself; move it into place with `replace(_:withFileAt:)`.
+    public static func temporaryURL(besides url: URL) -> URL {
+        let name = ".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).\(UUID().uuidString).tmp"
+        return url.deletingLastPathComponent().appendingPathComponent(name)
+    }
+
+    /// Renames `temporary` over `url` in one step (`rename(2)`, atomic within a file system).
+    public static func replace(_ url: URL, withFileAt temporary: URL) throws {
+        if rename(temporary.path, url.path) != 0 {
+            throw FileWriteError(path: url.path, reason: "cannot rename \(temporary.path) over it: \(String(cString: strerror(errno)))")
+        }
     }
 }

@@ -1,4 +1,4 @@
-// A small CSV table for the data behind every lesson figure (RFC 4180 quoting, "\n" line ends).
+// A small CSV table, e.g. for the data behind every lesson figure (RFC 4180 quoting, "\n" line ends).
 //
 // Contract: `header` fixes the column count; every row has exactly that many cells (a
 // programmer error otherwise). Numbers are written in Swift's shortest round-trip form, so a
@@ -35,7 +35,7 @@ public struct CSVTable: Sendable, Equatable {
     /// Writes the table atomically (temporary file in the same folder, then rename), creating
     /// the folder when needed.
     public func write(to url: URL) throws {
-        try writeAtomically(Data(text.utf8), to: url)
+        try AtomicFile.write(text, to: url)
     }
 
     static func quoted(_ cell: String) -> String {
@@ -68,18 +68,4 @@ extension Double: CSVCell {
 extension Float: CSVCell {
     /// Swift's shortest representation that reads back to the same Float.
     public var csvText: String { description }
-}
-
-/// Writes `data` to `url` through a temporary file in the same folder and a rename, so a reader
-/// never sees half a file; creates the folder when needed.
-public func writeAtomically(_ data: Data, to url: URL) throws {
-    let folder = url.deletingLastPathComponent()
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-    try data.write(to: temporary)
-    if rename(temporary.path, url.path) != 0 {
-        let reason = String(cString: strerror(errno))
-        try? FileManager.default.removeItem(at: temporary)
-        throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "cannot rename \(temporary.path) to \(url.path): \(reason)"])
-    }
 }
