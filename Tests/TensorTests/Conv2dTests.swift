@@ -61,6 +61,8 @@ struct Conv2dTests {
         ConvCase(input: [1, 16, 20, 20], outChannels: 40, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
         ConvCase(input: [1, 3, 6, 6], outChannels: 2, kernel: (1, 1), stride: 2, padding: 1, dilation: 1, groups: 1),
         ConvCase(input: [4, 5, 9, 9], outChannels: 7, kernel: (4, 4), stride: 2, padding: 3, dilation: 1, groups: 1),
+        ConvCase(input: [2, 4, 9, 13], outChannels: 3, kernel: (2, 3), stride: 1, padding: 1, dilation: 2, groups: 1),
+        ConvCase(input: [1, 3, 7, 40], outChannels: 14, kernel: (3, 3), stride: 1, padding: 0, dilation: 1, groups: 1),
     ]
 
     @Test(arguments: cases)
