@@ -28,6 +28,8 @@ CASES = [
     ("gemm-sd-4096x1280x320", "4096x1280 * 1280x320", "gemm", (4096, 320, 1280)),
     ("gemm-sd-1024x640x640", "1024x640 * 640x640", "gemm", (1024, 640, 640)),
     ("gemm-sd-77x768x320", "77x768 * 768x320", "gemm", (77, 320, 768)),
+    ("linear-sd-4096x320x1280", "4096x320 * (1280x320)T", "linear", (4096, 1280, 320)),
+    ("linear-sd-77x768x320", "77x768 * (320x768)T", "linear", (77, 320, 768)),
     ("conv3x3-sd-2x320x64x64", "N=2 C=320 64x64 -> 320, 3x3 pad 1", "conv", (2, 320, 64, 64, 320)),
     ("conv3x3-128x32x28x28", "N=128 C=32 28x28 -> 64, 3x3 pad 1", "conv", (128, 32, 28, 28, 64)),
     ("attention-sd-4096", "B=2 H=8 T=4096 D=40", "attention", (2, 8, 4096, 40)),
@@ -35,7 +37,7 @@ CASES = [
 
 
 def flops(kind, p):
-    if kind == "gemm":
+    if kind in ("gemm", "linear"):
         m, n, k = p
         return 2.0 * m * n * k
     if kind == "conv":
@@ -67,11 +69,14 @@ def worker(library, threads, repetitions, name_filter):
         if name_filter and name_filter not in name:
             continue
         if library == "numpy":
-            if kind != "gemm":
+            if kind not in ("gemm", "linear"):
                 continue  # NumPy has no convolution or attention kernel.
             m, n, k = p
             a = rng.standard_normal((m, k), dtype=np.float32)
-            b = rng.standard_normal((k, n), dtype=np.float32)
+            if kind == "gemm":
+                b = rng.standard_normal((k, n), dtype=np.float32)
+            else:
+                b = rng.standard_normal((n, k), dtype=np.float32).T  # a transposed view, as in nn.Linear
             run = lambda: a @ b
         else:
             import torch
@@ -80,6 +85,10 @@ def worker(library, threads, repetitions, name_filter):
                 m, n, k = p
                 a, b = torch.randn(m, k), torch.randn(k, n)
                 run = lambda: torch.mm(a, b)
+            elif kind == "linear":
+                m, n, k = p
+                a, w = torch.randn(m, k), torch.randn(n, k)
+                run = lambda: F.linear(a, w)
             elif kind == "conv":
                 nb, c, h, w, o = p
                 x, weight = torch.randn(nb, c, h, w), torch.randn(o, c, 3, 3)
