@@ -10,7 +10,7 @@ thread count from the environment when NumPy is imported. For the NumPy children
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed: with them set (as on this machine's default
 environment) OpenBLAS falls back to its AVX2 kernel at half its speed.
 
-Usage: python3 tools/bench_reference.py [--threads 1,2] [--repetitions 5] [--filter gemm]
+Usage: python3 tools/bench_reference.py [--threads 1,2] [--repetitions 5] [--filter gemm] [--cpu-time]
 """
 import argparse
 import json
@@ -47,18 +47,20 @@ def flops(kind, p):
     return 4.0 * b * heads * t * t * d
 
 
-def median_seconds(run, repetitions):
+def median_seconds(run, repetitions, clock):
     for _ in range(2):
         run()
     times = []
     for _ in range(repetitions):
-        start = time.perf_counter()
+        start = clock()
         run()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times)
 
 
-def worker(library, threads, repetitions, name_filter):
+def worker(library, threads, repetitions, name_filter, cpu_time):
+    # CPU time (all threads of this process) instead of wall time: see `bench --cpu-time`.
+    clock = time.process_time if cpu_time else time.perf_counter
     import numpy as np
     rng = np.random.default_rng(0)
     if library == "torch":
@@ -102,7 +104,7 @@ def worker(library, threads, repetitions, name_filter):
                 def run(inner=inner):
                     with torch.no_grad():
                         inner()
-        seconds = median_seconds(run, repetitions)
+        seconds = median_seconds(run, repetitions, clock)
         print(json.dumps({"name": name, "shape": shape, "threads": threads,
                           "milliseconds": round(seconds * 1e3, 4),
                           "gflops": round(flops(kind, p) / seconds / 1e9, 2),
@@ -115,9 +117,11 @@ def main():
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--filter", default="")
     parser.add_argument("--worker", choices=["numpy", "torch"])
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with CPU seconds, not wall seconds (one thread on a busy machine)")
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, int(args.threads), args.repetitions, args.filter)
+        worker(args.worker, int(args.threads), args.repetitions, args.filter, args.cpu_time)
         return
     libraries = []
     for library in ("numpy", "torch"):
@@ -134,7 +138,8 @@ def main():
             for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
                 env[variable] = str(threads)
             subprocess.run([sys.executable, __file__, "--worker", library, "--threads", str(threads),
-                            "--repetitions", str(args.repetitions), "--filter", args.filter],
+                            "--repetitions", str(args.repetitions), "--filter", args.filter]
+                           + (["--cpu-time"] if args.cpu_time else []),
                            env=env, check=True)
 
 

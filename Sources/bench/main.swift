@@ -8,6 +8,9 @@
 // (reference lines also carry `ratio`: our GFLOP/s over theirs).
 // The reference figures come from tools/bench_reference.py run by `--python` (default `python3`);
 // when that fails, bench says so and prints only its own figures.
+// `--cpu-time` times with process CPU seconds instead of wall seconds, here and in the reference
+// script: on a busy machine this measures one thread fairly (time spent waiting for a core is
+// not counted); with several threads it reports work per core, not speed.
 
 import Foundation
 import Tensor
@@ -137,6 +140,7 @@ func referenceMeasurements(_ options: Options) -> [Measurement]? {
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = [options.python, script.path, "--threads", options.threads.map(String.init).joined(separator: ","),
                          "--repetitions", String(options.repetitions), "--filter", options.filter]
+        + (options.cpuTime ? ["--cpu-time"] : [])
     let output = Pipe()
     process.standardOutput = output
     do { try process.run() } catch {
