@@ -185,6 +185,11 @@ for threads in options.threads {
 }
 
 guard options.reference, let references = referenceMeasurements(options) else { exit(0) }
+if references.isEmpty {
+    note("\(options.python) has neither NumPy nor PyTorch; use --python PATH (e.g. a virtual environment's python). "
+         + "Printing only this package's figures")
+    exit(0)
+}
 if !options.json {
     print("\nReferences (same shapes, same run) and ratio ours/theirs in GFLOP/s (> 1: this package is faster):")
     print(pad("case", 24), pad("threads", 7, right: true), pad("library", 7), pad("ms", 10, right: true),
