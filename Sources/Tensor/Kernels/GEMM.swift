@@ -23,9 +23,9 @@ public enum GEMM {
     static let panelRows = 12
     /// Columns of B per packed panel (the micro-kernel's tile width: two SIMD16 vectors).
     static let panelColumns = 32
-    /// Steps of k per packed block: a 12 x 512 A panel (24 KiB) stays in L1 (512 measured best of 256-640).
+    /// Steps of k per packed block: a 12 x 512 A panel (24 KiB) stays in the 32 KiB L1.
     static let depthBlock = 512
-    /// Columns of B per packed block: 512 x 512 floats (1 MiB) stay in L2.
+    /// Columns of B per packed block: a 512 x 512 B block (1 MiB) is read from L2.
     static let columnBlock = 512
     /// Rows of A per packed block (2496 x 512 floats, 5 MiB): A is packed once per depth block
     /// for m <= 2496. Interleaved A/B runs favoured 2496 over 960 and 480 by ~5% at
