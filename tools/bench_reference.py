@@ -10,7 +10,7 @@ thread count from the environment when NumPy is imported. For the NumPy children
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed: with them set (as on this machine's default
 environment) OpenBLAS falls back to its AVX2 kernel at half its speed.
 
-Usage: python3 tools/bench_reference.py [--threads 1,2] [--repetitions 5] [--filter gemm]
+Usage: python3 tools/bench_reference.py [--threads 1,2] [--repetitions 5] [--filter gemm] [--cpu-time]
 """
 import argparse
 import json
@@ -28,6 +28,8 @@ CASES = [
     ("gemm-sd-4096x1280x320", "4096x1280 * 1280x320", "gemm", (4096, 320, 1280)),
     ("gemm-sd-1024x640x640", "1024x640 * 640x640", "gemm", (1024, 640, 640)),
     ("gemm-sd-77x768x320", "77x768 * 768x320", "gemm", (77, 320, 768)),
+    ("linear-sd-4096x320x1280", "4096x320 * (1280x320)T", "linear", (4096, 1280, 320)),
+    ("linear-sd-77x768x320", "77x768 * (320x768)T", "linear", (77, 320, 768)),
     ("conv3x3-sd-2x320x64x64", "N=2 C=320 64x64 -> 320, 3x3 pad 1", "conv", (2, 320, 64, 64, 320)),
     ("conv3x3-128x32x28x28", "N=128 C=32 28x28 -> 64, 3x3 pad 1", "conv", (128, 32, 28, 28, 64)),
     ("attention-sd-4096", "B=2 H=8 T=4096 D=40", "attention", (2, 8, 4096, 40)),
@@ -35,7 +37,7 @@ CASES = [
 
 
 def flops(kind, p):
-    if kind == "gemm":
+    if kind in ("gemm", "linear"):
         m, n, k = p
         return 2.0 * m * n * k
     if kind == "conv":
@@ -45,18 +47,20 @@ def flops(kind, p):
     return 4.0 * b * heads * t * t * d
 
 
-def median_seconds(run, repetitions):
+def median_seconds(run, repetitions, clock):
     for _ in range(2):
         run()
     times = []
     for _ in range(repetitions):
-        start = time.perf_counter()
+        start = clock()
         run()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times)
 
 
-def worker(library, threads, repetitions, name_filter):
+def worker(library, threads, repetitions, name_filter, cpu_time):
+    # CPU time (all threads of this process) instead of wall time: see `bench --cpu-time`.
+    clock = time.process_time if cpu_time else time.perf_counter
     import numpy as np
     rng = np.random.default_rng(0)
     if library == "torch":
@@ -67,11 +71,14 @@ def worker(library, threads, repetitions, name_filter):
         if name_filter and name_filter not in name:
             continue
         if library == "numpy":
-            if kind != "gemm":
+            if kind not in ("gemm", "linear"):
                 continue  # NumPy has no convolution or attention kernel.
             m, n, k = p
             a = rng.standard_normal((m, k), dtype=np.float32)
-            b = rng.standard_normal((k, n), dtype=np.float32)
+            if kind == "gemm":
+                b = rng.standard_normal((k, n), dtype=np.float32)
+            else:
+                b = rng.standard_normal((n, k), dtype=np.float32).T  # a transposed view, as in nn.Linear
             run = lambda: a @ b
         else:
             import torch
@@ -80,6 +87,10 @@ def worker(library, threads, repetitions, name_filter):
                 m, n, k = p
                 a, b = torch.randn(m, k), torch.randn(k, n)
                 run = lambda: torch.mm(a, b)
+            elif kind == "linear":
+                m, n, k = p
+                a, w = torch.randn(m, k), torch.randn(n, k)
+                run = lambda: F.linear(a, w)
             elif kind == "conv":
                 nb, c, h, w, o = p
                 x, weight = torch.randn(nb, c, h, w), torch.randn(o, c, 3, 3)
@@ -93,7 +104,7 @@ def worker(library, threads, repetitions, name_filter):
                 def run(inner=inner):
                     with torch.no_grad():
                         inner()
-        seconds = median_seconds(run, repetitions)
+        seconds = median_seconds(run, repetitions, clock)
         print(json.dumps({"name": name, "shape": shape, "threads": threads,
                           "milliseconds": round(seconds * 1e3, 4),
                           "gflops": round(flops(kind, p) / seconds / 1e9, 2),
@@ -106,9 +117,11 @@ def main():
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--filter", default="")
     parser.add_argument("--worker", choices=["numpy", "torch"])
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with CPU seconds, not wall seconds (one thread on a busy machine)")
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, int(args.threads), args.repetitions, args.filter)
+        worker(args.worker, int(args.threads), args.repetitions, args.filter, args.cpu_time)
         return
     libraries = []
     for library in ("numpy", "torch"):
@@ -125,7 +138,8 @@ def main():
             for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
                 env[variable] = str(threads)
             subprocess.run([sys.executable, __file__, "--worker", library, "--threads", str(threads),
-                            "--repetitions", str(args.repetitions), "--filter", args.filter],
+                            "--repetitions", str(args.repetitions), "--filter", args.filter]
+                           + (["--cpu-time"] if args.cpu_time else []),
                            env=env, check=True)
 
 

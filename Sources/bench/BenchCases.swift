@@ -38,6 +38,15 @@ func gemmCase(_ name: String, m: Int, n: Int, k: Int) -> BenchCase {
     }
 }
 
+/// A linear layer's product `x · Wᵀ`: x is m x k and W (out x in, as PyTorch stores it) n x k;
+/// the transposed view goes to the kernel without a copy.
+func linearCase(_ name: String, m: Int, n: Int, k: Int) -> BenchCase {
+    BenchCase(name: name, shape: "\(m)x\(k) * (\(n)x\(k))T", flops: 2 * Double(m) * Double(n) * Double(k)) {
+        let x = benchTensor([m, k], seed: 1), w = benchTensor([n, k], seed: 2)
+        return { _ = x.matmul(w.transposed()) }
+    }
+}
+
 /// A 3x3, padding-1 convolution of `[n, c, h, w]` to `outChannels` channels.
 func convCase(_ name: String, n: Int, c: Int, h: Int, w: Int, outChannels: Int) -> BenchCase {
     BenchCase(name: name, shape: "N=\(n) C=\(c) \(h)x\(w) -> \(outChannels), 3x3 pad 1",
@@ -66,6 +75,9 @@ func allBenchCases() -> [BenchCase] { [
     gemmCase("gemm-sd-4096x1280x320", m: 4096, n: 320, k: 1280),
     gemmCase("gemm-sd-1024x640x640", m: 1024, n: 640, k: 640),
     gemmCase("gemm-sd-77x768x320", m: 77, n: 320, k: 768),
+    // The same products as linear layers compute them (weight stored [out, in], read transposed).
+    linearCase("linear-sd-4096x320x1280", m: 4096, n: 1280, k: 320),
+    linearCase("linear-sd-77x768x320", m: 77, n: 320, k: 768),
     convCase("conv3x3-sd-2x320x64x64", n: 2, c: 320, h: 64, w: 64, outChannels: 320),
     convCase("conv3x3-128x32x28x28", n: 128, c: 32, h: 28, w: 28, outChannels: 64),
     // Stable Diffusion 1.x at 512x512 with classifier-free guidance: batch 2 (unconditional and

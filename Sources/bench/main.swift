@@ -2,11 +2,15 @@
 // PyTorch timed on the same shapes in the same run.
 //
 // Usage: swift run -c release bench [--json] [--threads 1,2] [--repetitions 5] [--filter NAME]
-//                                    [--python PATH] [--no-reference]
+//                                    [--python PATH] [--no-reference] [--cpu-time]
 // Each case runs twice to warm up, then `--repetitions` times; the median is reported.
-// `--json` prints one JSON object per line: name, shape, threads, milliseconds, gflops, library.
+// `--json` prints one JSON object per line: name, shape, threads, milliseconds, gflops, library
+// (reference lines also carry `ratio`: our GFLOP/s over theirs).
 // The reference figures come from tools/bench_reference.py run by `--python` (default `python3`);
 // when that fails, bench says so and prints only its own figures.
+// `--cpu-time` times with process CPU seconds instead of wall seconds, here and in the reference
+// script: on a busy machine this measures one thread fairly (time spent waiting for a core is
+// not counted); with several threads it reports work per core, not speed.
 
 import Foundation
 import Tensor
@@ -25,6 +29,8 @@ struct Measurement: Codable {
     var gflops: Double
     /// `swift` for this package, `numpy` or `torch` for the references.
     var library: String
+    /// For a reference: this package's GFLOP/s divided by the reference's at the same case and threads.
+    var ratio: Double?
 }
 
 /// Command-line options.
@@ -35,6 +41,7 @@ struct Options {
     var filter = ""
     var python = "python3"
     var reference = true
+    var cpuTime = false
 
     static func parse(_ arguments: [String]) -> Options {
         var options = Options()
@@ -47,6 +54,7 @@ struct Options {
             switch argument {
             case "--json": options.json = true
             case "--no-reference": options.reference = false
+            case "--cpu-time": options.cpuTime = true
             case "--threads":
                 let list = value(argument).split(separator: ",").compactMap { Int($0) }
                 guard !list.isEmpty, list.allSatisfy({ $0 > 0 }) else { fail("--threads takes a list like 1,2") }
@@ -57,7 +65,7 @@ struct Options {
             case "--filter": options.filter = value(argument)
             case "--python": options.python = value(argument)
             case "--help", "-h":
-                print("usage: bench [--json] [--threads 1,2] [--repetitions 5] [--filter NAME] [--python PATH] [--no-reference]")
+                print("usage: bench [--json] [--threads 1,2] [--repetitions 5] [--filter NAME] [--python PATH] [--no-reference] [--cpu-time]")
                 exit(0)
             default: fail("unknown argument \(argument) (try --help)")
             }
@@ -77,6 +85,12 @@ func note(_ message: String) {
     FileHandle.standardError.write(Data("bench: \(message)\n".utf8))
 }
 
+/// `text` padded with spaces to `width` characters (left-aligned), or right-aligned when `right`.
+func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
+    let fill = String(repeating: " ", count: Swift.max(0, width - text.count))
+    return right ? fill + text : text + fill
+}
+
 /// The median of a non-empty list.
 func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()
@@ -84,17 +98,30 @@ func median(_ values: [Double]) -> Double {
     return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }
 
+/// Seconds of CPU time this process has used (all threads).
+func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+}
+
+/// Seconds of wall time on a monotonic clock.
+func wallSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
 /// Times `benchCase` on `threads` threads: two warm-up runs, then the median of `repetitions`.
-func measure(_ benchCase: BenchCase, threads: Int, repetitions: Int) -> Measurement {
+/// With `cpuTime`, CPU seconds replace wall seconds (for tuning one thread on a busy machine:
+/// time spent waiting for a core is not counted).
+func measure(_ benchCase: BenchCase, threads: Int, repetitions: Int, cpuTime: Bool) -> Measurement {
+    let clock = cpuTime ? processCPUSeconds : wallSeconds
     Parallel.threadCount = threads
     let run = benchCase.prepare()
     run()
     run()
     var seconds = [Double]()
     for _ in 0..<repetitions {
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = clock()
         run()
-        seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        seconds.append(clock() - start)
     }
     let t = median(seconds)
     return Measurement(name: benchCase.name, shape: benchCase.shape, threads: threads,
@@ -113,6 +140,7 @@ func referenceMeasurements(_ options: Options) -> [Measurement]? {
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = [options.python, script.path, "--threads", options.threads.map(String.init).joined(separator: ","),
                          "--repetitions", String(options.repetitions), "--filter", options.filter]
+        + (options.cpuTime ? ["--cpu-time"] : [])
     let output = Pipe()
     process.standardOutput = output
     do { try process.run() } catch {
@@ -140,37 +168,43 @@ let encoder = JSONEncoder()
 encoder.outputFormatting = [.sortedKeys]
 var ours = [Measurement]()
 if !options.json {
-    print(String(format: "%-26@ %-38@ %7@ %10@ %9@", "case" as NSString, "shape" as NSString, "threads" as NSString,
-                 "ms" as NSString, "GFLOP/s" as NSString))
+    print(pad("case", 24), pad("shape", 36), pad("threads", 7, right: true), pad("ms", 10, right: true),
+          pad("GFLOP/s", 9, right: true))
 }
 for threads in options.threads {
     for benchCase in cases {
-        let m = measure(benchCase, threads: threads, repetitions: options.repetitions)
+        let m = measure(benchCase, threads: threads, repetitions: options.repetitions, cpuTime: options.cpuTime)
         ours.append(m)
         if options.json {
             print(String(decoding: try encoder.encode(m), as: UTF8.self))
         } else {
-            print(String(format: "%-26@ %-38@ %7d %10.3f %9.1f", m.name as NSString, m.shape as NSString, m.threads,
-                         m.milliseconds, m.gflops))
+            print(pad(m.name, 24), pad(m.shape, 36), pad(String(m.threads), 7, right: true),
+                  pad(String(format: "%.3f", m.milliseconds), 10, right: true), pad(String(format: "%.1f", m.gflops), 9, right: true))
         }
     }
 }
 
 guard options.reference, let references = referenceMeasurements(options) else { exit(0) }
+if references.isEmpty {
+    note("\(options.python) has neither NumPy nor PyTorch; use --python PATH (e.g. a virtual environment's python). "
+         + "Printing only this package's figures")
+    exit(0)
+}
 if !options.json {
     print("\nReferences (same shapes, same run) and ratio ours/theirs in GFLOP/s (> 1: this package is faster):")
-    print(String(format: "%-26@ %7@ %-7@ %10@ %9@ %9@", "case" as NSString, "threads" as NSString, "library" as NSString,
-                 "ms" as NSString, "GFLOP/s" as NSString, "ratio" as NSString))
+    print(pad("case", 24), pad("threads", 7, right: true), pad("library", 7), pad("ms", 10, right: true),
+          pad("GFLOP/s", 9, right: true), pad("ours/theirs", 11, right: true))
 }
 for reference in references {
     guard let mine = ours.first(where: { $0.name == reference.name && $0.threads == reference.threads }) else { continue }
     let ratio = mine.gflops / reference.gflops
     if options.json {
-        print(String(decoding: try encoder.encode(reference), as: UTF8.self))
-        print("{\"name\":\"\(reference.name)\",\"threads\":\(reference.threads),\"ratio\":\(String(format: "%.3f", ratio)),"
-              + "\"versus\":\"\(reference.library)\"}")
+        var line = reference
+        line.ratio = (ratio * 1000).rounded() / 1000
+        print(String(decoding: try encoder.encode(line), as: UTF8.self))
     } else {
-        print(String(format: "%-26@ %7d %-7@ %10.3f %9.1f %9.2f", reference.name as NSString, reference.threads,
-                     reference.library as NSString, reference.milliseconds, reference.gflops, ratio))
+        print(pad(reference.name, 24), pad(String(reference.threads), 7, right: true), pad(reference.library, 7),
+              pad(String(format: "%.3f", reference.milliseconds), 10, right: true),
+              pad(String(format: "%.1f", reference.gflops), 9, right: true), pad(String(format: "%.2f", ratio), 11, right: true))
     }
 }

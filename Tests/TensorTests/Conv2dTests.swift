@@ -61,27 +61,29 @@ struct Conv2dTests {
         ConvCase(input: [1, 16, 20, 20], outChannels: 40, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
         ConvCase(input: [1, 3, 6, 6], outChannels: 2, kernel: (1, 1), stride: 2, padding: 1, dilation: 1, groups: 1),
         ConvCase(input: [4, 5, 9, 9], outChannels: 7, kernel: (4, 4), stride: 2, padding: 3, dilation: 1, groups: 1),
+        ConvCase(input: [2, 4, 9, 13], outChannels: 3, kernel: (2, 3), stride: 1, padding: 1, dilation: 2, groups: 1),
+        ConvCase(input: [1, 3, 7, 40], outChannels: 14, kernel: (3, 3), stride: 1, padding: 0, dilation: 1, groups: 1),
     ]
 
     @Test(arguments: cases)
     func forwardMatchesNaive(_ c: ConvCase) {
-        let x = randomTensor(c.input, seed: 21), w = randomTensor(c.weightShape, seed: 22)
-        let bias = randomTensor([c.outChannels], seed: 23)
-        expectClose(conv2d(x, weight: w, bias: bias, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups),
+        let x = kernelTestTensor(c.input, seed: 21), w = kernelTestTensor(c.weightShape, seed: 22)
+        let bias = kernelTestTensor([c.outChannels], seed: 23)
+        expectKernelClose(conv2d(x, weight: w, bias: bias, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups),
                     naiveConv2d(x, weight: w, bias: bias, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups),
                     tolerance: 1e-5)
-        expectClose(conv2d(x, weight: w, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups),
+        expectKernelClose(conv2d(x, weight: w, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups),
                     naiveConv2d(x, weight: w, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups),
                     tolerance: 1e-5)
     }
 
     @Test(arguments: cases)
     func backwardInputMatchesNaive(_ c: ConvCase) {
-        let w = randomTensor(c.weightShape, seed: 24)
+        let w = kernelTestTensor(c.weightShape, seed: 24)
         let outShape = naiveConv2d(Tensor(shape: c.input), weight: w, stride: c.stride, padding: c.padding,
                                    dilation: c.dilation, groups: c.groups).shape
-        let gy = randomTensor(outShape, seed: 25)
-        expectClose(conv2dBackwardInput(gy, weight: w, inputShape: c.input, stride: c.stride, padding: c.padding,
+        let gy = kernelTestTensor(outShape, seed: 25)
+        expectKernelClose(conv2dBackwardInput(gy, weight: w, inputShape: c.input, stride: c.stride, padding: c.padding,
                                         dilation: c.dilation, groups: c.groups),
                     naiveConv2dBackwardInput(gy, weight: w, inputShape: c.input, stride: c.stride, padding: c.padding,
                                              dilation: c.dilation, groups: c.groups),
@@ -90,11 +92,11 @@ struct Conv2dTests {
 
     @Test(arguments: cases)
     func backwardWeightMatchesNaive(_ c: ConvCase) {
-        let x = randomTensor(c.input, seed: 26)
+        let x = kernelTestTensor(c.input, seed: 26)
         let outShape = naiveConv2d(x, weight: Tensor(shape: c.weightShape), stride: c.stride, padding: c.padding,
                                    dilation: c.dilation, groups: c.groups).shape
-        let gy = randomTensor(outShape, seed: 27)
-        expectClose(conv2dBackwardWeight(gy, input: x, weightShape: c.weightShape, stride: c.stride, padding: c.padding,
+        let gy = kernelTestTensor(outShape, seed: 27)
+        expectKernelClose(conv2dBackwardWeight(gy, input: x, weightShape: c.weightShape, stride: c.stride, padding: c.padding,
                                          dilation: c.dilation, groups: c.groups),
                     naiveConv2dBackwardWeight(gy, input: x, weightShape: c.weightShape, stride: c.stride, padding: c.padding,
                                               dilation: c.dilation, groups: c.groups),
@@ -105,9 +107,9 @@ struct Conv2dTests {
     /// naive backward loops (central differences in Double are exact here: L is linear in x and w).
     @Test func gradientsMatchFiniteDifferences() {
         let c = ConvCase(input: [1, 4, 6, 5], outChannels: 4, kernel: (3, 3), stride: 2, padding: 1, dilation: 1, groups: 2)
-        let x = randomTensor(c.input, seed: 28), w = randomTensor(c.weightShape, seed: 29)
+        let x = kernelTestTensor(c.input, seed: 28), w = kernelTestTensor(c.weightShape, seed: 29)
         let y = naiveConv2d(x, weight: w, stride: 2, padding: 1, groups: 2)
-        let gy = randomTensor(y.shape, seed: 30)
+        let gy = kernelTestTensor(y.shape, seed: 30)
         func loss(_ x: Tensor, _ w: Tensor) -> Double {
             let out = naiveConv2d(x, weight: w, stride: 2, padding: 1, groups: 2).scalars, g = gy.scalars
             return zip(out, g).reduce(0) { $0 + Double($1.0) * Double($1.1) }
@@ -130,14 +132,14 @@ struct Conv2dTests {
     }
 
     @Test func nonContiguousInputIsHandled() {
-        let x = randomTensor([2, 5, 7, 3], seed: 31).permuted([0, 3, 1, 2])  // [2, 3, 5, 7] view
-        let w = randomTensor([4, 3, 3, 3], seed: 32)
-        expectClose(conv2d(x, weight: w, padding: 1), naiveConv2d(x.contiguous(), weight: w, padding: 1), tolerance: 1e-5)
+        let x = kernelTestTensor([2, 5, 7, 3], seed: 31).permuted([0, 3, 1, 2])  // [2, 3, 5, 7] view
+        let w = kernelTestTensor([4, 3, 3, 3], seed: 32)
+        expectKernelClose(conv2d(x, weight: w, padding: 1), naiveConv2d(x.contiguous(), weight: w, padding: 1), tolerance: 1e-5)
     }
 
     @Test func largeBatchUsesPerImageThreads() {
         // Enough images that each runs on its own thread (the N=128 benchmark path).
-        let x = randomTensor([16, 3, 6, 6], seed: 33), w = randomTensor([5, 3, 3, 3], seed: 34)
-        expectClose(conv2d(x, weight: w, padding: 1), naiveConv2d(x, weight: w, padding: 1), tolerance: 1e-5)
+        let x = kernelTestTensor([16, 3, 6, 6], seed: 33), w = kernelTestTensor([5, 3, 3, 3], seed: 34)
+        expectKernelClose(conv2d(x, weight: w, padding: 1), naiveConv2d(x, weight: w, padding: 1), tolerance: 1e-5)
     }
 }

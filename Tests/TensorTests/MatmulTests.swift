@@ -2,7 +2,7 @@ import Testing
 import Tensor
 
 /// A seeded generator (SplitMix64) so every test input is reproducible.
-struct SeededRandom: RandomNumberGenerator {
+struct KernelTestGenerator: RandomNumberGenerator {
     private var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
@@ -15,8 +15,8 @@ struct SeededRandom: RandomNumberGenerator {
 }
 
 /// A tensor of uniform values in [-1, 1) drawn from a seeded generator.
-func randomTensor(_ shape: [Int], seed: UInt64) -> Tensor {
-    var rng = SeededRandom(seed: seed)
+func kernelTestTensor(_ shape: [Int], seed: UInt64) -> Tensor {
+    var rng = KernelTestGenerator(seed: seed)
     return Tensor(shape: shape) { buffer in
         for i in buffer.indices { buffer[i] = Float.random(in: -1..<1, using: &rng) }
     }
@@ -27,7 +27,7 @@ func randomTensor(_ shape: [Int], seed: UInt64) -> Tensor {
 /// Tolerance guide: a Float32 dot product of length k with inputs in [-1, 1] has rounding error
 /// about `k * 2^-24` in the worst case and `sqrt(k) * 2^-24` typically; `1e-5 * sqrt(k)`-scale
 /// bounds catch any indexing mistake (which produces O(1) errors) without failing on rounding.
-func expectClose(_ actual: Tensor, _ expected: Tensor, tolerance: Float,
+func expectKernelClose(_ actual: Tensor, _ expected: Tensor, tolerance: Float,
                  sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(actual.shape == expected.shape, sourceLocation: sourceLocation)
     guard actual.shape == expected.shape else { return }
@@ -51,30 +51,30 @@ struct MatmulTests {
     @Test(arguments: edgeSizes)
     func matrixTimesMatrix(shape: (Int, Int, Int)) {
         let (m, n, k) = shape
-        let a = randomTensor([m, k], seed: 1), b = randomTensor([k, n], seed: 2)
-        expectClose(a.matmul(b), naiveMatmul(a, b), tolerance: 1e-5)
+        let a = kernelTestTensor([m, k], seed: 1), b = kernelTestTensor([k, n], seed: 2)
+        expectKernelClose(a.matmul(b), naiveMatmul(a, b), tolerance: 1e-5)
     }
 
     @Test(arguments: edgeSizes)
     func transposedViewsNeedNoCopy(shape: (Int, Int, Int)) {
         let (m, n, k) = shape
-        let at = randomTensor([k, m], seed: 3).transposed(), bt = randomTensor([n, k], seed: 4).transposed()
+        let at = kernelTestTensor([k, m], seed: 3).transposed(), bt = kernelTestTensor([n, k], seed: 4).transposed()
         let a = at.contiguous(), b = bt.contiguous()
         let reference = naiveMatmul(a, b)
-        expectClose(at.matmul(b), reference, tolerance: 1e-5)
-        expectClose(a.matmul(bt), reference, tolerance: 1e-5)
-        expectClose(at.matmul(bt), reference, tolerance: 1e-5)
+        expectKernelClose(at.matmul(b), reference, tolerance: 1e-5)
+        expectKernelClose(a.matmul(bt), reference, tolerance: 1e-5)
+        expectKernelClose(at.matmul(bt), reference, tolerance: 1e-5)
     }
 
     @Test func stridedSlicesAndSteps() {
-        let big = randomTensor([40, 50], seed: 5)
+        let big = kernelTestTensor([40, 50], seed: 5)
         let a = big.sliced(axis: 0, start: 3, end: 30, step: 2).sliced(axis: 1, start: 1, end: 41)  // [14, 40]
         let b = big.sliced(axis: 1, start: 0, end: 50, step: 3).sliced(axis: 0, 0..<40)             // [40, 17]
-        expectClose(a.matmul(b), naiveMatmul(a.contiguous(), b.contiguous()), tolerance: 1e-5)
+        expectKernelClose(a.matmul(b), naiveMatmul(a.contiguous(), b.contiguous()), tolerance: 1e-5)
     }
 
     @Test func vectorCases() {
-        let v = randomTensor([9], seed: 6), w = randomTensor([9], seed: 7), m = randomTensor([9, 5], seed: 8)
+        let v = kernelTestTensor([9], seed: 6), w = kernelTestTensor([9], seed: 7), m = kernelTestTensor([9, 5], seed: 8)
         let dot = v.matmul(w)
         #expect(dot.shape == [])
         var expected = 0.0
@@ -82,13 +82,13 @@ struct MatmulTests {
         #expect(Swift.abs(dot.item - Float(expected)) < 1e-5)
         let vm = v.matmul(m)
         #expect(vm.shape == [5])
-        expectClose(vm, naiveMatmul(v.unsqueezed(axis: 0), m).squeezed(axis: 0), tolerance: 1e-5)
+        expectKernelClose(vm, naiveMatmul(v.unsqueezed(axis: 0), m).squeezed(axis: 0), tolerance: 1e-5)
         let mv = m.transposed().matmul(v)
         #expect(mv.shape == [5])
-        expectClose(mv, naiveMatmul(m.transposed().contiguous(), v.unsqueezed(axis: 1)).squeezed(axis: 1), tolerance: 1e-5)
-        let batchedVector = randomTensor([3, 4, 9], seed: 9).matmul(v)
+        expectKernelClose(mv, naiveMatmul(m.transposed().contiguous(), v.unsqueezed(axis: 1)).squeezed(axis: 1), tolerance: 1e-5)
+        let batchedVector = kernelTestTensor([3, 4, 9], seed: 9).matmul(v)
         #expect(batchedVector.shape == [3, 4])
-        let vectorBatched = v.matmul(randomTensor([2, 9, 6], seed: 10))
+        let vectorBatched = v.matmul(kernelTestTensor([2, 9, 6], seed: 10))
         #expect(vectorBatched.shape == [2, 6])
     }
 
@@ -97,10 +97,10 @@ struct MatmulTests {
         ([4, 33, 20], [20, 40]), ([1, 6, 8], [3, 1, 8, 35]),
     ])
     func batchedBroadcast(shapes: ([Int], [Int])) {
-        let a = randomTensor(shapes.0, seed: 11), b = randomTensor(shapes.1, seed: 12)
+        let a = kernelTestTensor(shapes.0, seed: 11), b = kernelTestTensor(shapes.1, seed: 12)
         let product = a.matmul(b)
         let reference = naiveMatmul(a, b)
-        expectClose(product, reference, tolerance: 1e-5)
+        expectKernelClose(product, reference, tolerance: 1e-5)
         // Independent check of the broadcasting rule on one batch entry: the last entry.
         let batch = Array(product.shape.dropLast(2))
         #expect(batch == Tensor.broadcastShape(Array(shapes.0.dropLast(2)), Array(shapes.1.dropLast(2))))
@@ -108,14 +108,14 @@ struct MatmulTests {
 
     @Test func batchedTransposedViewsUseEveryThreadPath() {
         // Many small products (one thread per product) and one large product (threads inside it).
-        let q = randomTensor([16, 20, 8], seed: 13), k = randomTensor([16, 24, 8], seed: 14)
-        expectClose(q.matmul(k.transposed()), naiveMatmul(q, k.transposed().contiguous()), tolerance: 1e-5)
-        let a = randomTensor([150, 130], seed: 15), b = randomTensor([140, 130], seed: 16)
-        expectClose(a.matmul(b.transposed()), naiveMatmul(a, b.transposed().contiguous()), tolerance: 2e-5)
+        let q = kernelTestTensor([16, 20, 8], seed: 13), k = kernelTestTensor([16, 24, 8], seed: 14)
+        expectKernelClose(q.matmul(k.transposed()), naiveMatmul(q, k.transposed().contiguous()), tolerance: 1e-5)
+        let a = kernelTestTensor([150, 130], seed: 15), b = kernelTestTensor([140, 130], seed: 16)
+        expectKernelClose(a.matmul(b.transposed()), naiveMatmul(a, b.transposed().contiguous()), tolerance: 2e-5)
     }
 
     @Test func emptyDimensions() {
-        #expect(randomTensor([0, 4], seed: 1).matmul(randomTensor([4, 3], seed: 2)).shape == [0, 3])
+        #expect(kernelTestTensor([0, 4], seed: 1).matmul(kernelTestTensor([4, 3], seed: 2)).shape == [0, 3])
         let zeroDepth = Tensor(shape: [3, 0]).matmul(Tensor(shape: [0, 2]))
         #expect(zeroDepth.shape == [3, 2])
         #expect(zeroDepth.scalars == [Float](repeating: 0, count: 6))
@@ -125,9 +125,9 @@ struct MatmulTests {
     func sgemmAlphaBetaAndLeadingDimensions(transposes: (Bool, Bool)) {
         let (ta, tb) = transposes
         let m = 29, n = 37, k = 45, lda = 50, ldb = 51, ldc = 40
-        let aStored = randomTensor([ta ? k : m, lda], seed: 17)
-        let bStored = randomTensor([tb ? n : k, ldb], seed: 18)
-        let c0 = randomTensor([m, ldc], seed: 19)
+        let aStored = kernelTestTensor([ta ? k : m, lda], seed: 17)
+        let bStored = kernelTestTensor([tb ? n : k, ldb], seed: 18)
+        let c0 = kernelTestTensor([m, ldc], seed: 19)
         for (alpha, beta) in [(Float(1), Float(0)), (0.5, 1), (-2, 0.25)] {
             var c = c0
             aStored.withUnsafeBufferPointer { pa in

@@ -25,7 +25,7 @@ let attentionKeyBlock = 240
 ///
 /// Splits x = n + f with n = round(x), |f| <= 1/2; 2^f is the degree-6 Taylor polynomial of
 /// e^(f ln 2) (truncation error < 1.3e-7) and 2^n is built in the exponent bits.
-@inline(__always)
+@_transparent
 func exp2Vector(_ x: SIMD16<Float>) -> SIMD16<Float> {
     let t = lanewiseMax(lanewiseMin(x, SIMD16(repeating: 127)), SIMD16(repeating: -127))
     // Adding 1.5 * 2^23 rounds t to an integer n held in the low mantissa bits.
@@ -46,11 +46,11 @@ func exp2Vector(_ x: SIMD16<Float>) -> SIMD16<Float> {
 
 /// The larger of each pair of lanes (a compare and a blend; the standard library's generic
 /// `pointwiseMax` is not inlined and runs lane by lane).
-@inline(__always)
+@_transparent
 func lanewiseMax(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a.replacing(with: b, where: a .< b) }
 
 /// The smaller of each pair of lanes.
-@inline(__always)
+@_transparent
 func lanewiseMin(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a.replacing(with: b, where: b .< a) }
 
 /// Attention `softmax(scale · Q Kᵀ) V` over the last two axes, computed in blocks with an online

@@ -7,9 +7,10 @@
 // Per image and group this is one GEMM (Chellapilla et al., "High Performance Convolutional
 // Neural Networks for Document Processing", 2006):
 //   out_g [O/g, Ho*Wo] = W_g [O/g, C/g*kH*kW] · col_g [C/g*kH*kW, Ho*Wo]
-// where col is the im2col matrix. The fast path never materializes col: the GEMM's packing
-// routine reads it straight from the image (implicit GEMM), and a 1x1, stride-1, unpadded
-// convolution reads the image itself as the B matrix. The backward passes are the transposed
+// where col is the im2col matrix. No path materializes col: the GEMM's packing routine reads
+// it straight from the image (implicit GEMM). Stride 1 reads rows of a zero-padded copy of the
+// image (`ShiftedRowsMatrix`, pure vector copies); other strides gather (`Im2ColMatrix`); a 1x1,
+// stride-1, unpadded convolution reads the image itself as the B matrix. The backward passes are the transposed
 // products: gradInput = col2im(Wᵀ · gradOut) and gradWeight = Σ_n gradOut · colᵀ.
 
 /// The sizes of one convolution, checked once.
@@ -82,10 +83,15 @@ struct Im2ColMatrix: GEMMPackableB, @unchecked Sendable {
         while c0 < columns.upperBound {
             let nr = Swift.min(width, columns.upperBound - c0)
             let firstY = c0 / g.outWidth, firstX = c0 % g.outWidth
+            // (c, i, j) of the current step, advanced like an odometer (no divisions per step).
+            var c = depth.lowerBound / kernelArea
+            var i = depth.lowerBound % kernelArea / g.kernelWidth
+            var j = depth.lowerBound % g.kernelWidth
             for step in 0..<kc {
-                let q = depth.lowerBound + step
-                let c = q / kernelArea, r = q % kernelArea
-                let i = r / g.kernelWidth, j = r % g.kernelWidth
+                defer {
+                    j += 1
+                    if j == g.kernelWidth { j = 0; i += 1; if i == g.kernelHeight { i = 0; c += 1 } }
+                }
                 let plane = image + c * g.height * g.width
                 let d = panel + step * width
                 var filled = 0, y = firstY, x = firstX
@@ -95,16 +101,24 @@ struct Im2ColMatrix: GEMMPackableB, @unchecked Sendable {
                     let iy = y * g.stride - g.padding + i * g.dilation
                     let out = d + filled
                     if iy < 0 || iy >= g.height {
-                        out.update(repeating: 0, count: run)
+                        for t in 0..<run { out[t] = 0 }
                     } else {
                         let row = plane + iy * g.width
                         let ix0 = x * g.stride - g.padding + j * g.dilation
                         if g.stride == 1 {
                             let lo = Swift.min(run, Swift.max(0, -ix0))
                             let hi = Swift.max(lo, Swift.min(run, g.width - ix0))
-                            if lo > 0 { out.update(repeating: 0, count: lo) }
-                            if hi > lo { (out + lo).update(from: row + ix0 + lo, count: hi - lo) }
-                            if run > hi { (out + hi).update(repeating: 0, count: run - hi) }
+                            // Short runs: plain loops beat memmove/memset calls here.
+                            for t in 0..<lo { out[t] = 0 }
+                            let source = row + ix0
+                            var t = lo
+                            while t + 16 <= hi {
+                                UnsafeMutableRawPointer(out + t).storeBytes(
+                                    of: UnsafeRawPointer(source + t).loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
+                                t += 16
+                            }
+                            while t < hi { out[t] = source[t]; t += 1 }
+                            for t in hi..<run { out[t] = 0 }
                         } else {
                             var ix = ix0
                             for t in 0..<run {
@@ -117,7 +131,7 @@ struct Im2ColMatrix: GEMMPackableB, @unchecked Sendable {
                     x = 0
                     y += 1
                 }
-                if nr < width { (d + nr).update(repeating: 0, count: width - nr) }
+                for t in nr..<width { d[t] = 0 }
             }
             panel += width * kc
             c0 += width
@@ -140,6 +154,43 @@ struct Im2ColMatrix: GEMMPackableB, @unchecked Sendable {
                     out += 1
                 }
             }
+        }
+    }
+}
+
+/// The im2col matrix of a stride-1 convolution over a zero-padded image, computed for every
+/// column of the padded width: entry (q, p) with q = (c, i, j) is `padded[rowOffsets[q] + p]`,
+/// where `rowOffsets[q] = c * Hp * Wp + i * d * Wp + j * d`. Each row is a contiguous run of the
+/// padded image, so packing is plain vector copies; the outputs at the Wp - Wo extra columns
+/// of each row are computed and discarded (3% extra work at 64x64, 7% at 28x28).
+struct ShiftedRowsMatrix: GEMMPackableB, @unchecked Sendable {
+    // @unchecked: both buffers are only read, and the caller keeps them alive for the call.
+    /// The zero-padded image of one group: [C/groups, Hp, Wp] plus (kW - 1) * d floats of slack.
+    let padded: UnsafePointer<Float>
+    /// The start of each row of the matrix in `padded`.
+    let rowOffsets: UnsafePointer<Int>
+
+    func packB(depth: Range<Int>, columns: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
+        let kc = depth.count, width = GEMM.panelColumns
+        var panel = destination
+        var c0 = columns.lowerBound
+        while c0 < columns.upperBound {
+            let nr = Swift.min(width, columns.upperBound - c0)
+            for step in 0..<kc {
+                let source = padded + rowOffsets[depth.lowerBound + step] + c0
+                let d = panel + step * width
+                if nr == width {
+                    let s = UnsafeRawPointer(source), t = UnsafeMutableRawPointer(d)
+                    t.storeBytes(of: s.loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
+                    t.storeBytes(of: s.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self), toByteOffset: 64,
+                                 as: SIMD16<Float>.self)
+                } else {
+                    for t in 0..<nr { d[t] = source[t] }
+                    for t in nr..<width { d[t] = 0 }
+                }
+            }
+            panel += width * kc
+            c0 += width
         }
     }
 }
@@ -171,12 +222,49 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride:
     let products = g.batch * g.groups
     let threads = Parallel.threadCount
     let parallelProducts = g.runsProductsInParallel(products, threads: threads)
+    // Stride 1: the shifted-rows form over a padded image (see ShiftedRowsMatrix).
+    let shifted = g.stride == 1 && !g.isPointwise
+    let paddedHeight = g.height + 2 * g.padding, paddedWidth = g.width + 2 * g.padding
+    let paddedPlane = paddedHeight * paddedWidth
+    let rowOffsets = UnsafeMutablePointer<Int>.allocate(capacity: Swift.max(1, g.patchSize))
+    defer { rowOffsets.deallocate() }
+    for q in 0..<g.patchSize {
+        let c = q / (g.kernelHeight * g.kernelWidth), r = q % (g.kernelHeight * g.kernelWidth)
+        rowOffsets[q] = c * paddedPlane + (r / g.kernelWidth) * g.dilation * paddedWidth + (r % g.kernelWidth) * g.dilation
+    }
+    nonisolated(unsafe) let offsets = UnsafePointer(rowOffsets)  // read-only, freed after the loop
     let product: @Sendable (Int, Int) -> Void = { index, innerThreads in
         let n = index / g.groups, group = index % g.groups
         let image = xp + (n * g.channels + group * g.groupChannels) * g.height * g.width
         let a = StridedMatrix(wp + group * g.groupOutChannels * g.patchSize, rowStride: g.patchSize, columnStride: 1)
         let c = out + (n * g.outChannels + group * g.groupOutChannels) * positions
-        if g.isPointwise {
+        if shifted {
+            let slack = (g.kernelWidth - 1) * g.dilation
+            let padded = UnsafeMutablePointer<Float>.allocate(capacity: g.groupChannels * paddedPlane + slack)
+            let wide = g.outHeight * paddedWidth  // output columns including the discarded ones
+            let result = UnsafeMutablePointer<Float>.allocate(capacity: g.groupOutChannels * wide)
+            defer { padded.deallocate(); result.deallocate() }
+            padded.initialize(repeating: 0, count: g.groupChannels * paddedPlane + slack)
+            for ch in 0..<g.groupChannels {
+                for y in 0..<g.height {
+                    (padded + ch * paddedPlane + (y + g.padding) * paddedWidth + g.padding)
+                        .update(from: image + (ch * g.height + y) * g.width, count: g.width)
+                }
+            }
+            GEMM.multiply(m: g.groupOutChannels, n: wide, k: g.patchSize, alpha: 1, a: a,
+                          b: ShiftedRowsMatrix(padded: padded, rowOffsets: offsets),
+                          beta: 0, c: result, ldc: wide, threads: innerThreads)
+            for o in 0..<g.groupOutChannels {
+                for y in 0..<g.outHeight {
+                    let source = result + o * wide + y * paddedWidth, target = c + o * positions + y * g.outWidth
+                    if beta == 0 {
+                        target.update(from: source, count: g.outWidth)
+                    } else {
+                        for x in 0..<g.outWidth { target[x] += source[x] }
+                    }
+                }
+            }
+        } else if g.isPointwise {
             GEMM.multiply(m: g.groupOutChannels, n: positions, k: g.patchSize, alpha: 1, a: a,
                           b: StridedMatrix(image, rowStride: g.height * g.width, columnStride: 1),
                           beta: beta, c: c, ldc: positions, threads: innerThreads)

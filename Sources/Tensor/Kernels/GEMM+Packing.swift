@@ -52,10 +52,18 @@ struct StridedMatrix: GEMMPackableA, GEMMPackableB, @unchecked Sendable {
                     for i in mr..<height { d[i] = 0 }
                 }
             } else {
-                // Row-major A: gather the 12 rows' values of each step. The writes stay contiguous
-                // on purpose: a loop writing with stride 12 vectorizes into AVX-512 scatters,
-                // which are microcoded and many times slower on AMD Zen 4.
-                for p in 0..<kc {
+                // Row-major A: transpose 12 rows x 16 steps at a time in registers, then gather the
+                // rest. (A plain loop writing with stride 12 vectorizes into AVX-512 scatters,
+                // which are microcoded and many times slower on AMD Zen 4.)
+                var first = 0
+                if columnStride == 1 && mr == height {
+                    while first + 16 <= kc {
+                        transpose16x16(source + first, sourceStride: rowStride, rows: height,
+                                       panel + first * height, destinationStride: height, lanes: height)
+                        first += 16
+                    }
+                }
+                for p in first..<kc {
                     let s = source + p * columnStride, d = panel + p * height
                     for i in 0..<mr { d[i] = s[i * rowStride] }
                     for i in mr..<height { d[i] = 0 }
@@ -89,9 +97,19 @@ struct StridedMatrix: GEMMPackableA, GEMMPackableB, @unchecked Sendable {
                     for j in nr..<width { d[j] = 0 }
                 }
             } else {
-                // Bᵀ stored row-major (or any strides): gather the 32 columns' values of each step,
-                // writing contiguously (see packA on why not column by column).
-                for p in 0..<kc {
+                // Bᵀ stored row-major: transpose 16 columns x 16 steps at a time in registers; other
+                // strides and the rest gather, writing contiguously (see packA).
+                var first = 0
+                if rowStride == 1 && nr == width {
+                    while first + 16 <= kc {
+                        for half in 0..<2 {
+                            transpose16x16(source + half * 16 * columnStride + first, sourceStride: columnStride, rows: 16,
+                                           panel + first * width + half * 16, destinationStride: width, lanes: 16)
+                        }
+                        first += 16
+                    }
+                }
+                for p in first..<kc {
                     let s = source + p * rowStride, d = panel + p * width
                     for j in 0..<nr { d[j] = s[j * columnStride] }
                     for j in nr..<width { d[j] = 0 }
