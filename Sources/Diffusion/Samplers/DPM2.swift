@@ -14,20 +14,14 @@ import Tensor
 ///
 /// The step to sigma = 0 is an Euler step. Second order; 2 NFE per step (1 on the last).
 public struct DPM2Sampler: Sampler {
-    /// Amount of churn (0: the plain ODE solver).
-    public var sChurn: Double = 0
-    /// Lowest sigma that gets churn.
-    public var sTmin: Double = 0
-    /// Highest sigma that gets churn.
-    public var sTmax: Double = .infinity
-    /// Scale of the churn noise.
-    public var sNoise: Double = 1
+    /// Karras churn before each step (none by default).
+    public var churn: Churn
     /// `"dpm_2"`.
     public var name: String { "dpm_2" }
 
     /// Creates the sampler; defaults give the deterministic method.
     public init(sChurn: Double = 0, sTmin: Double = 0, sTmax: Double = .infinity, sNoise: Double = 1) {
-        self.sChurn = sChurn; self.sTmin = sTmin; self.sTmax = sTmax; self.sNoise = sNoise
+        churn = Churn(sChurn: sChurn, sTmin: sTmin, sTmax: sTmax, sNoise: sNoise)
     }
 
     /// Runs the loop described above.
@@ -36,8 +30,7 @@ public struct DPM2Sampler: Sampler {
         try SamplerMath.validate(sigmas)
         var x = x
         for i in 0..<(sigmas.count - 1) {
-            let churned = SamplerMath.churn(x, sigma: sigmas[i], steps: sigmas.count - 1, sChurn: sChurn,
-                                            sTmin: sTmin, sTmax: sTmax, sNoise: sNoise, noise: noise)
+            let churned = churn.apply(to: x, sigma: sigmas[i], steps: sigmas.count - 1, noise: noise)
             x = churned.x
             let sigmaHat = churned.sigmaHat
             let denoised = try denoiser.denoise(x, sigma: sigmaHat)

@@ -12,20 +12,14 @@ import Tensor
 /// gamma_i = min(sChurn / steps, sqrt 2 - 1) for sigma_i in [sTmin, sTmax]. First order; 1 NFE per step;
 /// deterministic when sChurn = 0.
 public struct EulerSampler: Sampler {
-    /// Amount of churn (0: the plain ODE solver).
-    public var sChurn: Double = 0
-    /// Lowest sigma that gets churn.
-    public var sTmin: Double = 0
-    /// Highest sigma that gets churn.
-    public var sTmax: Double = .infinity
-    /// Scale of the churn noise.
-    public var sNoise: Double = 1
+    /// Karras churn before each step (none by default).
+    public var churn: Churn
     /// `"euler"`.
     public var name: String { "euler" }
 
     /// Creates the sampler; defaults give the deterministic Euler method.
     public init(sChurn: Double = 0, sTmin: Double = 0, sTmax: Double = .infinity, sNoise: Double = 1) {
-        self.sChurn = sChurn; self.sTmin = sTmin; self.sTmax = sTmax; self.sNoise = sNoise
+        churn = Churn(sChurn: sChurn, sTmin: sTmin, sTmax: sTmax, sNoise: sNoise)
     }
 
     /// Runs the loop described above.
@@ -34,8 +28,7 @@ public struct EulerSampler: Sampler {
         try SamplerMath.validate(sigmas)
         var x = x
         for i in 0..<(sigmas.count - 1) {
-            let churned = SamplerMath.churn(x, sigma: sigmas[i], steps: sigmas.count - 1, sChurn: sChurn,
-                                            sTmin: sTmin, sTmax: sTmax, sNoise: sNoise, noise: noise)
+            let churned = churn.apply(to: x, sigma: sigmas[i], steps: sigmas.count - 1, noise: noise)
             x = churned.x
             let sigmaHat = churned.sigmaHat
             let denoised = try denoiser.denoise(x, sigma: sigmaHat)

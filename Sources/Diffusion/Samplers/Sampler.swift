@@ -104,16 +104,35 @@ public enum SamplerMath {
         let fc = Float(c)
         return Tensor.zip(combine(a, x, b, y), z) { $0 + fc * $1 }
     }
+}
 
-    /// The churn of Karras et al. 2022, Alg. 2, lines 4-6: gamma = min(sChurn / steps, sqrt 2 - 1)
-    /// when sTmin <= sigma <= sTmax, else 0; sigma_hat = sigma (1 + gamma); x gets noise of std
-    /// sqrt(sigma_hat^2 - sigma^2) (times sNoise). Noise is drawn only when gamma > 0.
-    public static func churn(_ x: Tensor, sigma: Double, steps: Int, sChurn: Double, sTmin: Double, sTmax: Double,
-                             sNoise: Double, noise: any NoiseSource) -> (x: Tensor, sigmaHat: Double) {
+/// The churn of Karras et al. 2022 ("Elucidating the Design Space of Diffusion-Based Generative
+/// Models", Alg. 2, lines 4-6), shared by `euler`, `heun` and `dpm_2`: before step i, raise the
+/// noise level to sigma_hat = sigma_i (1 + gamma) by adding fresh noise of variance
+/// sigma_hat^2 - sigma_i^2, with gamma = min(sChurn / steps, sqrt 2 - 1) for sigma_i in
+/// [sTmin, sTmax] and 0 elsewhere. The defaults (sChurn = 0) add nothing.
+public struct Churn: Sendable {
+    /// Amount of churn (0: the plain ODE solver).
+    public var sChurn: Double
+    /// Lowest sigma that gets churn.
+    public var sTmin: Double
+    /// Highest sigma that gets churn.
+    public var sTmax: Double
+    /// Scale of the churn noise.
+    public var sNoise: Double
+
+    /// Creates churn settings; the defaults add no noise.
+    public init(sChurn: Double = 0, sTmin: Double = 0, sTmax: Double = .infinity, sNoise: Double = 1) {
+        self.sChurn = sChurn; self.sTmin = sTmin; self.sTmax = sTmax; self.sNoise = sNoise
+    }
+
+    /// The churned state and its noise level sigma_hat for step i at `sigma` of a run of `steps`
+    /// steps; noise is drawn (from `sigma` to `sigmaHat`) only when gamma > 0.
+    public func apply(to x: Tensor, sigma: Double, steps: Int, noise: any NoiseSource) -> (x: Tensor, sigmaHat: Double) {
         let gamma = (sTmin <= sigma && sigma <= sTmax) ? Swift.min(sChurn / Double(steps), 2.0.squareRoot() - 1) : 0
         guard gamma > 0 else { return (x, sigma) }
         let sigmaHat = sigma * (gamma + 1)
         let eps = noise.noise(shape: x.shape, sigma: sigma, sigmaNext: sigmaHat)
-        return (combine(1, x, sNoise * (sigmaHat * sigmaHat - sigma * sigma).squareRoot(), eps), sigmaHat)
+        return (SamplerMath.combine(1, x, sNoise * (sigmaHat * sigmaHat - sigma * sigma).squareRoot(), eps), sigmaHat)
     }
 }
