@@ -46,3 +46,25 @@ public final class FashionClassifier: Module {
         fc2(features(images))
     }
 }
+
+extension FashionClassifier {
+    /// The predicted class of every image in `images` [N, 1, 28, 28], computed in batches
+    /// without recording gradients.
+    public func predictions(_ images: Tensor, batchSize: Int = 500) -> [Int] {
+        var out: [Int] = []
+        out.reserveCapacity(images.shape[0])
+        withoutGradients {
+            for start in stride(from: 0, to: images.shape[0], by: batchSize) {
+                let batch = images.sliced(axis: 0, start: start, end: Swift.min(start + batchSize, images.shape[0]))
+                out += self(Variable(batch)).value.argmax(axis: 1).scalars.map { Int($0) }
+            }
+        }
+        return out
+    }
+
+    /// The fraction of examples of `dataset` classified correctly.
+    public func accuracy(on dataset: LabelledDataset, batchSize: Int = 500) -> Double {
+        let predicted = predictions(dataset.inputs, batchSize: batchSize)
+        return Double(zip(predicted, dataset.labels).filter { $0 == $1 }.count) / Double(dataset.count)
+    }
+}
