@@ -6,7 +6,7 @@
 // docs/lessons/03-training.md and saves the trained classifier (its penultimate features are
 // the feature space for the Fréchet distance used by later lessons).
 //
-//   swift run -c release lesson-03-training [--epochs 2] [--batch-size 128] [--limit N]
+//   swift run -c release lesson-03-training [--epochs 3] [--batch-size 128] [--limit N]
 //        [--learning-rate 0.003] [--output models/fashion-classifier.safetensors] [--data DIR]
 
 import Foundation
@@ -17,7 +17,7 @@ import Autograd
 // MARK: - Options
 
 struct Options {
-    var epochs = 2
+    var epochs = 3
     var batchSize = 128
     var limit: Int? = nil
     var learningRate: Float = 3e-3
@@ -42,7 +42,7 @@ struct Options {
             case "--output": options.output = value(argument)
             case "--data": options.data = value(argument)
             case "--help", "-h":
-                print("usage: lesson-03-training [--epochs 2] [--batch-size 128] [--limit N] [--learning-rate 0.003] [--output PATH] [--data DIR]")
+                print("usage: lesson-03-training [--epochs 3] [--batch-size 128] [--limit N] [--learning-rate 0.003] [--output PATH] [--data DIR]")
                 exit(0)
             default: fail("unknown argument \(argument) (try --help)")
             }
