@@ -70,6 +70,16 @@ struct EngineTests {
         #expect(abs(x.grad!.item - expected) / expected < 1e-3)
     }
 
+    /// Dropping a long graph that was never differentiated must not recurse once per node.
+    @Test func deepGraphWithoutBackwardIsReleased() {
+        let x = Variable(Tensor(shape: [], scalars: [1]), requiresGrad: true)
+        var y = x
+        for _ in 0..<200_000 { y = y + 1 }
+        #expect(y.value.item == 200_001)
+        y = x   // the only reference to the chain goes away here
+        #expect(y === x)
+    }
+
     @Test(arguments: [([2, 3], [3]), ([2, 1, 4], [3, 1]), ([1], [2, 2]), ([], [2, 3])])
     func broadcastingGradientsSumToOperandShape(shapes: ([Int], [Int])) {
         let a = randomTensor(shapes.0, seed: 1), b = randomTensor(shapes.1, seed: 2, low: 0.5, high: 2)
