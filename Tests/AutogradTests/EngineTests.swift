@@ -40,6 +40,19 @@ struct EngineTests {
         #expect(z.requiresGrad)
     }
 
+    /// The flag is task-local: a no-grad scope in one task does not switch recording off in a
+    /// task running at the same time, and child tasks inherit the scope.
+    @Test func noGradScopeIsTaskLocal() async {
+        let (inside, outside) = await withoutGradients { () async -> (Bool, Bool) in
+            let child = Task { GradientRecording.isEnabled }                      // unstructured: inherits
+            let detached = Task.detached { GradientRecording.isEnabled }          // detached: does not
+            return (await child.value, await detached.value)
+        }
+        #expect(inside == false)
+        #expect(outside == true)
+        #expect(GradientRecording.isEnabled)
+    }
+
     @Test func constantsGetNoGradient() {
         let c = Variable(Tensor(shape: [2], scalars: [3, 4]))
         let w = Variable(Tensor(shape: [2], scalars: [1, 2]), requiresGrad: true)
