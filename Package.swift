@@ -26,13 +26,11 @@ let package = Package(
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Tensor", dependencies: ["CLibPNG", "CZlib"], swiftSettings: native),
-        .executableTarget(name: "bench", dependencies: ["Tensor"], swiftSettings: native),
+        .executableTarget(name: "bench", dependencies: ["Tensor", "Autograd"], swiftSettings: native),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"], swiftSettings: native),
-        .target(name: "Autograd", dependencies: ["Tensor"],
-                exclude: ["Data/FashionMNIST.swift", "Data/ImageFolder.swift"],
-                swiftSettings: native),
+        .target(name: "Autograd", dependencies: ["Tensor"], swiftSettings: native),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Tensor"],
-                    exclude: ["Fixtures", "DatasetFileTests.swift"], swiftSettings: native),
+                    exclude: ["Fixtures"], swiftSettings: native),
         .target(name: "Diffusion", dependencies: ["Tensor", "Autograd"], swiftSettings: native),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Autograd", "Tensor"], exclude: ["Fixtures"], swiftSettings: native),
         // Lessons: LessonKit (plots, progress, reports) and one executable per lesson.
@@ -40,6 +38,12 @@ let package = Package(
         .executableTarget(
             name: "lesson-01-tensors", dependencies: ["LessonKit", "Tensor"],
             path: "Sources/Lessons/lesson-01-tensors", swiftSettings: native),
+        .executableTarget(
+            name: "lesson-02-autograd", dependencies: ["LessonKit", "Autograd", "Tensor"],
+            path: "Sources/Lessons/lesson-02-autograd", swiftSettings: native),
+        .executableTarget(
+            name: "lesson-03-training", dependencies: ["LessonKit", "Autograd", "Tensor"],
+            path: "Sources/Lessons/lesson-03-training", swiftSettings: native),
         .testTarget(name: "LessonKitTests", dependencies: ["LessonKit", "Tensor"], swiftSettings: native),
         .executableTarget(
             name: "lesson-06-samplers",

@@ -33,7 +33,41 @@ CASES = [
     ("conv3x3-sd-2x320x64x64", "N=2 C=320 64x64 -> 320, 3x3 pad 1", "conv", (2, 320, 64, 64, 320)),
     ("conv3x3-128x32x28x28", "N=128 C=32 28x28 -> 64, 3x3 pad 1", "conv", (128, 32, 28, 28, 64)),
     ("attention-sd-4096", "B=2 H=8 T=4096 D=40", "attention", (2, 8, 4096, 40)),
+    ("train-classifier-b128", "FashionClassifier, batch 128 x 1x28x28, AdamW", "train_classifier", (128,)),
 ]
+
+# Multiply-adds of one FashionClassifier forward pass per image (Sources/bench/BenchTraining.swift).
+CLASSIFIER_MACS = 28 * 28 * 32 * 9 + 14 * 14 * 32 * 32 * 9 + 7 * 7 * 64 * 32 * 9 + 3136 * 128 + 128 * 10
+
+
+def classifier_training_step(batch):
+    """Forward, cross-entropy, backward and AdamW of lesson 03's classifier, as the Swift case."""
+    import torch
+    import torch.nn.functional as F
+
+    class Classifier(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = torch.nn.Conv2d(1, 32, 3, padding=1)
+            self.conv2 = torch.nn.Conv2d(32, 32, 3, stride=2, padding=1)
+            self.conv3 = torch.nn.Conv2d(32, 64, 3, stride=2, padding=1)
+            self.fc1 = torch.nn.Linear(64 * 7 * 7, 128)
+            self.fc2 = torch.nn.Linear(128, 10)
+
+        def forward(self, x):
+            h = F.relu(self.conv3(F.relu(self.conv2(F.relu(self.conv1(x))))))
+            return self.fc2(F.relu(self.fc1(h.flatten(1))))
+
+    model = Classifier()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    images = torch.rand(batch, 1, 28, 28)
+    labels = torch.arange(batch) % 10
+
+    def step():
+        optimizer.zero_grad()
+        F.cross_entropy(model(images), labels).backward()
+        optimizer.step()
+    return step
 
 
 def flops(kind, p):
@@ -43,6 +77,8 @@ def flops(kind, p):
     if kind == "conv":
         n, c, h, w, o = p
         return 2.0 * n * o * c * 9 * h * w
+    if kind == "train_classifier":
+        return 3 * 2.0 * CLASSIFIER_MACS * p[0]
     b, heads, t, d = p
     return 4.0 * b * heads * t * t * d
 
@@ -83,7 +119,9 @@ def worker(library, threads, repetitions, name_filter, cpu_time):
         else:
             import torch
             import torch.nn.functional as F
-            if kind == "gemm":
+            if kind == "train_classifier":
+                run = classifier_training_step(*p)
+            elif kind == "gemm":
                 m, n, k = p
                 a, b = torch.randn(m, k), torch.randn(k, n)
                 run = lambda: torch.mm(a, b)
@@ -99,7 +137,7 @@ def worker(library, threads, repetitions, name_filter, cpu_time):
                 bsz, heads, t, d = p
                 q, k_, v = (torch.randn(bsz, heads, t, d) for _ in range(3))
                 run = lambda: F.scaled_dot_product_attention(q, k_, v)
-            if library == "torch":
+            if kind != "train_classifier":  # inference kernels run without autograd
                 inner = run
                 def run(inner=inner):
                     with torch.no_grad():

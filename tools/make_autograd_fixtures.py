@@ -9,6 +9,7 @@ Outputs (small JSON files under Tests/AutogradTests/Fixtures/):
                    clip_grad_norm_ results.
   initialization.json  torch.nn.Linear/Conv2d/Embedding default initialization after
                    torch.manual_seed(0) (checks the same draws from TorchGenerator).
+  conv.safetensors  that Conv2d's state dict written by safetensors.torch.save_file.
   blocks.json      a diffusers ResnetBlock2D (group norm, SiLU, time embedding, 1x1 shortcut)
                    and diffusers Attention blocks (self-attention with group norm and residual
                    as in the UNet mid block; cross-attention), each with weights by state-dict
@@ -179,6 +180,9 @@ def init_fixture():
     embedding = torch.nn.Embedding(4, 6)
     linear_no_bias = torch.nn.Linear(7, 2, bias=False)
     modules = {"linear": linear, "conv": conv, "embedding": embedding, "linear_no_bias": linear_no_bias}
+    # The same Conv2d saved by the safetensors library, to check loading PyTorch's files by name.
+    from safetensors.torch import save_file
+    save_file({k: v.contiguous() for k, v in conv.state_dict().items()}, os.path.join(OUT, "conv.safetensors"))
     return {name: {k: tensor_json(v) for k, v in m.state_dict().items()} for name, m in modules.items()}
 
 

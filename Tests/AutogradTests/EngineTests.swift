@@ -40,6 +40,19 @@ struct EngineTests {
         #expect(z.requiresGrad)
     }
 
+    /// The flag is task-local: a no-grad scope in one task does not switch recording off in a
+    /// task running at the same time, and child tasks inherit the scope.
+    @Test func noGradScopeIsTaskLocal() async {
+        let (inside, outside) = await withoutGradients { () async -> (Bool, Bool) in
+            let child = Task { GradientRecording.isEnabled }                      // unstructured: inherits
+            let detached = Task.detached { GradientRecording.isEnabled }          // detached: does not
+            return (await child.value, await detached.value)
+        }
+        #expect(inside == false)
+        #expect(outside == true)
+        #expect(GradientRecording.isEnabled)
+    }
+
     @Test func constantsGetNoGradient() {
         let c = Variable(Tensor(shape: [2], scalars: [3, 4]))
         let w = Variable(Tensor(shape: [2], scalars: [1, 2]), requiresGrad: true)
@@ -68,6 +81,16 @@ struct EngineTests {
         y.backward()
         let expected = Float(Foundation.pow(1.0001, 20_000.0))
         #expect(abs(x.grad!.item - expected) / expected < 1e-3)
+    }
+
+    /// Dropping a long graph that was never differentiated must not recurse once per node.
+    @Test func deepGraphWithoutBackwardIsReleased() {
+        let x = Variable(Tensor(shape: [], scalars: [1]), requiresGrad: true)
+        var y = x
+        for _ in 0..<200_000 { y = y + 1 }
+        #expect(y.value.item == 200_001)
+        y = x   // the only reference to the chain goes away here
+        #expect(y === x)
     }
 
     @Test(arguments: [([2, 3], [3]), ([2, 1, 4], [3, 1]), ([1], [2, 2]), ([], [2, 3])])

@@ -59,12 +59,13 @@ struct LayerNamingTests {
         #expect(model.parameterCount == 6 + 3 + 3 + 3 + 3)
     }
 
-    @Test func embeddingMatchesTorchInitialization() throws {
+    @Test func convAndEmbeddingMatchTorchInitialization() throws {
         let fixture = try loadFixture("initialization.json", as: [String: [String: TensorJSON]].self)
         var g = TorchGenerator(seed: 0)
         _ = Linear(inputFeatures: 5, outputFeatures: 3, generator: &g)
-        _ = Initialization.kaimingUniform([4, 2, 3, 3], fanIn: 18, generator: &g)   // Conv2d(2, 4, 3) weight
-        _ = Initialization.biasUniform([4], fanIn: 18, generator: &g)                // and bias
+        let conv = Conv2d(inputChannels: 2, outputChannels: 4, kernelSize: 3, generator: &g)
+        #expect(maxAbsDifference(conv.weight.value, fixture["conv"]!["weight"]!.tensor) == 0)
+        #expect(maxAbsDifference(conv.bias!.value, fixture["conv"]!["bias"]!.tensor) == 0)
         let embedding = Embedding(count: 4, dimension: 6, generator: &g)
         #expect(maxAbsDifference(embedding.weight.value, fixture["embedding"]!["weight"]!.tensor) == 0)
         let linear = Linear(inputFeatures: 7, outputFeatures: 2, bias: false, generator: &g)
@@ -114,6 +115,24 @@ struct StateDictionaryTests {
                 && e.shapeMismatches.map(\.name) == ["0.weight"] && String(describing: e).contains("[3, 4]")
         }
         #expect(m.stateDictionary()["1.weight"]!.scalars == before["1.weight"]!.scalars)
+    }
+
+    /// A file written by PyTorch's safetensors library loads by name; saving and loading again
+    /// gives the same values.
+    @Test func safetensorsFromPyTorchAndBack() throws {
+        var g = TorchGenerator(seed: 5)
+        let conv = Conv2d(inputChannels: 2, outputChannels: 4, kernelSize: 3, generator: &g)
+        try conv.loadWeights(from: fixtureFolder.appendingPathComponent("conv.safetensors"))
+        let fixture = try loadFixture("initialization.json", as: [String: [String: TensorJSON]].self)
+        #expect(conv.weight.value.scalars == fixture["conv"]!["weight"]!.data)
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("conv-\(UUID().uuidString).safetensors")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try conv.saveWeights(to: url)
+        let copy = Conv2d(inputChannels: 2, outputChannels: 4, kernelSize: 3, generator: &g)
+        try copy.loadWeights(from: url)
+        #expect(copy.weight.value.scalars == conv.weight.value.scalars && copy.bias!.value.scalars == conv.bias!.value.scalars)
+        let wrong = Conv2d(inputChannels: 3, outputChannels: 4, kernelSize: 3, generator: &g)
+        #expect(throws: StateDictionaryError.self) { try wrong.loadWeights(from: url) }
     }
 
     @Test func nonStrictIgnoresMissingAndUnexpectedButNotShapes() throws {

@@ -17,3 +17,10 @@ public enum GradientRecording {
 public func withoutGradients<R>(_ body: () throws -> R) rethrows -> R {
     try GradientRecording.$isEnabled.withValue(false, operation: body)
 }
+
+/// The asynchronous form of `withoutGradients`: recording is off in `body` and in the child
+/// tasks it creates (task-local values are inherited by child and unstructured tasks, not by
+/// detached ones).
+public func withoutGradients<R>(_ body: () async throws -> R) async rethrows -> R {
+    try await GradientRecording.$isEnabled.withValue(false, operation: body)
+}

@@ -69,6 +69,22 @@ public final class Variable {
         }
     }
 
+    /// Releases a graph that was never differentiated without recursion: a chain of 100 000
+    /// ops would otherwise free node by node through nested deinitializers and could overflow
+    /// a thread's stack. Nodes only this one still references are unlinked from a work list.
+    deinit {
+        guard !parents.isEmpty else { return }
+        backwardRule = nil
+        var pending = parents
+        parents = []
+        while var node = pending.popLast() {
+            guard isKnownUniquelyReferenced(&node) else { continue }
+            node.backwardRule = nil
+            pending.append(contentsOf: node.parents)
+            node.parents = []
+        }
+    }
+
     /// The shape of the value.
     public var shape: [Int] { value.shape }
     /// The rank of the value.

@@ -23,10 +23,28 @@ extension Variable {
                                                                padding: padding, dilation: dilation, groups: groups))
             }
             if let bias, bias.requiresGrad {
-                bias.accumulateGradient(g.sum(axes: [0, 2, 3]))
+                bias.accumulateGradient(channelSums(g))
             }
         }
     }
+}
+
+/// Σ over batch and space of g [N, C, H, W], per channel: the bias gradient, in one pass over
+/// the contiguous gradient (Double accumulators per channel).
+private func channelSums(_ g: Tensor) -> Tensor {
+    let n = g.shape[0], c = g.shape[1], plane = g.shape[2] * g.shape[3]
+    var sums = [Double](repeating: 0, count: c)
+    g.withUnsafeBufferPointer { gs in
+        for image in 0..<n {
+            for channel in 0..<c {
+                let base = (image * c + channel) * plane
+                var partial: Float = 0
+                for i in 0..<plane { partial += gs[base + i] }
+                sums[channel] += Double(partial)
+            }
+        }
+    }
+    return Tensor(shape: [c], scalars: sums.map { Float($0) })
 }
 
 /// The Tensor module's `conv2d` (a free function here, where `Variable.conv2d` does not shadow it).

@@ -26,8 +26,15 @@ extension Variable {
                 self.accumulateGradient(da.summedToShape(a2.shape).reshaped(a.shape))
             }
             if other.requiresGrad {
-                let db = a2.transposed(-2, -1).matmul(g2)            // [..., k, m]
-                other.accumulateGradient(db.summedToShape(b2.shape).reshaped(b.shape))
+                if b2.rank == 2 && a2.rank > 2 {
+                    // A shared matrix: fold the batch axes into one product, Σ_batch Aᵀ·dC = A'ᵀ·dC'.
+                    let k = a2.shape[a2.rank - 1], m = g2.shape[g2.rank - 1]
+                    let db = a2.reshaped([-1, k]).transposed(-2, -1).matmul(g2.reshaped([-1, m]))
+                    other.accumulateGradient(db.reshaped(b.shape))
+                } else {
+                    let db = a2.transposed(-2, -1).matmul(g2)        // [..., k, m]
+                    other.accumulateGradient(db.summedToShape(b2.shape).reshaped(b.shape))
+                }
             }
         }
     }
