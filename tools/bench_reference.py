@@ -34,7 +34,32 @@ CASES = [
     ("conv3x3-128x32x28x28", "N=128 C=32 28x28 -> 64, 3x3 pad 1", "conv", (128, 32, 28, 28, 64)),
     ("attention-sd-4096", "B=2 H=8 T=4096 D=40", "attention", (2, 8, 4096, 40)),
     ("train-classifier-b128", "FashionClassifier, batch 128 x 1x28x28, AdamW", "train_classifier", (128,)),
+    ("train-unet-b128", "DDPM UNet 4.3M, batch 128 x 1x32x32, AdamW", "train_unet", (128,)),
 ]
+
+# FLOPs of one UNet training step per image, counted by torch.utils.flop_counter (BenchUNet.swift).
+UNET_TRAINING_FLOPS_PER_IMAGE = 2_206_343_168
+
+
+def unet_training_step(batch):
+    """One DDPM training step (epsilon MSE, AdamW) of diffusers' UNet2DModel as BenchUNet.swift."""
+    import torch
+    import torch.nn.functional as F
+    from diffusers import UNet2DModel
+
+    model = UNet2DModel(sample_size=32, in_channels=1, out_channels=1, layers_per_block=1,
+                        block_out_channels=(32, 64, 128, 128),
+                        down_block_types=("DownBlock2D", "DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
+                        up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D", "UpBlock2D"))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    images, noise = torch.randn(batch, 1, 32, 32), torch.randn(batch, 1, 32, 32)
+    timesteps = torch.arange(batch) * 37 % 1000
+
+    def step():
+        optimizer.zero_grad()
+        F.mse_loss(model(images, timesteps).sample, noise).backward()
+        optimizer.step()
+    return step
 
 # Multiply-adds of one FashionClassifier forward pass per image (Sources/bench/BenchTraining.swift).
 CLASSIFIER_MACS = 28 * 28 * 32 * 9 + 14 * 14 * 32 * 32 * 9 + 7 * 7 * 64 * 32 * 9 + 3136 * 128 + 128 * 10
@@ -79,6 +104,8 @@ def flops(kind, p):
         return 2.0 * n * o * c * 9 * h * w
     if kind == "train_classifier":
         return 3 * 2.0 * CLASSIFIER_MACS * p[0]
+    if kind == "train_unet":
+        return float(UNET_TRAINING_FLOPS_PER_IMAGE * p[0])
     b, heads, t, d = p
     return 4.0 * b * heads * t * t * d
 
@@ -121,6 +148,8 @@ def worker(library, threads, repetitions, name_filter, cpu_time):
             import torch.nn.functional as F
             if kind == "train_classifier":
                 run = classifier_training_step(*p)
+            elif kind == "train_unet":
+                run = unet_training_step(*p)
             elif kind == "gemm":
                 m, n, k = p
                 a, b = torch.randn(m, k), torch.randn(k, n)
@@ -137,7 +166,7 @@ def worker(library, threads, repetitions, name_filter, cpu_time):
                 bsz, heads, t, d = p
                 q, k_, v = (torch.randn(bsz, heads, t, d) for _ in range(3))
                 run = lambda: F.scaled_dot_product_attention(q, k_, v)
-            if kind != "train_classifier":  # inference kernels run without autograd
+            if not kind.startswith("train_"):  # inference kernels run without autograd
                 inner = run
                 def run(inner=inner):
                     with torch.no_grad():

@@ -84,4 +84,5 @@ func allBenchCases() -> [BenchCase] { [
     // conditional), 8 heads of 40 features in the 64x64-latent (4096-token) transformer blocks.
     attentionCase("attention-sd-4096", batch: 2, heads: 8, tokens: 4096, dim: 40),
     classifierTrainingCase(batch: 128),
+    unetTrainingCase(batch: 128),
 ] }
