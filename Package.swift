@@ -14,13 +14,21 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "Autograd", targets: ["Autograd"]),
+        .executable(name: "bench", targets: ["bench"]),
         .library(name: "LessonKit", targets: ["LessonKit"]),
     ],
     targets: [
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Tensor", dependencies: ["CLibPNG", "CZlib"], swiftSettings: native),
+        .executableTarget(name: "bench", dependencies: ["Tensor"], swiftSettings: native),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"], swiftSettings: native),
+        .target(name: "Autograd", dependencies: ["Tensor"],
+                exclude: ["Data/FashionMNIST.swift", "Data/ImageFolder.swift"],
+                swiftSettings: native),
+        .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Tensor"],
+                    exclude: ["Fixtures", "DatasetFileTests.swift"], swiftSettings: native),
         // Lessons: LessonKit (plots, progress, reports) and one executable per lesson.
         .target(name: "LessonKit", dependencies: ["Tensor"], path: "Sources/Lessons/LessonKit", swiftSettings: native),
         .executableTarget(

@@ -149,8 +149,18 @@ def safetensors_fixture():
         else:
             entry["ints"] = t.flatten().tolist()
         expected[name] = entry
+    doc = {"metadata": {"format": "pt", "note": "fixture"}, "tensors": expected}
+    # A few values of TAESD's real decoder weights (../shared), read by safetensors + torch.
+    taesd = os.path.join(OUT, "..", "..", "..", "..", "shared", "weights", "taesd-sd1", "taesd_decoder.safetensors")
+    if not os.path.exists(taesd):
+        taesd = "/work/shared/weights/taesd-sd1/taesd_decoder.safetensors"
+    from safetensors import safe_open
+    with safe_open(taesd, "pt") as f:
+        doc["taesd_decoder"] = {"count": len(list(f.keys())),
+                                "1.weight_first16_bits": float_bits(f.get_tensor("1.weight").float().flatten()[:16]),
+                                "19.bias_bits": float_bits(f.get_tensor("19.bias").float())}
     with open(os.path.join(OUT, "small_safetensors.json"), "w") as f:
-        json.dump({"metadata": {"format": "pt", "note": "fixture"}, "tensors": expected}, f, indent=1)
+        json.dump(doc, f, indent=1)
 
 
 def gzip_fixture():

@@ -1,0 +1,44 @@
+// 2-D convolution layer, as `torch.nn.Conv2d` (NCHW, square kernel, zero padding).
+
+import Tensor
+
+/// A 2-D convolution with weight [out, in/groups, k, k] and bias [out].
+public final class Conv2d: Layer {
+    /// The kernel, [outputChannels, inputChannels/groups, k, k].
+    public let weight: Variable
+    /// The bias, [outputChannels], when present.
+    public let bias: Variable?
+    /// Step between kernel applications.
+    public let stride: Int
+    /// Zero padding added on each side.
+    public let padding: Int
+    /// Spacing between kernel taps.
+    public let dilation: Int
+    /// Number of channel groups.
+    public let groups: Int
+
+    /// Creates the layer with PyTorch's default initialization drawn from `generator`.
+    public init(inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
+                dilation: Int = 1, groups: Int = 1, bias hasBias: Bool = true, generator: inout some RandomTensorGenerator) {
+        precondition(inputChannels % groups == 0 && outputChannels % groups == 0, "Conv2d: channels must divide into \(groups) groups")
+        let fanIn = inputChannels / groups * kernelSize * kernelSize
+        weight = Variable(Initialization.kaimingUniform([outputChannels, inputChannels / groups, kernelSize, kernelSize],
+                                                        fanIn: fanIn, generator: &generator), requiresGrad: true)
+        bias = hasBias ? Variable(Initialization.biasUniform([outputChannels], fanIn: fanIn, generator: &generator),
+                                  requiresGrad: true) : nil
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+        self.groups = groups
+    }
+
+    /// `weight` and, when present, `bias`.
+    public var ownParameters: [(name: String, variable: Variable)] {
+        [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
+    }
+
+    /// x: [N, in, H, W] → [N, out, H', W'].
+    public func callAsFunction(_ x: Variable) -> Variable {
+        Variable.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
+    }
+}

@@ -1,0 +1,74 @@
+// The benchmark cases: the shapes Stable Diffusion's UNet runs, plus square GEMMs.
+//
+// Contract: each case has a stable `name` (shared with tools/bench_reference.py, which times the
+// same shapes with NumPy and PyTorch), a human-readable `shape`, the floating-point operation
+// count used for GFLOP/s, and `prepare()`, which allocates inputs once and returns the closure
+// that is timed.
+
+import Tensor
+
+/// One benchmarked operation at one shape.
+struct BenchCase {
+    /// A stable identifier, e.g. `gemm-1024`; the reference script uses the same names.
+    let name: String
+    /// The shapes involved, for people.
+    let shape: String
+    /// Floating-point operations per run (a multiply-add counts as two).
+    let flops: Double
+    /// Allocates the inputs and returns the work to time.
+    let prepare: () -> () -> Void
+}
+
+/// A tensor of uniform values in [-1, 1) from a fixed seed (benchmarks need no statistics, only data).
+func benchTensor(_ shape: [Int], seed: UInt64) -> Tensor {
+    var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+    return Tensor(shape: shape) { buffer in
+        for i in buffer.indices {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            buffer[i] = Float(state >> 40) / Float(1 << 23) - 1
+        }
+    }
+}
+
+/// `Tensor.matmul` of an m x k by a k x n matrix.
+func gemmCase(_ name: String, m: Int, n: Int, k: Int) -> BenchCase {
+    BenchCase(name: name, shape: "\(m)x\(k) * \(k)x\(n)", flops: 2 * Double(m) * Double(n) * Double(k)) {
+        let a = benchTensor([m, k], seed: 1), b = benchTensor([k, n], seed: 2)
+        return { _ = a.matmul(b) }
+    }
+}
+
+/// A 3x3, padding-1 convolution of `[n, c, h, w]` to `outChannels` channels.
+func convCase(_ name: String, n: Int, c: Int, h: Int, w: Int, outChannels: Int) -> BenchCase {
+    BenchCase(name: name, shape: "N=\(n) C=\(c) \(h)x\(w) -> \(outChannels), 3x3 pad 1",
+              flops: 2 * Double(n * outChannels * c * 9) * Double(h * w)) {
+        let x = benchTensor([n, c, h, w], seed: 3), weight = benchTensor([outChannels, c, 3, 3], seed: 4)
+        return { _ = conv2d(x, weight: weight, padding: 1) }
+    }
+}
+
+/// Self-attention over `tokens` tokens: `[batch, heads, tokens, dim]` queries, keys and values.
+func attentionCase(_ name: String, batch: Int, heads: Int, tokens: Int, dim: Int) -> BenchCase {
+    BenchCase(name: name, shape: "B=\(batch) H=\(heads) T=\(tokens) D=\(dim)",
+              flops: 4 * Double(batch * heads) * Double(tokens) * Double(tokens) * Double(dim)) {
+        let q = benchTensor([batch, heads, tokens, dim], seed: 5)
+        let k = benchTensor([batch, heads, tokens, dim], seed: 6)
+        let v = benchTensor([batch, heads, tokens, dim], seed: 7)
+        return { _ = scaledDotProductAttention(query: q, key: k, value: v) }
+    }
+}
+
+/// Every case, in the order they run and print.
+func allBenchCases() -> [BenchCase] { [
+    gemmCase("gemm-1024", m: 1024, n: 1024, k: 1024),
+    gemmCase("gemm-2048", m: 2048, n: 2048, k: 2048),
+    gemmCase("gemm-sd-4096x320x1280", m: 4096, n: 1280, k: 320),
+    gemmCase("gemm-sd-4096x1280x320", m: 4096, n: 320, k: 1280),
+    gemmCase("gemm-sd-1024x640x640", m: 1024, n: 640, k: 640),
+    gemmCase("gemm-sd-77x768x320", m: 77, n: 320, k: 768),
+    convCase("conv3x3-sd-2x320x64x64", n: 2, c: 320, h: 64, w: 64, outChannels: 320),
+    convCase("conv3x3-128x32x28x28", n: 128, c: 32, h: 28, w: 28, outChannels: 64),
+    // Stable Diffusion 1.x at 512x512 with classifier-free guidance: batch 2 (unconditional and
+    // conditional), 8 heads of 40 features in the 64x64-latent (4096-token) transformer blocks.
+    attentionCase("attention-sd-4096", batch: 2, heads: 8, tokens: 4096, dim: 40),
+] }

@@ -1,0 +1,143 @@
+import Testing
+import Tensor
+
+/// Naive ∂L/∂input of conv2d: scatter every gradOutput element back through the defining sum.
+private func naiveConv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, inputShape: [Int], stride: Int,
+                                      padding: Int, dilation: Int, groups: Int) -> Tensor {
+    let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+    let (o, cg, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
+    let (oh, ow) = (gradOutput.shape[2], gradOutput.shape[3])
+    var grad = [Double](repeating: 0, count: n * c * h * w)
+    for b in 0..<n { for oc in 0..<o { for y in 0..<oh { for x in 0..<ow {
+        let g = Double(gradOutput[b, oc, y, x]), group = oc / (o / groups)
+        for ic in 0..<cg { for i in 0..<kh { for j in 0..<kw {
+            let iy = y * stride - padding + i * dilation, ix = x * stride - padding + j * dilation
+            if iy < 0 || iy >= h || ix < 0 || ix >= w { continue }
+            grad[((b * c + group * cg + ic) * h + iy) * w + ix] += g * Double(weight[oc, ic, i, j])
+        } } }
+    } } } }
+    return Tensor(shape: inputShape, scalars: grad.map { Float($0) })
+}
+
+/// Naive ∂L/∂weight of conv2d: for each weight, the sum over every output it touches.
+private func naiveConv2dBackwardWeight(_ gradOutput: Tensor, input: Tensor, weightShape: [Int], stride: Int,
+                                       padding: Int, dilation: Int, groups: Int) -> Tensor {
+    let (n, h, w) = (input.shape[0], input.shape[2], input.shape[3])
+    let (o, cg, kh, kw) = (weightShape[0], weightShape[1], weightShape[2], weightShape[3])
+    let (oh, ow) = (gradOutput.shape[2], gradOutput.shape[3])
+    var grad = [Double](repeating: 0, count: o * cg * kh * kw)
+    for oc in 0..<o { for ic in 0..<cg { for i in 0..<kh { for j in 0..<kw {
+        let group = oc / (o / groups)
+        var sum = 0.0
+        for b in 0..<n { for y in 0..<oh { for x in 0..<ow {
+            let iy = y * stride - padding + i * dilation, ix = x * stride - padding + j * dilation
+            if iy < 0 || iy >= h || ix < 0 || ix >= w { continue }
+            sum += Double(gradOutput[b, oc, y, x]) * Double(input[b, group * cg + ic, iy, ix])
+        } } }
+        grad[((oc * cg + ic) * kh + i) * kw + j] = sum
+    } } } }
+    return Tensor(shape: weightShape, scalars: grad.map { Float($0) })
+}
+
+/// A convolution configuration: input [N, C, H, W], output channels, kernel, stride, padding, dilation, groups.
+struct ConvCase: CustomTestStringConvertible, Sendable {
+    let input: [Int], outChannels: Int, kernel: (Int, Int), stride: Int, padding: Int, dilation: Int, groups: Int
+    var testDescription: String {
+        "in \(input) out \(outChannels) k \(kernel) s \(stride) p \(padding) d \(dilation) g \(groups)"
+    }
+    var weightShape: [Int] { [outChannels, input[1] / groups, kernel.0, kernel.1] }
+}
+
+@Suite("conv2d: implicit-GEMM convolution and its gradients against naive loops")
+struct Conv2dTests {
+    static let cases: [ConvCase] = [
+        ConvCase(input: [2, 3, 9, 11], outChannels: 5, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [1, 4, 8, 8], outChannels: 6, kernel: (1, 1), stride: 1, padding: 0, dilation: 1, groups: 1),
+        ConvCase(input: [2, 4, 10, 7], outChannels: 4, kernel: (3, 2), stride: 2, padding: 1, dilation: 1, groups: 2),
+        ConvCase(input: [1, 6, 12, 12], outChannels: 6, kernel: (3, 3), stride: 1, padding: 2, dilation: 2, groups: 3),
+        ConvCase(input: [3, 2, 5, 6], outChannels: 13, kernel: (2, 3), stride: 3, padding: 0, dilation: 1, groups: 1),
+        ConvCase(input: [1, 8, 7, 7], outChannels: 8, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 8),
+        ConvCase(input: [2, 6, 6, 5], outChannels: 4, kernel: (1, 1), stride: 1, padding: 0, dilation: 1, groups: 2),
+        ConvCase(input: [1, 16, 20, 20], outChannels: 40, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [1, 3, 6, 6], outChannels: 2, kernel: (1, 1), stride: 2, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [4, 5, 9, 9], outChannels: 7, kernel: (4, 4), stride: 2, padding: 3, dilation: 1, groups: 1),
+    ]
+
+    @Test(arguments: cases)
+    func forwardMatchesNaive(_ c: ConvCase) {
+        let x = randomTensor(c.input, seed: 21), w = randomTensor(c.weightShape, seed: 22)
+        let bias = randomTensor([c.outChannels], seed: 23)
+        expectClose(conv2d(x, weight: w, bias: bias, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups),
+                    naiveConv2d(x, weight: w, bias: bias, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups),
+                    tolerance: 1e-5)
+        expectClose(conv2d(x, weight: w, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups),
+                    naiveConv2d(x, weight: w, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups),
+                    tolerance: 1e-5)
+    }
+
+    @Test(arguments: cases)
+    func backwardInputMatchesNaive(_ c: ConvCase) {
+        let w = randomTensor(c.weightShape, seed: 24)
+        let outShape = naiveConv2d(Tensor(shape: c.input), weight: w, stride: c.stride, padding: c.padding,
+                                   dilation: c.dilation, groups: c.groups).shape
+        let gy = randomTensor(outShape, seed: 25)
+        expectClose(conv2dBackwardInput(gy, weight: w, inputShape: c.input, stride: c.stride, padding: c.padding,
+                                        dilation: c.dilation, groups: c.groups),
+                    naiveConv2dBackwardInput(gy, weight: w, inputShape: c.input, stride: c.stride, padding: c.padding,
+                                             dilation: c.dilation, groups: c.groups),
+                    tolerance: 1e-5)
+    }
+
+    @Test(arguments: cases)
+    func backwardWeightMatchesNaive(_ c: ConvCase) {
+        let x = randomTensor(c.input, seed: 26)
+        let outShape = naiveConv2d(x, weight: Tensor(shape: c.weightShape), stride: c.stride, padding: c.padding,
+                                   dilation: c.dilation, groups: c.groups).shape
+        let gy = randomTensor(outShape, seed: 27)
+        expectClose(conv2dBackwardWeight(gy, input: x, weightShape: c.weightShape, stride: c.stride, padding: c.padding,
+                                         dilation: c.dilation, groups: c.groups),
+                    naiveConv2dBackwardWeight(gy, input: x, weightShape: c.weightShape, stride: c.stride, padding: c.padding,
+                                              dilation: c.dilation, groups: c.groups),
+                    tolerance: 1e-5)
+    }
+
+    /// Finite differences of L = Σ conv2d(x, w) · gy check both gradients independently of the
+    /// naive backward loops (central differences in Double are exact here: L is linear in x and w).
+    @Test func gradientsMatchFiniteDifferences() {
+        let c = ConvCase(input: [1, 4, 6, 5], outChannels: 4, kernel: (3, 3), stride: 2, padding: 1, dilation: 1, groups: 2)
+        let x = randomTensor(c.input, seed: 28), w = randomTensor(c.weightShape, seed: 29)
+        let y = naiveConv2d(x, weight: w, stride: 2, padding: 1, groups: 2)
+        let gy = randomTensor(y.shape, seed: 30)
+        func loss(_ x: Tensor, _ w: Tensor) -> Double {
+            let out = naiveConv2d(x, weight: w, stride: 2, padding: 1, groups: 2).scalars, g = gy.scalars
+            return zip(out, g).reduce(0) { $0 + Double($1.0) * Double($1.1) }
+        }
+        let gx = conv2dBackwardInput(gy, weight: w, inputShape: c.input, stride: 2, padding: 1, groups: 2)
+        let gw = conv2dBackwardWeight(gy, input: x, weightShape: c.weightShape, stride: 2, padding: 1, groups: 2)
+        let h: Float = 0.5
+        for index in [0, 7, 33, 61, 119] {
+            var plus = x.scalars, minus = x.scalars
+            plus[index] += h; minus[index] -= h
+            let numeric = (loss(Tensor(shape: c.input, scalars: plus), w) - loss(Tensor(shape: c.input, scalars: minus), w)) / Double(2 * h)
+            #expect(Swift.abs(Double(gx.scalars[index]) - numeric) < 1e-4, "input gradient at \(index)")
+        }
+        for index in [0, 5, 17, 35, 71] {
+            var plus = w.scalars, minus = w.scalars
+            plus[index] += h; minus[index] -= h
+            let numeric = (loss(x, Tensor(shape: c.weightShape, scalars: plus)) - loss(x, Tensor(shape: c.weightShape, scalars: minus))) / Double(2 * h)
+            #expect(Swift.abs(Double(gw.scalars[index]) - numeric) < 1e-4, "weight gradient at \(index)")
+        }
+    }
+
+    @Test func nonContiguousInputIsHandled() {
+        let x = randomTensor([2, 5, 7, 3], seed: 31).permuted([0, 3, 1, 2])  // [2, 3, 5, 7] view
+        let w = randomTensor([4, 3, 3, 3], seed: 32)
+        expectClose(conv2d(x, weight: w, padding: 1), naiveConv2d(x.contiguous(), weight: w, padding: 1), tolerance: 1e-5)
+    }
+
+    @Test func largeBatchUsesPerImageThreads() {
+        // Enough images that each runs on its own thread (the N=128 benchmark path).
+        let x = randomTensor([16, 3, 6, 6], seed: 33), w = randomTensor([5, 3, 3, 3], seed: 34)
+        expectClose(conv2d(x, weight: w, padding: 1), naiveConv2d(x, weight: w, padding: 1), tolerance: 1e-5)
+    }
+}
