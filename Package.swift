@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "Autograd", targets: ["Autograd"]),
         .executable(name: "bench", targets: ["bench"]),
         .library(name: "LessonKit", targets: ["LessonKit"]),
+        .library(name: "Diffusion", targets: ["Diffusion"]),
     ],
     targets: [
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
@@ -29,6 +30,8 @@ let package = Package(
                 swiftSettings: native),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Tensor"],
                     exclude: ["Fixtures", "DatasetFileTests.swift"], swiftSettings: native),
+        .target(name: "Diffusion", dependencies: ["Tensor", "Autograd"], swiftSettings: native),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Autograd", "Tensor"], exclude: ["Fixtures"], swiftSettings: native),
         // Lessons: LessonKit (plots, progress, reports) and one executable per lesson.
         .target(name: "LessonKit", dependencies: ["Tensor"], path: "Sources/Lessons/LessonKit", swiftSettings: native),
         .executableTarget(

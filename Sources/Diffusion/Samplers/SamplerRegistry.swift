@@ -1,0 +1,172 @@
+// Contract: sampler names. k-diffusion's names are canonical (`SamplerName`); AUTOMATIC1111's
+// web-UI labels ("Euler a", "DPM++ 2M Karras", ...; a " Karras" or " Exponential" suffix
+// implies that sigma schedule) and diffusers' scheduler class names are aliases. An unknown
+// name is a thrown error listing every accepted name. docs/samplers.md shows the same table.
+
+import Foundation
+
+/// The canonical (k-diffusion) sampler names.
+public enum SamplerName: String, CaseIterable, Sendable {
+    /// Euler (Karras et al. 2022, Alg. 2).
+    case euler
+    /// Euler with ancestral noise.
+    case eulerAncestral = "euler_ancestral"
+    /// Heun (Karras et al. 2022, Alg. 2).
+    case heun
+    /// DPM-Solver-2 midpoint in log sigma.
+    case dpm2 = "dpm_2"
+    /// DPM-Solver-2 with ancestral noise.
+    case dpm2Ancestral = "dpm_2_ancestral"
+    /// Linear multistep, order 4.
+    case lms
+    /// DPM-Solver++(2S) with ancestral noise.
+    case dpmpp2SAncestral = "dpmpp_2s_ancestral"
+    /// DPM-Solver++(2M).
+    case dpmpp2M = "dpmpp_2m"
+    /// Stochastic DPM-Solver++ (2 stages).
+    case dpmppSDE = "dpmpp_sde"
+    /// DPM-Solver++(2M) SDE.
+    case dpmpp2MSDE = "dpmpp_2m_sde"
+    /// DPM-Solver++(3M) SDE.
+    case dpmpp3MSDE = "dpmpp_3m_sde"
+    /// DDPM ancestral sampling.
+    case ddpm
+    /// DDIM (eta = 0 by default).
+    case ddim
+    /// CompVis PLMS.
+    case plms
+
+    /// The sampler with its default options.
+    public func makeSampler() -> any Sampler {
+        switch self {
+        case .euler: return EulerSampler()
+        case .eulerAncestral: return EulerAncestralSampler()
+        case .heun: return HeunSampler()
+        case .dpm2: return DPM2Sampler()
+        case .dpm2Ancestral: return DPM2AncestralSampler()
+        case .lms: return LMSSampler()
+        case .dpmpp2SAncestral: return DPMPP2SAncestralSampler()
+        case .dpmpp2M: return DPMPP2MSampler()
+        case .dpmppSDE: return DPMPPSDESampler()
+        case .dpmpp2MSDE: return DPMPP2MSDESampler()
+        case .dpmpp3MSDE: return DPMPP3MSDESampler()
+        case .ddpm: return DDPMSampler()
+        case .ddim: return DDIMSampler()
+        case .plms: return PLMSSampler()
+        }
+    }
+
+    /// The order of the deterministic part (the ODE solver obtained with eta = 0 / no churn);
+    /// `plms` is nominal (Adams–Bashforth 4 for equal steps).
+    public var order: Int {
+        switch self {
+        case .euler, .eulerAncestral, .ddpm, .ddim: return 1
+        case .heun, .dpm2, .dpm2Ancestral, .dpmpp2SAncestral, .dpmpp2M, .dpmppSDE, .dpmpp2MSDE: return 2
+        case .dpmpp3MSDE: return 3
+        case .lms, .plms: return 4
+        }
+    }
+
+    /// Denoiser evaluations per step (the last step to sigma = 0 may take fewer; `plms` takes one
+    /// extra on its first step).
+    public var evaluationsPerStep: Int {
+        switch self {
+        case .heun, .dpm2, .dpm2Ancestral, .dpmpp2SAncestral, .dpmppSDE: return 2
+        default: return 1
+        }
+    }
+
+    /// Whether the default options make the sampler draw noise.
+    public var isStochastic: Bool {
+        switch self {
+        case .eulerAncestral, .dpm2Ancestral, .dpmpp2SAncestral, .dpmppSDE, .dpmpp2MSDE, .dpmpp3MSDE, .ddpm: return true
+        case .euler, .heun, .dpm2, .lms, .dpmpp2M, .ddim, .plms: return false
+        }
+    }
+
+    /// Whether the sampler is meant for a discrete model's own sigmas (ddpm, ddim, plms).
+    public var isDiscreteTime: Bool { self == .ddpm || self == .ddim || self == .plms }
+}
+
+/// A resolved sampler name: the canonical sampler, its configured instance, and the sigma
+/// schedule an AUTOMATIC1111 label implies (nil: the caller's choice).
+public struct SamplerChoice: Sendable {
+    /// The canonical name.
+    public let name: SamplerName
+    /// The sampler, configured as the label asks (for example Heun weights for "DPM++ 2M SDE Heun").
+    public let sampler: any Sampler
+    /// The schedule implied by a " Karras"/" Exponential" suffix.
+    public let schedule: SigmaSchedule?
+}
+
+/// Resolution of canonical names, AUTOMATIC1111 labels and diffusers class names.
+public enum SamplerRegistry {
+    /// AUTOMATIC1111 labels (without schedule suffix) → canonical name ("DPM++ 2M SDE Heun" also
+    /// selects `solverType: .heun`). A1111 has no DDPM sampler; "DDPM" resolves as the canonical name.
+    public static let automatic1111Labels: [(label: String, name: SamplerName)] = [
+        ("Euler", .euler), ("Euler a", .eulerAncestral), ("Heun", .heun), ("DPM2", .dpm2),
+        ("DPM2 a", .dpm2Ancestral), ("LMS", .lms), ("DPM++ 2S a", .dpmpp2SAncestral), ("DPM++ 2M", .dpmpp2M),
+        ("DPM++ SDE", .dpmppSDE), ("DPM++ 2M SDE", .dpmpp2MSDE), ("DPM++ 2M SDE Heun", .dpmpp2MSDE),
+        ("DPM++ 3M SDE", .dpmpp3MSDE), ("DDIM", .ddim), ("PLMS", .plms),
+    ]
+
+    /// AUTOMATIC1111's old API aliases (`k_euler_a`, ...).
+    public static let automatic1111Aliases: [(alias: String, name: SamplerName)] = [
+        ("k_euler", .euler), ("k_euler_a", .eulerAncestral), ("k_heun", .heun), ("k_dpm_2", .dpm2),
+        ("k_dpm_2_a", .dpm2Ancestral), ("k_lms", .lms), ("k_dpmpp_2s_a", .dpmpp2SAncestral), ("k_dpmpp_2m", .dpmpp2M),
+        ("k_dpmpp_sde", .dpmppSDE), ("k_dpmpp_2m_sde", .dpmpp2MSDE), ("k_dpmpp_3m_sde", .dpmpp3MSDE),
+    ]
+
+    /// diffusers scheduler classes → the k-diffusion sampler they implement (see docs/samplers.md
+    /// for where the two differ in defaults).
+    public static let diffusersSchedulers: [(className: String, name: SamplerName)] = [
+        ("EulerDiscreteScheduler", .euler), ("EulerAncestralDiscreteScheduler", .eulerAncestral),
+        ("HeunDiscreteScheduler", .heun), ("KDPM2DiscreteScheduler", .dpm2),
+        ("KDPM2AncestralDiscreteScheduler", .dpm2Ancestral), ("LMSDiscreteScheduler", .lms),
+        ("DPMSolverMultistepScheduler", .dpmpp2M),
+        ("DPMSolverMultistepScheduler(algorithm_type=sde-dpmsolver++)", .dpmpp2MSDE),
+        ("DPMSolverSDEScheduler", .dpmppSDE), ("DDPMScheduler", .ddpm), ("DDIMScheduler", .ddim),
+        ("PNDMScheduler", .plms),
+    ]
+
+    /// Every accepted name: canonical, AUTOMATIC1111 (each also with " Karras"/" Exponential"), diffusers.
+    public static var acceptedNames: [String] {
+        SamplerName.allCases.map(\.rawValue) + automatic1111Labels.map(\.label)
+            + automatic1111Labels.map { $0.label + " Karras" } + ["(any A1111 label) Exponential"]
+            + automatic1111Aliases.map(\.alias) + diffusersSchedulers.map(\.className)
+    }
+
+    /// Resolves any accepted name (case-insensitive, spaces around it ignored).
+    /// - Throws: `DiffusionError.unknownSampler` listing `acceptedNames`.
+    public static func resolve(_ label: String) throws -> SamplerChoice {
+        let key = normalize(label)
+        if let name = SamplerName.allCases.first(where: { $0.rawValue == key }) {
+            return SamplerChoice(name: name, sampler: name.makeSampler(), schedule: nil)
+        }
+        if let hit = automatic1111Aliases.first(where: { $0.alias == key }) {
+            return SamplerChoice(name: hit.name, sampler: hit.name.makeSampler(), schedule: nil)
+        }
+        if let hit = diffusersSchedulers.first(where: { normalize($0.className) == key }) {
+            return SamplerChoice(name: hit.name, sampler: hit.name.makeSampler(), schedule: nil)
+        }
+        var base = key
+        var schedule: SigmaSchedule?
+        for (suffix, s) in [(" karras", SigmaSchedule.karras), (" exponential", .exponential)] where base.hasSuffix(suffix) {
+            base = String(base.dropLast(suffix.count))
+            schedule = s
+        }
+        if let hit = automatic1111Labels.first(where: { normalize($0.label) == base }) {
+            let sampler: any Sampler = hit.label == "DPM++ 2M SDE Heun"
+                ? DPMPP2MSDESampler(solverType: .heun) : hit.name.makeSampler()
+            return SamplerChoice(name: hit.name, sampler: sampler, schedule: schedule)
+        }
+        throw DiffusionError.unknownSampler(label, accepted: acceptedNames)
+    }
+
+    private static func normalize(_ s: String) -> String {
+        s.lowercased().split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
+            .replacingOccurrences(of: "( ", with: "(").replacingOccurrences(of: " )", with: ")")
+            .replacingOccurrences(of: " = ", with: "=").replacingOccurrences(of: "\"", with: "")
+            .replacingOccurrences(of: "'", with: "")
+    }
+}
