@@ -25,11 +25,9 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CLibPNG", "CZlib"], swiftSettings: native),
         .executableTarget(name: "bench", dependencies: ["Tensor"], swiftSettings: native),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"], swiftSettings: native),
-        .target(name: "Autograd", dependencies: ["Tensor"],
-                exclude: ["Data/FashionMNIST.swift", "Data/ImageFolder.swift"],
-                swiftSettings: native),
+        .target(name: "Autograd", dependencies: ["Tensor"], swiftSettings: native),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Tensor"],
-                    exclude: ["Fixtures", "DatasetFileTests.swift"], swiftSettings: native),
+                    exclude: ["Fixtures"], swiftSettings: native),
         .target(name: "Diffusion", dependencies: ["Tensor", "Autograd"], swiftSettings: native),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Autograd", "Tensor"], exclude: ["Fixtures"], swiftSettings: native),
         // Lessons: LessonKit (plots, progress, reports) and one executable per lesson.
