@@ -18,6 +18,10 @@ let package = Package(
         .executable(name: "bench", targets: ["bench"]),
         .library(name: "LessonKit", targets: ["LessonKit"]),
         .library(name: "Diffusion", targets: ["Diffusion"]),
+        .executable(name: "diffuse", targets: ["diffuse"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
@@ -30,6 +34,11 @@ let package = Package(
                     exclude: ["Fixtures"], swiftSettings: native),
         .target(name: "Diffusion", dependencies: ["Tensor", "Autograd"], swiftSettings: native),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Autograd", "Tensor"], exclude: ["Fixtures"], swiftSettings: native),
+        .executableTarget(
+            name: "diffuse",
+            dependencies: ["Diffusion", "Autograd", "Tensor", "LessonKit",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: native),
         // Lessons: LessonKit (plots, progress, reports) and one executable per lesson.
         .target(name: "LessonKit", dependencies: ["Tensor"], path: "Sources/Lessons/LessonKit", swiftSettings: native),
         .executableTarget(
