@@ -44,6 +44,12 @@ let package = Package(
         .executableTarget(
             name: "lesson-01-tensors", dependencies: ["LessonKit", "Tensor"],
             path: "Sources/Lessons/lesson-01-tensors", swiftSettings: native),
+        .executableTarget(
+            name: "lesson-02-autograd", dependencies: ["LessonKit", "Autograd", "Tensor"],
+            path: "Sources/Lessons/lesson-02-autograd", swiftSettings: native),
+        .executableTarget(
+            name: "lesson-03-training", dependencies: ["LessonKit", "Autograd", "Tensor"],
+            path: "Sources/Lessons/lesson-03-training", swiftSettings: native),
         .testTarget(name: "LessonKitTests", dependencies: ["LessonKit", "Tensor"], swiftSettings: native),
     ]
 )

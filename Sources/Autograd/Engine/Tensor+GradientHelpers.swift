@@ -13,23 +13,12 @@ extension Tensor {
         if target == shape { return self }
         precondition(target.count <= rank, "summedToShape: \(target) has more axes than \(shape)")
         let lead = rank - target.count
-        // The target laid out contiguously, seen through stride-0 axes where it was broadcast.
-        let targetStrides = Tensor.contiguousStrides(target)
-        var strides = [Int](repeating: 0, count: rank)
-        for axis in 0..<target.count {
-            let size = target[axis]
-            precondition(size == shape[lead + axis] || size == 1,
-                         "summedToShape: \(target) does not broadcast to \(shape)")
-            if size != 1 { strides[lead + axis] = targetStrides[axis] }
+        var axes = Array(0..<lead)
+        for axis in 0..<target.count where target[axis] != shape[lead + axis] {
+            precondition(target[axis] == 1, "summedToShape: \(target) does not broadcast to \(shape)")
+            axes.append(lead + axis)
         }
-        var sums = [Double](repeating: 0, count: Tensor.elementCount(target))
-        let src = storage.pointer
-        sums.withUnsafeMutableBufferPointer { dst in
-            Tensor.forEachOffset(shape: shape, self.strides, offset, strides, 0) { _, s, d in
-                dst[d] += Double(src[s])
-            }
-        }
-        return Tensor(shape: target, scalars: sums.map { Float($0) })
+        return sum(axes: axes, keepingDims: true).reshaped(target)
     }
 
     /// A zero tensor of shape `shape` whose region selected by `view` holds `values`:

@@ -4,6 +4,7 @@
 // as `load_state_dict(strict=True)`; non-strict ignores missing and unexpected keys but never a
 // shape mismatch, as torch).
 
+import Foundation
 import Tensor
 
 /// A state dictionary that does not fit a module.
@@ -50,5 +51,21 @@ extension Module {
         for (name, p) in named {
             if let t = dictionary[name] { p.value = t.contiguous() }
         }
+    }
+}
+
+extension Module {
+    /// Writes the parameters to a safetensors file (Float32, PyTorch's key names), atomically.
+    public func saveWeights(to url: URL, metadata: [String: String] = [:]) throws {
+        try Safetensors.write(stateDictionary(), dtype: .f32, metadata: metadata, to: url)
+    }
+
+    /// Reads parameters by name from a safetensors file (any stored float type is widened to
+    /// Float32). Strict by default; throws `StateDictionaryError` listing every problem.
+    public func loadWeights(from url: URL, strict: Bool = true) throws {
+        let file = try SafetensorsFile(contentsOf: url)
+        var dictionary: [String: Tensor] = [:]
+        for name in file.names { dictionary[name] = try file.tensor(named: name) }
+        try loadStateDictionary(dictionary, strict: strict)
     }
 }

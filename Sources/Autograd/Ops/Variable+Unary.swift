@@ -5,13 +5,22 @@ import Foundation
 import Tensor
 
 extension Variable {
-    /// A unary op whose backward multiplies the gradient by `derivative(input, output)`.
+    /// A unary op whose backward multiplies the gradient by `derivative(input, output)`,
+    /// fused into one pass: dx[i] = g[i]·derivative(x[i], y[i]).
     private func elementwise(_ forward: (Tensor) -> Tensor, derivative: @escaping (Float, Float) -> Float) -> Variable {
         let x = value
         let y = forward(x)
         return Variable(result: y, parents: [self]) { g in
-            let local = Tensor.zip(x, y, derivative)
-            self.accumulateGradient(g * local)
+            let dx = Tensor(shape: x.shape) { out in
+                g.withUnsafeBufferPointer { gs in
+                    x.withUnsafeBufferPointer { xs in
+                        y.withUnsafeBufferPointer { ys in
+                            for i in 0..<out.count { out[i] = gs[i] * derivative(xs[i], ys[i]) }
+                        }
+                    }
+                }
+            }
+            self.accumulateGradient(dx)
         }
     }
 
@@ -27,8 +36,21 @@ extension Variable {
     public func tanh() -> Variable { elementwise({ $0.tanh() }) { _, y in 1 - y * y } }
     /// Logistic sigmoid σ(x) = 1/(1+e⁻ˣ). d/dx = σ(1-σ).
     public func sigmoid() -> Variable { elementwise({ $0.sigmoid() }) { _, y in y * (1 - y) } }
-    /// max(x, 0). d/dx = 1 for x > 0, else 0 (PyTorch's choice at 0).
-    public func relu() -> Variable { elementwise({ $0.relu() }) { x, _ in x > 0 ? 1 : 0 } }
+    /// max(x, 0). d/dx = 1 for x > 0, else 0 (PyTorch's choice at 0). The backward reads the
+    /// output (y > 0 exactly when x > 0), so the input need not be kept.
+    public func relu() -> Variable {
+        let y = value.relu()
+        return Variable(result: y, parents: [self]) { g in
+            let dx = Tensor(shape: y.shape) { out in
+                g.withUnsafeBufferPointer { gs in
+                    y.withUnsafeBufferPointer { ys in
+                        for i in 0..<out.count { out[i] = ys[i] > 0 ? gs[i] : 0 }
+                    }
+                }
+            }
+            self.accumulateGradient(dx)
+        }
+    }
     /// x². d/dx = 2x.
     public func square() -> Variable { elementwise({ $0.square() }) { x, _ in 2 * x } }
     /// xᵖ. d/dx = p·xᵖ⁻¹.
@@ -41,9 +63,21 @@ extension Variable {
     /// SiLU (swish) x·σ(x) (Elfwing et al. 2017; Ramachandran et al. 2017).
     /// d/dx = σ(x)·(1 + x·(1 - σ(x))).
     public func silu() -> Variable {
-        elementwise({ $0.silu() }) { x, _ in
-            let s = 1 / (1 + Foundation.exp(-x))
-            return s * (1 + x * (1 - s))
+        let x = value
+        let y = x.silu()
+        return Variable(result: y, parents: [self]) { g in
+            // σ(x) = y/x would lose accuracy near 0; the vectorized sigmoid is cheap.
+            let s = x.sigmoid()
+            let dx = Tensor(shape: x.shape) { out in
+                g.withUnsafeBufferPointer { gs in
+                    x.withUnsafeBufferPointer { xs in
+                        s.withUnsafeBufferPointer { ss in
+                            for i in 0..<out.count { out[i] = gs[i] * ss[i] * (1 + xs[i] * (1 - ss[i])) }
+                        }
+                    }
+                }
+            }
+            self.accumulateGradient(dx)
         }
     }
 

@@ -22,10 +22,11 @@ extension Tensor {
             let body: @Sendable (Range<Int>) -> Void = { range in
                 for r in range {
                     let s = src + r * w, d = dst + 2 * r * 2 * w
-                    for x in 0..<w {
-                        let v = s[x]
-                        d[2 * x] = v
-                        d[2 * x + 1] = v
+                    // Each output pair (v, v) is written as one 64-bit word, which vectorizes.
+                    UnsafeMutableRawPointer(d).withMemoryRebound(to: UInt64.self, capacity: w) { pairs in
+                        UnsafeRawPointer(s).withMemoryRebound(to: UInt32.self, capacity: w) { bits in
+                            for x in 0..<w { pairs[x] = UInt64(bits[x]) &* 0x1_0000_0001 }
+                        }
                     }
                     (d + 2 * w).update(from: d, count: 2 * w)
                 }

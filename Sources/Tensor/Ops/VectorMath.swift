@@ -89,10 +89,19 @@ extension Tensor {
 /// Lane-wise transcendental functions on `SIMD16<Float>` (see the file comment for sources).
 @usableFromInline
 enum VectorMath {
+    /// x limited to [low, high] by compare-and-select (NaN passes through). The standard
+    /// library's `clamped` and `pointwiseMin`/`pointwiseMax` order NaN and compile to a scalar
+    /// loop per lane; this form compiles to two compares and two blends.
+    @inline(__always) @usableFromInline
+    static func clamp(_ x: SIMD16<Float>, _ low: Float, _ high: Float) -> SIMD16<Float> {
+        let l = x.replacing(with: low, where: x .< low)
+        return l.replacing(with: high, where: l .> high)
+    }
+
     /// e^x, Cephes `expf` (range reduction by ln 2 in two parts, degree-6 polynomial).
     @inline(__always) @usableFromInline
     static func exp(_ x: SIMD16<Float>) -> SIMD16<Float> {
-        let clampedX = x.clamped(lowerBound: SIMD16(repeating: -104), upperBound: SIMD16(repeating: 88.8))
+        let clampedX = clamp(x, -104, 88.8)
         // n = round(x / ln 2) with the 1.5·2^23 trick: the sum's low mantissa bits hold n.
         let magic = SIMD16<Float>(repeating: 12_582_912)
         let shifted = clampedX * SIMD16(repeating: 1.442_695_04) + magic
@@ -136,7 +145,7 @@ enum VectorMath {
     /// erf x as x·P(x²)/Q(x²) on [−4, 4] (Eigen's and XLA's single-precision approximation).
     @inline(__always) @usableFromInline
     static func erf(_ x: SIMD16<Float>) -> SIMD16<Float> {
-        let c = x.clamped(lowerBound: SIMD16(repeating: -4), upperBound: SIMD16(repeating: 4))
+        let c = clamp(x, -4, 4)
         let x2 = c * c
         var p = SIMD16<Float>(repeating: -2.726_142_258_013_06e-10)
         p = p * x2 + SIMD16(repeating: 2.770_681_424_959_02e-08)
