@@ -352,6 +352,17 @@ def run_diffusers_k(label, canonical, cls, config, steps_count, seed, options=No
     original = getattr(module, "randn_tensor", None)
     if original is not None:
         module.randn_tensor = fake_randn
+    original_tree = getattr(module, "BrownianTreeNoiseSampler", None)
+    if original_tree is not None:  # DPMSolverSDEScheduler: replace its Brownian tree by recorded draws
+
+        class RecordingTree:
+            def __init__(self, *args, **kwargs):
+                pass
+
+            def __call__(self, sigma, sigma_next):
+                return fake_randn((2, 3))
+
+        module.BrownianTreeNoiseSampler = RecordingTree
     vp = cls is DPMSolverMultistepScheduler
     g = torch.Generator().manual_seed(seed)
     x = torch.randn((2, 3), generator=g, dtype=torch.float64) * float(sched.init_noise_sigma)
@@ -371,6 +382,8 @@ def run_diffusers_k(label, canonical, cls, config, steps_count, seed, options=No
                 # scheduler's own (float32) value, the nearest entry of its sigma tables.
                 approx = math.sqrt(1 / c**2 - 1)
                 table = flat(sched.sigmas) + (flat(sched.sigmas_interpol) if hasattr(sched, "sigmas_interpol") else [])
+                if getattr(sched, "mid_point_sigma", None) is not None:  # DPMSolverSDE's second stage
+                    table.append(float(sched.mid_point_sigma))
                 sigma = min(table, key=lambda v: abs(v - approx))
             denoised = gmm_denoise(x_ve, torch.tensor(sigma))
             eps = (x_ve - denoised) / sigma
@@ -379,6 +392,8 @@ def run_diffusers_k(label, canonical, cls, config, steps_count, seed, options=No
     finally:
         if original is not None:
             module.randn_tensor = original
+        if original_tree is not None:
+            module.BrownianTreeNoiseSampler = original_tree
     base = EulerDiscreteScheduler(**SD, **{k: v for k, v in config.items() if k in ("timestep_spacing", "steps_offset")})
     base.set_timesteps(steps_count)
     sigmas = flat(sched.sigmas) if vp else flat(base.sigmas)
@@ -393,7 +408,7 @@ def run_diffusers_k(label, canonical, cls, config, steps_count, seed, options=No
 
 
 def diffusers_k_cases():
-    from diffusers import (EulerAncestralDiscreteScheduler, HeunDiscreteScheduler, KDPM2DiscreteScheduler,
+    from diffusers import (DPMSolverSDEScheduler, EulerAncestralDiscreteScheduler, HeunDiscreteScheduler, KDPM2DiscreteScheduler,
                            KDPM2AncestralDiscreteScheduler, LMSDiscreteScheduler, DPMSolverMultistepScheduler as DPMS)
     lin = {"timestep_spacing": "linspace"}
     return [
@@ -403,6 +418,7 @@ def diffusers_k_cases():
         run_diffusers_k("KDPM2DiscreteScheduler", "dpm_2", KDPM2DiscreteScheduler, lin, 8, 23),
         run_diffusers_k("KDPM2AncestralDiscreteScheduler", "dpm_2_ancestral", KDPM2AncestralDiscreteScheduler, lin, 8, 24),
         run_diffusers_k("LMSDiscreteScheduler", "lms", LMSDiscreteScheduler, lin, 8, 25),
+        run_diffusers_k("DPMSolverSDEScheduler", "dpmpp_sde", DPMSolverSDEScheduler, lin, 8, 28),
         run_diffusers_k("DPMSolverMultistepScheduler", "dpmpp_2m", DPMS,
                         dict(lin, algorithm_type="dpmsolver++", solver_order=2, lower_order_final=False,
                              final_sigmas_type="zero"), 8, 26),
@@ -410,6 +426,32 @@ def diffusers_k_cases():
                         dict(lin, algorithm_type="sde-dpmsolver++", solver_order=2, lower_order_final=False,
                              final_sigmas_type="zero"), 8, 27),
     ]
+
+
+def seeded_cases():
+    """k-diffusion's DEFAULT noise (torch.randn_like after torch.manual_seed), float32 state, as
+    AUTOMATIC1111 runs it: replayed in Swift by GeneratorNoise(TorchGenerator(seed:))."""
+    out = []
+    for name, fn, shape, seed in [("euler_ancestral", ks.sample_euler_ancestral, (6, 3), 31),
+                                  ("dpm_2_ancestral", ks.sample_dpm_2_ancestral, (16, 3), 32),
+                                  ("dpmpp_2s_ancestral", ks.sample_dpmpp_2s_ancestral, (1, 3), 33)]:
+        sigmas = ks.get_sigmas_karras(6, 0.05, 10.0).float()
+        g = torch.Generator().manual_seed(1000 + seed)
+        x_init = (torch.randn(shape, generator=g, dtype=torch.float64) * float(sigmas[0])).float()
+        steps = []
+
+        def callback(d):
+            steps.append({"i": int(d["i"]), "sigma": float(d["sigma"]), "sigma_hat": float(d["sigma_hat"]),
+                          "x": flat(d["x"]), "denoised": flat(d["denoised"])})
+
+        def model(x, sigma, **kw):
+            return gmm_denoise(x.double(), sigma.double()).float()
+
+        torch.manual_seed(seed)
+        result = fn(model, x_init.clone(), sigmas, callback=callback, disable=True)
+        out.append({"name": name, "seed": seed, "options": {}, "sigmas": flat(sigmas), "x_init": flat(x_init),
+                    "shape": list(shape), "noise": [], "steps": steps, "final": flat(result), "nfe": 0})
+    return out
 
 
 def write(name, obj):
@@ -427,3 +469,4 @@ if __name__ == "__main__":
     write("discrete_samplers.json", {"mixture": MIXTURE, "schedule": SD, "cases": discrete_cases()})
     write("schedules.json", schedule_fixtures())
     write("diffusers_k_samplers.json", {"mixture": MIXTURE, "cases": diffusers_k_cases()})
+    write("seeded_samplers.json", {"mixture": MIXTURE, "cases": seeded_cases()})

@@ -201,3 +201,18 @@ public final class BrownianTreeNoise: NoiseSource {
         return (0..<count).map { _ in g.normal() }
     }
 }
+
+/// Fresh noise from any `RandomTensorGenerator` on every call, whatever the sigmas. With the
+/// Tensor module's `TorchGenerator(seed: s)` this is k-diffusion's default noise sampler
+/// (`torch.randn_like(x)`) after `torch.manual_seed(s)`, draw for draw, so a seed replays a
+/// k-diffusion/AUTOMATIC1111 run (for float32 states; PyTorch draws float64 normals differently).
+public final class GeneratorNoise<Generator: RandomTensorGenerator>: NoiseSource {
+    /// The generator; its state advances with every call.
+    public var generator: Generator
+
+    /// Draws from `generator`.
+    public init(_ generator: Generator) { self.generator = generator }
+
+    /// `generator.randn(shape)`.
+    public func noise(shape: [Int], sigma: Double, sigmaNext: Double) -> Tensor { generator.randn(shape) }
+}
