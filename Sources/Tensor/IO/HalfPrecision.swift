@@ -4,7 +4,8 @@
 // infinity and keeps the sign of zero; subnormal halves are produced and read exactly. NaN stays
 // NaN and comes out quiet (the quiet bit set, the payload's top bits kept). Widening is exact.
 // The scalar functions are the reference; the bulk converters (used by safetensors and by
-// kernels that pack half-precision weights) compute the same bits 16 lanes at a time.
+// kernels that pack half-precision weights) compute the same bits in loops LLVM vectorizes
+// (Float16 widening uses the exact hardware conversion where Swift has `Float16`).
 //
 // Formats: binary16 = 1 sign, 5 exponent (bias 15), 10 fraction bits; bfloat16 = the top 16
 // bits of a Float32 (1 sign, 8 exponent, 7 fraction bits).
@@ -81,46 +82,29 @@ public enum HalfPrecision {
     public static func convertFloat16ToFloat(
         _ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, count: Int
     ) {
-        var i = 0
-        // Giesen's method: shift exponent and fraction into place, rebias the exponent by
-        // 127 - 15; Inf/NaN get a second rebias, subnormals are renormalized by subtracting 2^-14.
-        let magic = SIMD16<Float>(repeating: Float(bitPattern: 113 << 23))
-        while i + 16 <= count {
-            let h = SIMD16<UInt32>(truncatingIfNeeded: source.loadUnaligned(fromByteOffset: 2 * i, as: SIMD16<UInt16>.self))
-            var o = (h & 0x7fff) &<< 13
-            let exponent = o & (0x7c00 << 13)
-            o &+= (127 - 15) << 23
-            let special = exponent .== (0x7c00 << 13)
-            o = o.replacing(with: o &+ ((128 - 16) << 23), where: special)
-            o = o.replacing(with: o | 0x40_0000, where: special .& ((h & 0x3ff) .!= 0))  // quiet NaN
-            let tiny = exponent .== 0
-            let renormalized = unsafeBitCast(o &+ (1 << 23), to: SIMD16<Float>.self) - magic
-            o = o.replacing(with: unsafeBitCast(renormalized, to: SIMD16<UInt32>.self), where: tiny)
-            o |= (h & 0x8000) &<< 16
-            UnsafeMutableRawPointer(destination + i).storeBytes(of: unsafeBitCast(o, to: SIMD16<Float>.self), as: SIMD16<Float>.self)
-            i += 16
+        #if !(os(macOS) && arch(x86_64))
+        // The hardware conversion (F16C `vcvtph2ps` on x86-64, `fcvtl` on ARM) is exact and
+        // quiets NaNs keeping their payload, exactly like the scalar reference (the tests
+        // compare all 65536 patterns); LLVM vectorizes this loop.
+        for i in 0..<count {
+            destination[i] = Float(Float16(bitPattern: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
         }
-        while i < count {
+        #else
+        for i in 0..<count {
             destination[i] = float(float16Bits: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-            i += 1
         }
+        #endif
     }
 
     /// Widens `count` bfloat16 values at `source` (any alignment) into `destination`.
     public static func convertBFloat16ToFloat(
         _ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, count: Int
     ) {
-        var i = 0
-        while i + 16 <= count {
-            let b = SIMD16<UInt32>(truncatingIfNeeded: source.loadUnaligned(fromByteOffset: 2 * i, as: SIMD16<UInt16>.self))
-            var o = b &<< 16
-            o = o.replacing(with: o | 0x40_0000, where: (o & 0x7fff_ffff) .> 0x7f80_0000)
-            UnsafeMutableRawPointer(destination + i).storeBytes(of: unsafeBitCast(o, to: SIMD16<Float>.self), as: SIMD16<Float>.self)
-            i += 16
-        }
-        while i < count {
-            destination[i] = float(bfloat16Bits: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-            i += 1
+        // Branch-free so that LLVM vectorizes it: shift into the top half, set the quiet bit of NaNs.
+        for i in 0..<count {
+            let bits = UInt32(source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16
+            let quiet: UInt32 = bits & 0x7fff_ffff > 0x7f80_0000 ? 0x40_0000 : 0
+            destination[i] = Float(bitPattern: bits | quiet)
         }
     }
 
@@ -129,7 +113,14 @@ public enum HalfPrecision {
         _ source: UnsafePointer<Float>, _ destination: UnsafeMutableRawPointer, count: Int
     ) {
         for i in 0..<count {
-            destination.storeBytes(of: float16Bits(source[i]), toByteOffset: 2 * i, as: UInt16.self)
+            #if !(os(macOS) && arch(x86_64))
+            // Hardware rounding (F16C `vcvtps2ph`, ARM `fcvtn`): IEEE round to nearest even,
+            // NaNs quieted with the top payload bits kept, as the scalar reference does.
+            let bits = Float16(source[i]).bitPattern
+            #else
+            let bits = float16Bits(source[i])
+            #endif
+            destination.storeBytes(of: bits, toByteOffset: 2 * i, as: UInt16.self)
         }
     }
 
@@ -137,18 +128,13 @@ public enum HalfPrecision {
     public static func convertFloatToBFloat16(
         _ source: UnsafePointer<Float>, _ destination: UnsafeMutableRawPointer, count: Int
     ) {
-        var i = 0
-        while i + 16 <= count {
-            let bits = UnsafeRawPointer(source + i).loadUnaligned(as: SIMD16<UInt32>.self)
-            let rounded = (bits &+ 0x7fff &+ ((bits &>> 16) & 1)) &>> 16
-            let quiet = (bits &>> 16) | 0x0040
-            let out = rounded.replacing(with: quiet, where: (bits & 0x7fff_ffff) .> 0x7f80_0000)
-            destination.storeBytes(of: SIMD16<UInt16>(truncatingIfNeeded: out), toByteOffset: 2 * i, as: SIMD16<UInt16>.self)
-            i += 16
-        }
-        while i < count {
-            destination.storeBytes(of: bfloat16Bits(source[i]), toByteOffset: 2 * i, as: UInt16.self)
-            i += 1
+        // Branch-free form of `bfloat16Bits`, so that LLVM vectorizes it.
+        for i in 0..<count {
+            let bits = source[i].bitPattern
+            let rounded = (bits &+ 0x7fff &+ ((bits >> 16) & 1)) >> 16
+            let isNaN = bits & 0x7fff_ffff > 0x7f80_0000
+            destination.storeBytes(of: UInt16(truncatingIfNeeded: isNaN ? (bits >> 16) | 0x0040 : rounded),
+                                   toByteOffset: 2 * i, as: UInt16.self)
         }
     }
 }

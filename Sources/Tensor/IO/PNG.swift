@@ -109,13 +109,21 @@ public enum PNG {
         png.height = UInt32(height)
         png.format = [0, UInt32(PNG_FORMAT_FLAG_ALPHA), UInt32(PNG_FORMAT_FLAG_COLOR),
                       UInt32(PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA)][channels - 1]
-        // First call measures, second call writes.
-        var size = 0
-        let measured = pixels.withUnsafeBytes { png_image_write_to_memory(&png, nil, &size, 0, $0.baseAddress, 0, nil) }
-        if measured == 0 { throw PNGError(path: path, message: message(of: png)) }
+        // One pass into a buffer of libpng's own upper bound (PNG_IMAGE_PNG_SIZE_MAX: zlib's
+        // deflate bound of the pixel bytes plus chunk overheads, with extra slack); should it
+        // still be short, libpng reports the size it needs and the write is repeated once.
+        let rawBytes = pixelCount * channels + height
+        let compressedMax = rawBytes + (rawBytes + 7) >> 3 + (rawBytes + 63) >> 6 + 11
+        var size = compressedMax + 12 * (compressedMax / 1024 + 1) + 1024
         var out = Data(count: size)
-        let written = out.withUnsafeMutableBytes { dst in
-            pixels.withUnsafeBytes { png_image_write_to_memory(&png, dst.baseAddress, &size, 0, $0.baseAddress, 0, nil) }
+        var written: Int32 = 0
+        for _ in 0..<2 {
+            let capacity = size
+            written = out.withUnsafeMutableBytes { dst in
+                pixels.withUnsafeBytes { png_image_write_to_memory(&png, dst.baseAddress, &size, 0, $0.baseAddress, 0, nil) }
+            }
+            if written != 0 || size <= capacity || size == 0 { break }
+            out = Data(count: size)                 // too small: libpng told us the size it needs
         }
         if written == 0 { throw PNGError(path: path, message: message(of: png)) }
         out.count = size
