@@ -194,6 +194,33 @@ import Testing
         #expect(throws: DiffusionError.self) { try model.sample(count: 1, sampler: "no_such_sampler", steps: 2) }
     }
 
+    @Test func latentsAndImageFoldersLoad() throws {
+        let folder = Self.temporaryFolder()
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var g = TorchGenerator(seed: 2)
+        let latents = g.randn([3, 4, 8, 8])
+        let good = folder.appendingPathComponent("latents.safetensors")
+        try Safetensors.write(["latents": latents, "labels": Tensor(shape: [3], scalars: [2, 0, 1])], to: good)
+        let data = try TrainingDataSource.latents(good.path).load(limit: 2)
+        #expect(data.inputs.shape == [2, 4, 8, 8] && data.labels == [2, 0])
+        #expect(data.inputs.scalars == latents.sliced(axis: 0, 0..<2).contiguous().scalars)   // stored values, not rescaled
+
+        let bad = folder.appendingPathComponent("bad.safetensors")
+        try Safetensors.write(["images": latents], to: bad)
+        let error = try #require(throws: TrainingError.self) { try TrainingDataSource.latents(bad.path).load() }
+        #expect(error.description.contains("latents"))
+
+        // PNGs in [0, 1] become [-1, 1].
+        let images = folder.appendingPathComponent("pngs")
+        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+        try PNG.write(Tensor(shape: [1, 4, 4], repeating: 1), to: images.appendingPathComponent("a.png"))
+        try PNG.write(Tensor(shape: [1, 4, 4], repeating: 0), to: images.appendingPathComponent("b.png"))
+        let pngs = try TrainingDataSource.imageFolder(images.path).load()
+        #expect(pngs.inputs.shape == [2, 1, 4, 4])
+        #expect(pngs.inputs[0, 0, 0, 0] == 1 && pngs.inputs[1, 0, 0, 0] == -1)
+    }
+
     static let fashionMNISTAvailable = FileManager.default.fileExists(
         atPath: FashionMNIST.resolvedFolder().appendingPathComponent("train-images-idx3-ubyte.gz").path)
 

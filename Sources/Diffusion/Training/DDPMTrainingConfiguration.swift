@@ -44,7 +44,7 @@ public enum TrainingDataSource: Codable, Equatable, Sendable {
     /// Every PNG in a folder (all of one size), unlabelled.
     case imageFolder(String)
     /// A safetensors file with a `latents` tensor [N, C, H, W] (already scaled) and optionally
-    /// `labels` [N].
+    /// `labels` [N] (integer or integral float values).
     case latents(String)
 }
 

@@ -44,7 +44,15 @@ extension TrainingDataSource {
             }
             var labels = Array(repeating: 0, count: latents.shape[0])
             if file.contains("labels") {
-                labels = try file.integers(named: "labels")
+                if try file.info(named: "labels").dtype.isFloatingPoint {
+                    let values = try file.tensor(named: "labels").scalars
+                    guard values.allSatisfy({ $0 >= 0 && $0.rounded() == $0 }) else {
+                        throw TrainingError.invalidData("\(path): labels must be non-negative integers")
+                    }
+                    labels = values.map { Int($0) }
+                } else {
+                    labels = try file.integers(named: "labels")
+                }
                 guard labels.count == latents.shape[0] else {
                     throw TrainingError.invalidData("\(path): \(labels.count) labels for \(latents.shape[0]) latents")
                 }
