@@ -31,6 +31,8 @@ struct SampleCommand: ParsableCommand {
     var `class`: String?
     @Option(help: "Classifier-free guidance scale for class-conditional models.")
     var guidance: Double = 3
+    @Flag(help: "Do not clamp the denoised estimates to [-1, 1] (by default they are clamped when the scheduler config says clip_sample, as diffusers' DDPM does).")
+    var noClip = false
     @Flag(help: "From a training checkpoint, use the raw weights instead of the EMA weights.")
     var rawWeights = false
     @Option(name: .shortAndLong, help: "Output PNG file.")
@@ -49,7 +51,7 @@ struct SampleCommand: ParsableCommand {
             let clock = ContinuousClock()
             let start = clock.now
             let images = try loaded.sample(count: count, sampler: sampler, steps: steps, schedule: schedule, seed: seed,
-                                           classLabels: labels, guidanceScale: guidance)
+                                           classLabels: labels, guidanceScale: guidance, clipDenoised: noClip ? false : nil)
             let seconds = (clock.now - start) / .seconds(1)
             let side = columns ?? Int(Double(count).squareRoot().rounded(.up))
             try PNG.write(imageGridFromModelRange(images, columns: side), to: URL(fileURLWithPath: output))

@@ -191,6 +191,10 @@ import Testing
         #expect(a.scalars == b.scalars)
         #expect(a.scalars.allSatisfy { $0.isFinite })
         #expect(throws: TrainingError.self) { try model.sample(count: 1, steps: 2, classLabels: [3]) }
+        // Euler's last step (to sigma = 0) returns the denoised estimate, which is clamped.
+        #expect(model.scheduler.clipSample)
+        let clipped = try model.sample(count: 2, sampler: "euler", steps: 3, seed: 5, clipDenoised: true)
+        #expect(clipped.scalars.allSatisfy { abs($0) <= 1 })
         #expect(throws: DiffusionError.self) { try model.sample(count: 1, sampler: "no_such_sampler", steps: 2) }
     }
 

@@ -100,8 +100,11 @@ public struct DDPMModel {
     public init(trainer: DDPMTrainer, useEMA: Bool = true) throws {
         let c = trainer.configuration
         let unet = useEMA ? try trainer.emaModel() : trainer.model
+        var isLatent = false
+        if case .latents = c.data { isLatent = true }
         try self.init(unet: unet, scheduler: DDPMSchedulerConfiguration(trainingTimesteps: c.trainingTimesteps,
-                                                                         betaSchedule: c.betaSchedule, prediction: c.prediction))
+                                                                         betaSchedule: c.betaSchedule, prediction: c.prediction,
+                                                                         clipSample: !isLatent))
     }
 
     /// The class count of a class-conditional model (without the "no class" row), or nil.
@@ -138,9 +141,11 @@ public struct DDPMModel {
             }
             let unet = try UNet2D(configuration: configuration.model, seed: 0)
             try unet.loadStateDictionary(weights)
+            var isLatent = false
+            if case .latents = configuration.data { isLatent = true }
             return try DDPMModel(unet: unet, scheduler: DDPMSchedulerConfiguration(
                 trainingTimesteps: configuration.trainingTimesteps, betaSchedule: configuration.betaSchedule,
-                prediction: configuration.prediction))
+                prediction: configuration.prediction, clipSample: !isLatent))
         }
         throw TrainingError.invalidModel("no model at \(folder.path): expected an exported model folder (unet/config.json, unet/diffusion_pytorch_model.safetensors, scheduler/scheduler_config.json) or a training checkpoint folder (training.json, weights.safetensors)")
     }
@@ -196,6 +201,9 @@ public struct DDPMModel {
     }
 
     /// Generates `count` samples [count, C, H, W] in the data range ([−1, 1] for images).
+    /// Every denoised estimate is clamped to [−1, 1] when `clipDenoised` (default: the
+    /// scheduler's `clip_sample`, true for pixel models): the x₀ clipping of DDPM's sampler
+    /// (Ho et al. 2020, official code `clip_denoised=True`; diffusers `clip_sample`).
     /// - Parameters:
     ///   - sampler: any name of the sampler registry (k-diffusion, AUTOMATIC1111, diffusers);
     ///     an A1111 " Karras" suffix selects that schedule unless `schedule` is given.
@@ -206,9 +214,10 @@ public struct DDPMModel {
     ///   - classLabels: for class-conditional models; nil samples unconditionally.
     ///   - guidanceScale: classifier-free guidance scale (1 = plain conditional).
     ///   - size: height and width (default: the model's `sample_size`).
+    ///   - clipDenoised: clamp D(x, σ) to [−1, 1] (nil: `scheduler.clipSample`).
     public func sample(count: Int, sampler name: String = "euler", steps: Int = 50, schedule: String? = nil,
                        seed: UInt64 = 0, classLabels: [Int]? = nil, guidanceScale: Double = 1, size: Int? = nil,
-                       callback: SamplerCallback? = nil) throws -> Tensor {
+                       clipDenoised: Bool? = nil, callback: SamplerCallback? = nil) throws -> Tensor {
         guard count >= 1 else { throw TrainingError.invalidOption("sample count must be at least 1, got \(count)") }
         let choice = try SamplerRegistry.resolve(name)
         let scheduleName = schedule ?? choice.schedule?.rawValue
@@ -229,6 +238,12 @@ public struct DDPMModel {
         var denoiser: any Denoiser = self.denoiser(classLabels: classLabels)
         if classLabels != nil && guidanceScale != 1 {
             denoiser = GuidedDenoiser(unconditional: self.denoiser(classLabels: nil), conditional: denoiser, scale: guidanceScale)
+        }
+        if clipDenoised ?? scheduler.clipSample {
+            let inner = denoiser
+            denoiser = ClosureDenoiser { x, sigma in
+                try inner.denoise(x, sigma: sigma).map { Swift.min(Swift.max($0, -1), 1) }
+            }
         }
         var generator = TorchGenerator(seed: seed)
         let x = generator.randn([count, unet.configuration.inChannels, side, side]) * Float(sigmas[0])
