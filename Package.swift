@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "Diffusion", targets: ["Diffusion"]),
         .library(name: "LessonKit", targets: ["LessonKit"]),
         .executable(name: "bench", targets: ["bench"]),
+        .executable(name: "diffuse", targets: ["diffuse"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -26,13 +27,18 @@ let package = Package(
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Tensor", dependencies: ["CLibPNG", "CZlib"], swiftSettings: native),
-        .executableTarget(name: "bench", dependencies: ["Tensor", "Autograd"], swiftSettings: native),
+        .executableTarget(name: "bench", dependencies: ["Tensor", "Autograd", "Diffusion"], swiftSettings: native),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"], swiftSettings: native),
         .target(name: "Autograd", dependencies: ["Tensor"], swiftSettings: native),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Tensor"],
                     exclude: ["Fixtures"], swiftSettings: native),
         .target(name: "Diffusion", dependencies: ["Tensor", "Autograd"], swiftSettings: native),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Autograd", "Tensor"], exclude: ["Fixtures"], swiftSettings: native),
+        .executableTarget(
+            name: "diffuse",
+            dependencies: ["Diffusion", "Autograd", "Tensor", "LessonKit",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: native),
         // Lessons: LessonKit (plots, progress, reports) and one executable per lesson.
         .target(name: "LessonKit", dependencies: ["Tensor"], path: "Sources/Lessons/LessonKit", swiftSettings: native),
         .executableTarget(

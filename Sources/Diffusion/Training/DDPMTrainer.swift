@@ -1,0 +1,217 @@
+// Contract: DDPM training (Ho et al. 2020, Algorithm 1) of a `UNet2D`, one optimizer step per
+// `trainStep()`:
+//   x₀ ~ data (batch B),  t ~ U{0, …, T−1},  ε ~ N(0, I),
+//   x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε                                   (eq. 4)
+//   target = ε (eps prediction)  or  v = √ᾱ_t·ε − √(1−ᾱ_t)·x₀  (Salimans & Ho 2022, §4)
+//   loss = mean‖target − UNet(x_t, t, y)‖²,  AdamW step (linear warmup), clip, EMA update.
+// Class-conditional models replace a label by the "no class" index with probability
+// `labelDropout` (Ho & Salimans 2022, Alg. 1).
+// Randomness: one `TorchGenerator` (timesteps, noise, label dropout) and the `BatchSampler`'s
+// SplitMix64 (data order), both seeded from `configuration.seed` and stored in checkpoints, so
+// training N steps equals training k steps, saving, resuming and training N − k steps, bit for
+// bit. The EMA decay warms up as diffusers' `EMAModel`: 0 at the first update, then
+// min(decay, (1 + n)/(10 + n)) at update n + 1.
+
+import Autograd
+import Foundation
+import Tensor
+
+/// Trains a `UNet2D` to denoise, with AdamW, warmup, gradient clipping and an EMA of weights.
+public final class DDPMTrainer {
+    /// The run's configuration.
+    public let configuration: DDPMTrainingConfiguration
+    /// The network being trained.
+    public let model: UNet2D
+    /// AdamW over the model's parameters.
+    public let optimizer: Adam
+    /// The exponential moving average of the parameters (what gets shipped and sampled).
+    public let ema: ExponentialMovingAverage
+    /// The noise schedule (ᾱ_t).
+    public let schedule: DiscreteNoiseSchedule
+    /// The training examples, values in the model's range.
+    public let dataset: LabelledDataset
+    /// Optimizer steps taken.
+    public private(set) var step: Int = 0
+    /// The loss of every step taken, in order.
+    public private(set) var losses: [Float] = []
+    /// The data order.
+    public private(set) var batches: BatchSampler
+    /// Timesteps, noise and label dropout.
+    public private(set) var generator: TorchGenerator
+    private let learningRates: LinearWarmup<ConstantSchedule>?
+
+    /// Sets up a fresh run (step 0) on `dataset`.
+    /// - Throws: `TrainingError` or `UNet2DConfigurationError` for an unusable configuration or
+    ///   data that does not fit the model.
+    public init(configuration: DDPMTrainingConfiguration, dataset: LabelledDataset) throws {
+        try configuration.validate()
+        let m = configuration.model
+        let itemShape = Array(dataset.inputs.shape.dropFirst())
+        guard itemShape.count == 3, itemShape[0] == m.inChannels,
+              itemShape[1] % m.downsamplingFactor == 0, itemShape[2] % m.downsamplingFactor == 0 else {
+            throw TrainingError.invalidData("examples of shape \(itemShape) do not fit a UNet with \(m.inChannels) input channels and \(m.blockOutChannels.count) levels (need [\(m.inChannels), H, W] with H and W divisible by \(m.downsamplingFactor))")
+        }
+        if let classes = configuration.classCount {
+            guard classes >= 1, dataset.labels.allSatisfy({ (0..<classes).contains($0) }) else {
+                throw TrainingError.invalidData("a label lies outside 0..<\(classes) (num_class_embeds = \(m.numClassEmbeds!) includes the extra \"no class\" row)")
+            }
+        }
+        self.configuration = configuration
+        self.dataset = dataset
+        var initGenerator = TorchGenerator(seed: configuration.seed)
+        model = try UNet2D(configuration: m, generator: &initGenerator)
+        let named = model.namedParameters()
+        optimizer = Adam.adamW(parameters: named, learningRate: configuration.learningRate,
+                               weightDecay: configuration.weightDecay)
+        ema = ExponentialMovingAverage(parameters: named, decay: configuration.emaDecay)
+        schedule = try configuration.betaSchedule.makeSchedule(trainingSteps: configuration.trainingTimesteps)
+        batches = BatchSampler(count: dataset.count, batchSize: configuration.batchSize, shuffles: true, dropsLast: true,
+                               seed: configuration.seed &+ 1)
+        generator = TorchGenerator(seed: configuration.seed &+ 2)
+        learningRates = configuration.warmupSteps > 0
+            ? LinearWarmup(warmupSteps: configuration.warmupSteps, startFactor: 1 / Double(configuration.warmupSteps),
+                           then: ConstantSchedule(configuration.learningRate))
+            : nil
+    }
+
+    /// The learning rate of update number `step` (0-based): linear warmup over `warmupSteps`
+    /// from lr/W to lr, then constant.
+    public func learningRate(at step: Int) -> Float {
+        learningRates?.learningRate(at: step) ?? configuration.learningRate
+    }
+
+    /// The EMA decay used at update number `update` (1-based), as diffusers' `EMAModel.get_decay`.
+    public static func emaDecay(maximum: Float, update: Int) -> Float {
+        let n = update - 1
+        if n <= 0 { return 0 }
+        return Swift.min(maximum, Float(1 + n) / Float(10 + n))
+    }
+
+    /// The noisy batch and the regression target for clean examples `x0` at `timesteps` with
+    /// noise `noise` (eq. 4 of Ho et al. 2020; v as Salimans & Ho 2022).
+    public static func noised(_ x0: Tensor, timesteps: [Int], noise: Tensor, schedule: DiscreteNoiseSchedule,
+                              prediction: DiscreteTimeDenoiser.Prediction) -> (input: Tensor, target: Tensor) {
+        precondition(x0.shape == noise.shape && x0.shape[0] == timesteps.count,
+                     "noised: x0 \(x0.shape), noise \(noise.shape), \(timesteps.count) timesteps")
+        let x = x0.contiguous(), n = noise.contiguous()
+        let perItem = x.count / Swift.max(timesteps.count, 1)
+        var input = Tensor(shape: x.shape, repeating: 0), target = Tensor(shape: x.shape, repeating: 0)
+        x.withUnsafeBufferPointer { x in
+            n.withUnsafeBufferPointer { n in
+                input.withUnsafeMutableBufferPointer { input in
+                    target.withUnsafeMutableBufferPointer { target in
+                        for (b, t) in timesteps.enumerated() {
+                            let a = Float(schedule.alphasCumprod[t].squareRoot())
+                            let s = Float((1 - schedule.alphasCumprod[t]).squareRoot())
+                            for i in b * perItem..<(b + 1) * perItem {
+                                input[i] = a * x[i] + s * n[i]
+                                target[i] = prediction == .epsilon ? n[i] : a * n[i] - s * x[i]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (input, target)
+    }
+
+    /// The loss of the model on a given batch at given timesteps and noise, with the graph
+    /// recorded (call `backward()` on it). Used by `trainStep` and by tests with a fixed batch.
+    public func loss(x0: Tensor, labels: [Int]?, timesteps: [Int], noise: Tensor) -> Variable {
+        let (input, target) = Self.noised(x0, timesteps: timesteps, noise: noise, schedule: schedule,
+                                          prediction: configuration.prediction)
+        let prediction = model(Variable(input), timesteps: timesteps.map(Float.init), classLabels: labels)
+        return meanSquaredError(prediction, Variable(target))
+    }
+
+    /// One optimizer step on the next batch; returns its loss.
+    @discardableResult
+    public func trainStep() -> Float {
+        let indices = batches.next()
+        let (x0, rawLabels) = dataset.batch(indices)
+        let b = indices.count, T = UInt64(configuration.trainingTimesteps)
+        let timesteps = (0..<b).map { _ in Int(generator.nextUInt64() % T) }
+        let noise = generator.randn(x0.shape)
+        var labels: [Int]? = nil
+        if let classes = configuration.classCount {
+            let drop = configuration.labelDropout
+            labels = rawLabels.map { generator.nextFloat() < drop ? classes : $0 }
+        }
+        optimizer.learningRate = learningRate(at: step)
+        optimizer.zeroGrad()
+        let loss = self.loss(x0: x0, labels: labels, timesteps: timesteps, noise: noise)
+        loss.backward()
+        if let maxNorm = configuration.maxGradientNorm { clipGradientNorm(model.parameters, maxNorm: maxNorm) }
+        optimizer.step()
+        step += 1
+        ema.decay = Self.emaDecay(maximum: configuration.emaDecay, update: step)
+        ema.update()
+        let value = loss.value.item
+        losses.append(value)
+        return value
+    }
+
+    /// A fresh model holding the EMA weights (for sampling and export).
+    public func emaModel() throws -> UNet2D {
+        let copy = try UNet2D(configuration: configuration.model, seed: 0)
+        try copy.loadStateDictionary(ema.shadows)
+        return copy
+    }
+
+    /// Writes a checkpoint folder atomically: weights, AdamW moments, EMA, step, generator and
+    /// data-order states, and the loss history (`extra["losses"]`, base64 of Float32 bytes).
+    public func save(to folder: URL) throws {
+        let lossBytes = losses.withUnsafeBufferPointer { Data(buffer: $0) }
+        let state = CheckpointState(step: step, configuration: configuration, generator: generator.state, sampler: batches,
+                                    extra: ["losses": lossBytes.base64EncodedString()])
+        try Checkpoint.save(to: folder, model: model, optimizer: optimizer, ema: ema, state: state)
+    }
+
+    /// Whether `folder` holds a checkpoint (or the `.previous` copy of an interrupted save).
+    public static func checkpointExists(at folder: URL) -> Bool {
+        let fm = FileManager.default
+        return fm.fileExists(atPath: folder.appendingPathComponent(Checkpoint.stateFile).path)
+            || fm.fileExists(atPath: folder.appendingPathExtension("previous").appendingPathComponent(Checkpoint.stateFile).path)
+    }
+
+    /// The configuration stored in a checkpoint.
+    public static func storedConfiguration(at folder: URL) throws -> DDPMTrainingConfiguration {
+        let previous = folder.appendingPathExtension("previous")
+        let source = FileManager.default.fileExists(atPath: folder.path) ? folder : previous
+        let url = source.appendingPathComponent(Checkpoint.stateFile)
+        do {
+            return try JSONDecoder().decode(CheckpointState<DDPMTrainingConfiguration>.self, from: Data(contentsOf: url)).configuration
+        } catch {
+            throw TrainingError.invalidModel("\(url.path) is not a DDPM training checkpoint: \(error)")
+        }
+    }
+
+    /// Resumes the run saved in `folder`. `configuration` must equal the stored one.
+    /// - Throws: `TrainingError.configurationMismatch` listing every differing field;
+    ///   `CheckpointError`/`StateDictionaryError` for unreadable or mismatched files.
+    public static func resume(from folder: URL, configuration: DDPMTrainingConfiguration,
+                              dataset: LabelledDataset) throws -> DDPMTrainer {
+        let stored = try storedConfiguration(at: folder)
+        let differences = try stored.differences(from: configuration)
+        guard differences.isEmpty else {
+            throw TrainingError.configurationMismatch(checkpoint: folder.path, differences: differences)
+        }
+        let trainer = try DDPMTrainer(configuration: configuration, dataset: dataset)
+        let state = try Checkpoint.load(from: folder, model: trainer.model, optimizer: trainer.optimizer, ema: trainer.ema,
+                                        configuration: DDPMTrainingConfiguration.self)
+        guard let generatorState = state.generator, let sampler = state.sampler else {
+            throw TrainingError.invalidModel("\(folder.path): the checkpoint has no generator or data-order state")
+        }
+        guard sampler.count == dataset.count else {
+            throw TrainingError.invalidData("the checkpoint was trained on \(sampler.count) examples but the data set has \(dataset.count)")
+        }
+        trainer.generator = try TorchGenerator(state: generatorState)
+        trainer.batches = sampler
+        trainer.step = state.step
+        if let text = state.extra["losses"], let data = Data(base64Encoded: text) {
+            trainer.losses = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        }
+        trainer.ema.decay = emaDecay(maximum: configuration.emaDecay, update: state.step)
+        return trainer
+    }
+}

@@ -1,0 +1,44 @@
+// Contract: the `diffuse` command-line tool for diffusion experiments: `train` a DDPM, `sample`
+// image grids from a trained model with any sampler, `export` a checkpoint's EMA weights as a
+// diffusers DDPMPipeline folder. Every subcommand has `--help`; unknown options are rejected by
+// swift-argument-parser; errors from the libraries (missing checkpoint, config mismatch, bad
+// data) are printed as one clear message and exit with status 1.
+
+import ArgumentParser
+import Foundation
+
+/// The root command.
+@main
+struct Diffuse: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diffuse",
+        abstract: "Train and sample small diffusion models (SwiftDiffusion).",
+        subcommands: [TrainCommand.self, SampleCommand.self, ExportCommand.self])
+}
+
+/// Runs `body`; a thrown library error is printed as `error: <description>` and exits with 1
+/// (argument-parser's own errors pass through, so they still print usage).
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as ExitCode {
+        throw error
+    } catch let error as CleanExit {
+        throw error
+    } catch {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode.failure
+    }
+}
+
+/// Parses a comma-separated list of integers ("32,64,128"); "none" or "" is the empty list.
+func parseIntegers(_ text: String, option: String) throws -> [Int] {
+    let trimmed = text.trimmingCharacters(in: .whitespaces)
+    if trimmed.isEmpty || trimmed.lowercased() == "none" { return [] }
+    return try trimmed.split(separator: ",").map {
+        guard let v = Int($0.trimmingCharacters(in: .whitespaces)) else {
+            throw ValidationError("\(option): \"\(text)\" is not a comma-separated list of integers")
+        }
+        return v
+    }
+}

@@ -1,0 +1,232 @@
+// Contract: `diffuse train` — builds a `DDPMTrainingConfiguration` from options, starts a run in
+// `--output` or resumes the checkpoint found there (refusing a different configuration), and
+// trains to `--steps` total steps with a progress line (loss, images/s, ETA). Every
+// `--checkpoint-every` steps it writes the checkpoint atomically; every `--sample-every` steps a
+// grid of EMA samples (`samples/step-NNNNNN.png`, `samples/latest.png`) and the loss curve
+// (`loss.png`, `loss.csv`). Run folder layout:
+//   <output>/checkpoint/   training checkpoint (weights.safetensors, training.json)
+//   <output>/samples/      sample grids
+//   <output>/loss.png, loss.csv, command.txt
+
+import ArgumentParser
+import Autograd
+import Diffusion
+import Foundation
+import LessonKit
+import Tensor
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a DDPM UNet (eps or v prediction) with AdamW, warmup and EMA; resumes from <output>/checkpoint.")
+
+    @Option(help: "Run folder (checkpoint, samples, loss curve). An existing checkpoint there is resumed.")
+    var output: String = "runs/ddpm"
+    @Option(help: "Total optimizer steps to reach (a resumed run continues to this count).")
+    var steps: Int = 10_000
+    @Option(help: "Training data: fashion-mnist, folder:<path of PNGs>, or latents:<file.safetensors>.")
+    var data: String = "fashion-mnist"
+    @Option(help: "Use only the first N examples (quick experiments).")
+    var limit: Int?
+    @Option(help: "Channels per UNet level, comma-separated.")
+    var channels: String = "32,64,128"
+    @Option(help: "ResNet blocks per down level.")
+    var layersPerBlock: Int = 1
+    @Option(help: "Levels (0 = full resolution) with self-attention, comma-separated, or none.")
+    var attentionLevels: String = "2"
+    @Option(help: "Channels per attention head.")
+    var headDim: Int = 32
+    @Option(help: "GroupNorm groups.")
+    var groups: Int = 8
+    @Option(help: "Dropout in the ResNet blocks.")
+    var dropout: Float = 0
+    @Flag(help: "Condition on class labels (Fashion-MNIST's 10 classes) with label dropout for guidance.")
+    var classConditional = false
+    @Option(help: "Probability of dropping a label to the 'no class' label (class-conditional runs).")
+    var labelDropout: Float = 0.1
+    @Option(help: "What the network predicts: epsilon or v (v_prediction).")
+    var prediction: String = "epsilon"
+    @Option(help: "Beta schedule: linear or cosine.")
+    var schedule: String = "linear"
+    @Option(help: "Number of diffusion timesteps T.")
+    var timesteps: Int = 1000
+    @Option(help: "Images per step.")
+    var batchSize: Int = 64
+    @Option(help: "Peak learning rate (AdamW).")
+    var lr: Float = 2e-4
+    @Option(help: "Linear warmup steps.")
+    var warmup: Int = 200
+    @Option(help: "AdamW weight decay.")
+    var weightDecay: Float = 0
+    @Option(help: "EMA decay (warmed up as min(decay, (1+n)/(10+n))).")
+    var emaDecay: Float = 0.999
+    @Option(help: "Clip the gradient norm to this value (0 disables).")
+    var maxGradNorm: Float = 1
+    @Option(help: "Seed for initialization, data order, timesteps and noise.")
+    var seed: UInt64 = 0
+    @Option(help: "Write a checkpoint every N steps (and at the end).")
+    var checkpointEvery: Int = 250
+    @Option(help: "Write a sample grid and the loss curve every N steps (0 disables).")
+    var sampleEvery: Int = 500
+    @Option(help: "Images in each sample grid.")
+    var sampleCount: Int = 36
+    @Option(help: "Sampler for the sample grids (any registry name).")
+    var sampleSampler: String = "euler_ancestral"
+    @Option(help: "Sampler steps for the sample grids.")
+    var sampleSteps: Int = 50
+
+    func validate() throws {
+        if steps < 1 { throw ValidationError("--steps must be at least 1") }
+        if checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
+        if sampleEvery < 0 { throw ValidationError("--sample-every must be >= 0") }
+        if sampleCount < 1 { throw ValidationError("--sample-count must be at least 1") }
+    }
+
+    func makeConfiguration() throws -> DDPMTrainingConfiguration {
+        let source: TrainingDataSource
+        if data == "fashion-mnist" || data == "fashion_mnist" {
+            source = .fashionMNIST(folder: nil)
+        } else if data.hasPrefix("folder:") {
+            source = .imageFolder(String(data.dropFirst("folder:".count)))
+        } else if data.hasPrefix("latents:") {
+            source = .latents(String(data.dropFirst("latents:".count)))
+        } else {
+            throw ValidationError("--data \"\(data)\": use fashion-mnist, folder:<path> or latents:<file.safetensors>")
+        }
+        let predictionType: DiscreteTimeDenoiser.Prediction
+        switch prediction.lowercased() {
+        case "epsilon", "eps": predictionType = .epsilon
+        case "v", "v_prediction", "v-prediction": predictionType = .vPrediction
+        default: throw ValidationError("--prediction \"\(prediction)\": use epsilon or v")
+        }
+        let levels = try parseIntegers(channels, option: "--channels")
+        let attention = Set(try parseIntegers(attentionLevels, option: "--attention-levels"))
+        if let bad = attention.first(where: { !levels.indices.contains($0) }) {
+            throw ValidationError("--attention-levels: level \(bad) does not exist (levels 0..<\(levels.count))")
+        }
+        var inChannels = 1
+        var classes: Int? = nil
+        switch source {
+        case .fashionMNIST: classes = classConditional ? 10 : nil
+        case .imageFolder:
+            if classConditional { throw ValidationError("--class-conditional needs labelled data (fashion-mnist or latents with labels)") }
+            inChannels = 0       // read from the data below
+        case .latents:
+            inChannels = 0
+            classes = classConditional ? 1 : nil   // the class count is read from the labels below
+        }
+        let model = UNet2DConfiguration(sampleSize: 32, inChannels: max(inChannels, 1), outChannels: max(inChannels, 1),
+                                        blockOutChannels: levels, layersPerBlock: layersPerBlock, attentionLevels: attention,
+                                        attentionHeadDim: headDim, normNumGroups: groups, numClassEmbeds: classes.map { $0 + 1 },
+                                        dropout: dropout)
+        return DDPMTrainingConfiguration(
+            model: model, prediction: predictionType, betaSchedule: try BetaSchedule(named: schedule),
+            trainingTimesteps: timesteps, batchSize: batchSize, learningRate: lr, warmupSteps: warmup,
+            weightDecay: weightDecay, emaDecay: emaDecay, maxGradientNorm: maxGradNorm > 0 ? maxGradNorm : nil,
+            labelDropout: classConditional ? labelDropout : 0, data: source, seed: seed)
+    }
+
+    func run() throws {
+        try reportingErrors {
+            var configuration = try makeConfiguration()
+            let dataset = try configuration.data.load(limit: limit)
+            // Image folders and latents decide channels and size.
+            let item = Array(dataset.inputs.shape.dropFirst())
+            configuration.model.inChannels = item[0]
+            configuration.model.outChannels = item[0]
+            configuration.model.sampleSize = item[1]
+            if configuration.classCount != nil, case .latents = configuration.data {
+                configuration.model.numClassEmbeds = (dataset.labels.max() ?? 0) + 2
+            }
+            let folder = URL(fileURLWithPath: output)
+            let checkpoint = folder.appendingPathComponent("checkpoint")
+            try FileManager.default.createDirectory(at: folder.appendingPathComponent("samples"), withIntermediateDirectories: true)
+            let trainer: DDPMTrainer
+            if DDPMTrainer.checkpointExists(at: checkpoint) {
+                trainer = try DDPMTrainer.resume(from: checkpoint, configuration: configuration, dataset: dataset)
+                log("resuming \(checkpoint.path) at step \(trainer.step)")
+            } else {
+                trainer = try DDPMTrainer(configuration: configuration, dataset: dataset)
+                log("new run in \(folder.path)")
+            }
+            let command = CommandLine.arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
+            try? LessonKit.AtomicFile.write(Data((command + "\n").utf8), to: folder.appendingPathComponent("command.txt"))
+            log("model: \(trainer.model.parameterCount) parameters, channels \(configuration.model.blockOutChannels), attention at levels \(configuration.model.attentionLevels); data: \(dataset.count) examples \(item) from \(configuration.data.summary); \(configuration.prediction.rawValue) prediction, \(configuration.betaSchedule.rawValue) betas, batch \(configuration.batchSize)")
+            try train(trainer, folder: folder, checkpoint: checkpoint)
+        }
+    }
+
+    func train(_ trainer: DDPMTrainer, folder: URL, checkpoint: URL) throws {
+        let startStep = trainer.step
+        guard startStep < steps else {
+            log("the checkpoint is already at step \(startStep) >= --steps \(steps); nothing to do")
+            return
+        }
+        let progress = ProgressBar(total: steps - startStep, label: "train", logInterval: 30)
+        let clock = ContinuousClock()
+        let start = clock.now
+        var recent: [Float] = []
+        while trainer.step < steps {
+            let loss = trainer.trainStep()
+            recent.append(loss)
+            if recent.count > 100 { recent.removeFirst() }
+            let elapsed = (clock.now - start) / .seconds(1)
+            let imagesPerSecond = Double((trainer.step - startStep) * trainer.configuration.batchSize) / max(elapsed, 1e-9)
+            let mean = recent.reduce(0, +) / Float(recent.count)
+            progress.advance(message: String(format: "step %d loss %.4f (mean of last %d: %.4f) %.1f img/s",
+                                             trainer.step, loss, recent.count, mean, imagesPerSecond))
+            let isLast = trainer.step == steps
+            if trainer.step % checkpointEvery == 0 || isLast {
+                try trainer.save(to: checkpoint)
+            }
+            if (sampleEvery > 0 && trainer.step % sampleEvery == 0) || isLast {
+                try writeSamplesAndCurve(trainer, folder: folder)
+            }
+        }
+        progress.finish()
+        let elapsed = (clock.now - start) / .seconds(1)
+        log(String(format: "trained steps %d..%d in %.0f s: %.1f images/s", startStep, trainer.step, elapsed,
+                   Double((trainer.step - startStep) * trainer.configuration.batchSize) / elapsed))
+    }
+
+    func writeSamplesAndCurve(_ trainer: DDPMTrainer, folder: URL) throws {
+        let model = try DDPMModel(trainer: trainer)
+        let labels: [Int]? = model.classCount.map { classes in (0..<sampleCount).map { $0 % classes } }
+        let images = try model.sample(count: sampleCount, sampler: sampleSampler, steps: sampleSteps, seed: 0,
+                                      classLabels: labels, guidanceScale: labels == nil ? 1 : 3)
+        let columns = Int(Double(sampleCount).squareRoot().rounded(.up))
+        let grid = imageGridFromModelRange(images, columns: columns)
+        try PNG.write(grid, to: folder.appendingPathComponent(String(format: "samples/step-%06d.png", trainer.step)))
+        try PNG.write(grid, to: folder.appendingPathComponent("samples/latest.png"))
+        try writeLossCurve(trainer.losses, folder: folder)
+    }
+
+    func writeLossCurve(_ losses: [Float], folder: URL) throws {
+        var csv = "step,loss\n"
+        for (i, l) in losses.enumerated() { csv += "\(i + 1),\(l)\n" }
+        try LessonKit.AtomicFile.write(Data(csv.utf8), to: folder.appendingPathComponent("loss.csv"))
+        guard Gnuplot.isAvailable, losses.count >= 2 else { return }
+        let window = max(1, min(100, losses.count / 10))
+        var smoothed: [Double] = []
+        var sum = 0.0
+        for (i, l) in losses.enumerated() {
+            sum += Double(l)
+            if i >= window { sum -= Double(losses[i - window]) }
+            smoothed.append(sum / Double(min(i + 1, window)))
+        }
+        var plot = Plot(title: "DDPM training loss", xLabel: "step", yLabel: "MSE loss", logY: true)
+        let steps = losses.indices.map { Double($0 + 1) }
+        plot.line(x: steps, y: losses.map(Double.init), title: "per step", color: "#c0c0c0", lineWidth: 1)
+        plot.line(x: steps, y: smoothed, title: "mean of \(window) steps", color: "#1f77b4", lineWidth: 2)
+        do {
+            try Figure(plot, width: 800, height: 450).savePNG(to: folder.appendingPathComponent("loss.png"))
+        } catch {
+            log("warning: could not draw the loss curve: \(error)")
+        }
+    }
+}
+
+/// Prints a line to standard error (standard output stays free for results).
+func log(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
