@@ -42,7 +42,7 @@ UNET_TRAINING_FLOPS_PER_IMAGE = 2_206_343_168
 
 
 def unet_training_step(batch):
-    """One DDPM training step (epsilon MSE, AdamW) of diffusers' UNet2DModel as BenchUNet.swift."""
+    """One DDPM training step (epsilon MSE, AdamW) of diffusers' UNet2DModel as Sources/bench/BenchUNet.swift (the project's UNet2D)."""
     import torch
     import torch.nn.functional as F
     from diffusers import UNet2DModel

@@ -150,7 +150,7 @@ struct TrainCommand: ParsableCommand {
                 log("new run in \(folder.path)")
             }
             let command = CommandLine.arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
-            try? LessonKit.AtomicFile.write(Data((command + "\n").utf8), to: folder.appendingPathComponent("command.txt"))
+            try? AtomicFile.write(Data((command + "\n").utf8), to: folder.appendingPathComponent("command.txt"))
             log("model: \(trainer.model.parameterCount) parameters, channels \(configuration.model.blockOutChannels), attention at levels \(configuration.model.attentionLevels); data: \(dataset.count) examples \(item) from \(configuration.data.summary); \(configuration.prediction.rawValue) prediction, \(configuration.betaSchedule.rawValue) betas, batch \(configuration.batchSize)")
             try train(trainer, folder: folder, checkpoint: checkpoint)
         }
@@ -204,7 +204,7 @@ struct TrainCommand: ParsableCommand {
     func writeLossCurve(_ losses: [Float], folder: URL) throws {
         var csv = "step,loss\n"
         for (i, l) in losses.enumerated() { csv += "\(i + 1),\(l)\n" }
-        try LessonKit.AtomicFile.write(Data(csv.utf8), to: folder.appendingPathComponent("loss.csv"))
+        try AtomicFile.write(Data(csv.utf8), to: folder.appendingPathComponent("loss.csv"))
         guard Gnuplot.isAvailable, losses.count >= 2 else { return }
         let window = max(1, min(100, losses.count / 10))
         var smoothed: [Double] = []
