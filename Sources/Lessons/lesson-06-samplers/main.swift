@@ -57,8 +57,8 @@ struct Lesson06: ParsableCommand {
     @Flag(help: "Write the page and figures to docs/lessons/ (the committed lesson) instead of --out.")
     var docs = false
 
-    @Option(name: .customLong("ddpm"), help: ArgumentHelp("Checkpoint of a trained pixel DDPM for the image part.", valueName: "file"))
-    var ddpmCheckpoint: String = "models/ddpm-fashion-mnist/ema.safetensors"
+    @Option(name: .customLong("ddpm"), help: ArgumentHelp("Folder of a trained pixel DDPM (exported by `diffuse export`, or a training checkpoint) for the image part.", valueName: "folder"))
+    var ddpmCheckpoint: String = "models/ddpm-fmnist"
 
     func validate() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
@@ -185,7 +185,7 @@ struct Lesson {
         try showConvergence(report, names: names, convergence: convergence, outDirectory: outDirectory)
         try showDistribution(report, names: names, samplers: samplers, distribution: distribution, mixture: mixture,
                              normals: distributionNormals, schedule: schedule, outDirectory: outDirectory)
-        imagePart(report)
+        try imagePart(report)
         conclude(report, outDirectory: outDirectory, seconds: Date().timeIntervalSince(started))
         try report.write()
     }
@@ -693,14 +693,43 @@ struct Lesson {
 
     // MARK: 5. Images, recap
 
-    func imagePart(_ report: Report) {
+    func imagePart(_ report: Report) throws {
         report.heading("6. The same samplers on images")
-        let path = options.ddpmCheckpoint
-        if FileManager.default.fileExists(atPath: path) {
-            report.paragraph("A checkpoint exists at `\(path)`, but this build has no pixel UNet to load it (issue 5 adds one); skipping the image part.")
-        } else {
-            report.paragraph("No trained pixel DDPM at `\(path)` (issue 5 adds one); skipping the image part.")
+        let folder = URL(fileURLWithPath: options.ddpmCheckpoint)
+        let model: DDPMModel
+        do {
+            model = try DDPMModel.load(from: folder)
+        } catch {
+            report.paragraph("No trained pixel DDPM could be loaded from `\(folder.path)` (\(error)); skipping the image part. `diffuse train` and `diffuse export` make one (docs/training.md).")
+            return
         }
+        let names = ["euler", "euler_ancestral", "heun", "dpmpp_2m", "dpmpp_2m_sde", "ddim"]
+        let steps = 8, count = 2
+        report.paragraph("""
+            The same question on a trained model: a small pixel-space DDPM on Fashion-MNIST (`\(folder.path)`, \
+            an epsilon-predicting UNet wrapped as a denoiser exactly as above). Each row is one sampler and one \
+            starting noise (seed \(options.seed), the same for every sampler), \(steps) steps on the `karras` schedule; \
+            the columns are the denoised predictions D(x_i, sigma_i) at steps 0 to \(steps - 1) and, last, the final \
+            sample. The network predicts the noise, and D = x − sigma·eps multiplies its errors by sigma, so at the \
+            largest noise levels the predictions are speckled rather than the smooth average image an exact \
+            denoiser would give; from the middle steps on, each sampler commits to one garment, and `euler` and \
+            `ddim` — the same step — give the same pictures.
+            """)
+        var rows: [Tensor] = []
+        for name in names {
+            var predictions: [Tensor] = []
+            let final = try model.sample(count: count, sampler: name, steps: steps, schedule: "karras",
+                                         seed: options.seed) { step in predictions.append(step.denoised) }
+            for image in 0..<count {
+                let column = predictions.map { $0.sliced(axis: 0, image..<(image + 1)) } + [final.sliced(axis: 0, image..<(image + 1))]
+                rows.append(Tensor.concatenate(column, axis: 0))
+            }
+        }
+        let grid = imageGridFromModelRange(Tensor.concatenate(rows, axis: 0), columns: steps + 1)
+        let title = "Denoised predictions per step, then the sample; rows: " + names.map { "\($0) ×\(count)" }.joined(separator: ", ")
+        try report.figure(Figure(Plot(image: grid, title: title), width: 1100, height: 1000), name: "images",
+                          caption: "A trained pixel DDPM sampled by six samplers from the same noise: D(x_i, sigma_i) at each of 8 steps, then the final sample (two rows per sampler).",
+                          showInTerminal: false)
     }
 
     func conclude(_ report: Report, outDirectory: URL, seconds: Double) {
