@@ -57,9 +57,9 @@ let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?
 report.paragraph("""
     Each rung runs once to warm up, then 5 timed runs (3 for the naive loops and at size 2048); \
     we report the median, and at 512 also the fastest run, on \(cpu) with \(threads) threads. \
-    This machine is shared with other people compiling code (load average \(load) when this page was \
-    made, for 2 cores), so the numbers are noisy: other processes can only slow a run down, so the \
-    fastest run is the better guess of what the code does on a quiet machine.
+    Timings are noisy when other programs run at the same time (the load average was \(load) when \
+    this page was made, for \(ProcessInfo.processInfo.activeProcessorCount) cores): other processes can \
+    only slow a run down, so the fastest run is the better guess of what the code does on a quiet machine.
     """)
 
 /// A rung: its name, what it changes, and the function.
