@@ -21,13 +21,8 @@ struct BenchCase {
 
 /// A tensor of uniform values in [-1, 1) from a fixed seed (benchmarks need no statistics, only data).
 func benchTensor(_ shape: [Int], seed: UInt64) -> Tensor {
-    var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
-    return Tensor(shape: shape) { buffer in
-        for i in buffer.indices {
-            state ^= state << 13; state ^= state >> 7; state ^= state << 17
-            buffer[i] = Float(state >> 40) / Float(1 << 23) - 1
-        }
-    }
+    var random = SplitMix64(seed: seed)
+    return random.uniform(shape, low: -1, high: 1)
 }
 
 /// `Tensor.matmul` of an m x k by a k x n matrix.

@@ -1,22 +1,9 @@
 import Testing
 import Tensor
 
-/// A seeded generator (SplitMix64) so every test input is reproducible.
-struct KernelTestGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A tensor of uniform values in [-1, 1) drawn from a seeded generator.
 func kernelTestTensor(_ shape: [Int], seed: UInt64) -> Tensor {
-    var rng = KernelTestGenerator(seed: seed)
+    var rng = SplitMix64(seed: seed)
     return Tensor(shape: shape) { buffer in
         for i in buffer.indices { buffer[i] = Float.random(in: -1..<1, using: &rng) }
     }

@@ -43,14 +43,10 @@ public enum MatmulLadder {
     /// A matrix [rows, columns] of uniform values in [-1, 1) from a seeded SplitMix64 stream
     /// (Steele, Lea & Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014).
     public static func randomMatrix(rows: Int, columns: Int, seed: UInt64) -> Tensor {
-        var state = seed
+        var random = SplitMix64(seed: seed)
         return Tensor(shape: [rows, columns]) { buffer in
             for i in buffer.indices {
-                state &+= 0x9E37_79B9_7F4A_7C15
-                var z = state
-                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-                z ^= z >> 31
+                let z = random.next()
                 // The top 24 bits give every Float in [0, 1) with spacing 2^-24, exactly.
                 buffer[i] = Float(z >> 40) * 0x1p-24 * 2 - 1
             }

@@ -23,15 +23,8 @@ public struct Xoshiro256StarStar: RandomNumberGenerator, RandomTensorGenerator, 
 
     /// Seeds the state with four successive SplitMix64 outputs of `seed`.
     public init(seed: UInt64) {
-        var splitMix = seed
-        func nextSplitMix() -> UInt64 {
-            splitMix &+= 0x9e37_79b9_7f4a_7c15
-            var z = splitMix
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
-        s0 = nextSplitMix(); s1 = nextSplitMix(); s2 = nextSplitMix(); s3 = nextSplitMix()
+        var splitMix = SplitMix64(seed: seed)
+        s0 = splitMix.next(); s1 = splitMix.next(); s2 = splitMix.next(); s3 = splitMix.next()
     }
 
     /// Restores a saved state; throws if it does not hold four words or is all zero.

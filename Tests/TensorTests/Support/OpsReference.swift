@@ -7,19 +7,13 @@
 import Foundation
 import Tensor
 
-/// SplitMix64 (Steele, Lea & Flood 2014): a small seeded generator for test data.
+/// Uniform test data from the Tensor module's seeded `SplitMix64`.
 struct OpsTestRandom {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
+    private var bits: SplitMix64
+    init(seed: UInt64) { bits = SplitMix64(seed: seed) }
 
     /// The next 64 random bits.
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { bits.next() }
 
     /// A uniform value in [low, high).
     mutating func uniform(_ low: Float, _ high: Float) -> Float {

@@ -1,9 +1,8 @@
 // SplitMix64 (Steele, Lea & Flood 2014; the seeding generator of xoshiro): a tiny, fast,
 // seedable `RandomNumberGenerator` whose whole state is one UInt64, so it is trivially saved in
 // a checkpoint. Used for shuffling data, dropout masks and test inputs; PyTorch-compatible
-// normal/uniform tensors come from the Tensor module's `TorchGenerator`.
+// normal/uniform tensors come from `TorchGenerator`. It also seeds `Xoshiro256StarStar`.
 
-import Tensor
 
 /// A seedable 64-bit generator with a one-word state (SplitMix64).
 public struct SplitMix64: RandomNumberGenerator, Codable, Sendable, Equatable {
