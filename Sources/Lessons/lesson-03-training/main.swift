@@ -4,7 +4,9 @@
 // (Autograd/Data), the network (Autograd/Models/FashionClassifier.swift), the loss, AdamW and
 // the one-cycle schedule (Autograd/Optimizers), checked against PyTorch. Writes
 // docs/lessons/03-training.md and saves the trained classifier (its penultimate features are
-// the feature space for the Fréchet distance used by later lessons).
+// the feature space for the Fréchet distance used by later lessons and `diffuse fid`) to
+// models/fashion-classifier.safetensors, with models/fashion-classifier.json saying how it was
+// made. Both ship with the repository: running the lesson replaces them (atomically).
 //
 //   swift run -c release lesson-03-training [--epochs 3] [--batch-size 128] [--limit N]
 //        [--learning-rate 0.003] [--output models/fashion-classifier.safetensors] [--data DIR]
@@ -215,6 +217,27 @@ let outputURL = URL(fileURLWithPath: options.output)
 try FileManager.default.createDirectory(at: outputURL.deletingLastPathComponent(), withIntermediateDirectories: true)
 try model.saveWeights(to: outputURL, metadata: ["model": "FashionClassifier", "test_accuracy": format(finalAccuracy, 4),
                                                 "epochs": "\(options.epochs)"])
+// How the weights were made, beside them (models/fashion-classifier.json for the shipped file,
+// which `diffuse fid` uses as its feature extractor).
+struct ClassifierRecord: Encodable {
+    let model = "FashionClassifier"
+    let weights: String
+    let command: String
+    let epochs: Int, batchSize: Int, learningRate: Float, trainingImages: Int
+    let initializationSeed = 0, batchOrderSeed = 1
+    let testAccuracy: Double
+    let use = "FID feature extractor: FashionClassifier.features, the 128 ReLU outputs of fc1 (diffuse fid)"
+}
+let record = ClassifierRecord(
+    weights: outputURL.lastPathComponent,
+    command: (["swift run -c release lesson-03-training"] + CommandLine.arguments.dropFirst()).joined(separator: " "),
+    epochs: options.epochs, batchSize: options.batchSize, learningRate: options.learningRate, trainingImages: train.count,
+    testAccuracy: (finalAccuracy * 10_000).rounded() / 10_000)
+let recordEncoder = JSONEncoder()
+recordEncoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+recordEncoder.keyEncodingStrategy = .convertToSnakeCase
+try AtomicFile.write(recordEncoder.encode(record) + Data("\n".utf8),
+                     to: outputURL.deletingPathExtension().appendingPathExtension("json"))
 report.heading("Saving the classifier")
 report.paragraph("""
     The weights are saved as safetensors under their PyTorch names to `\(options.output)`. A PyTorch \

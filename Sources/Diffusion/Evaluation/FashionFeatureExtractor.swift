@@ -1,0 +1,168 @@
+// Contract: the feature space of the project's FID — the 128 penultimate features of the lesson-03
+// Fashion-MNIST classifier (`FashionClassifier.features`), since Inception-v3's weights are not
+// available here. Provides:
+//   - the mapping of any model's images [N, C, H, W] in [−1, 1] (C = 1 or 3; H = W = 28, 32 or
+//     64) to the classifier's input [N, 1, 28, 28] in [0, 1]: mean over channels, 2×2 average
+//     pooling 64 → 32, centre crop 32 → 28, (x + 1)/2 clamped to [0, 1] and rounded to 8 bits;
+//   - features and `FeatureStatistics` of image sets, computed in batches without gradients;
+//   - the reference statistics: the Fashion-MNIST test set (10 000 images), a seeded random
+//     subset of the training set (the "floor" a perfect model would reach with as many
+//     images), and `count` images of any `ImageGenerator`.
+// The classifier ships as models/fashion-classifier.safetensors (see docs/training.md, "FID").
+
+import Autograd
+import Foundation
+import Tensor
+
+/// The FID feature extractor: the lesson-03 classifier's penultimate layer.
+public struct FashionFeatureExtractor {
+    /// Where the shipped classifier weights are, relative to the package root.
+    public static let defaultWeightsPath = "models/fashion-classifier.safetensors"
+    /// The number of features per image.
+    public static let featureDimension = 128
+
+    /// The network whose `features(_:)` define the feature space.
+    public let classifier: FashionClassifier
+
+    /// Uses `classifier` as it is (for example a freshly initialized one in a test).
+    public init(classifier: FashionClassifier) {
+        self.classifier = classifier
+    }
+
+    /// Loads the classifier weights from a safetensors file (PyTorch names, as lesson 03 writes).
+    /// - Throws: `FIDError.classifierNotFound` when there is no file at `url`; the safetensors
+    ///   reader's error for a corrupt file; `StateDictionaryError` for weights of another network.
+    public init(weightsAt url: URL) throws {
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw FIDError.classifierNotFound(path: url.path)
+        }
+        // The initial values are overwritten by the strict load below.
+        var generator = TorchGenerator(seed: 0)
+        let classifier = FashionClassifier(generator: &generator)
+        try classifier.loadWeights(from: url)
+        self.classifier = classifier
+    }
+
+    // MARK: Images
+
+    /// Maps images in the model range to the classifier's input: [N, C, H, W] in [−1, 1] →
+    /// [N, 1, 28, 28] in [0, 1].
+    ///
+    /// The mean over channels makes gray of RGB; 64×64 images (latent models decode to 64×64
+    /// Fashion-MNIST upscaled ×2 after padding to 32) are 2×2 average pooled to 32×32; 32×32
+    /// images (Fashion-MNIST padded by 2 pixels per side for the UNet) are centre-cropped to
+    /// 28×28, which undoes the padding exactly. Then x ↦ (x + 1)/2, clamped to [0, 1] and rounded
+    /// to the nearest multiple of 1/255: what writing the image as an 8-bit PNG would keep, and
+    /// the grid the test images (bytes / 255) lie on.
+    /// - Throws: `FIDError.unsupportedImages` for other shapes, `FIDError.nonFiniteValues` for
+    ///   NaN or infinite pixels.
+    public static func classifierInput(fromModelRange images: Tensor) throws -> Tensor {
+        let shape = images.shape
+        guard images.rank == 4, shape[0] >= 1, shape[1] == 1 || shape[1] == 3, shape[2] == shape[3],
+              [28, 32, 64].contains(shape[2]) else {
+            throw FIDError.unsupportedImages(shape: shape)
+        }
+        var x = images.contiguous()
+        guard x.scalars.allSatisfy(\.isFinite) else { throw FIDError.nonFiniteValues("the images") }
+        if shape[1] == 3 { x = x.mean(axes: [1], keepingDims: true) }     // [N, 1, H, W]
+        if x.shape[2] == 64 { x = x.averagePooled2d(kernel: 2) }           // [N, 1, 32, 32]
+        if x.shape[2] == 32 {                                               // [N, 1, 28, 28]
+            x = x.sliced(axis: 2, 2..<30).sliced(axis: 3, 2..<30).contiguous()
+        }
+        return x.map { (Swift.min(Swift.max(($0 + 1) / 2, 0), 1) * 255).rounded() / 255 }
+    }
+
+    // MARK: Features
+
+    /// The 128 penultimate features [N, 128] of images [N, 1, 28, 28] in [0, 1], computed
+    /// `batchSize` images at a time without recording gradients.
+    public func features(of images: Tensor, batchSize: Int = 500) -> Tensor {
+        precondition(images.rank == 4 && Array(images.shape.dropFirst()) == [1, 28, 28],
+                     "FashionFeatureExtractor: images must be [N, 1, 28, 28], got \(images.shape)")
+        precondition(batchSize >= 1, "FashionFeatureExtractor: batch size \(batchSize) must be positive")
+        let n = images.shape[0]
+        var scalars: [Float] = []
+        scalars.reserveCapacity(n * Self.featureDimension)
+        withoutGradients {
+            for start in stride(from: 0, to: n, by: batchSize) {
+                let batch = images.sliced(axis: 0, start..<Swift.min(start + batchSize, n))
+                scalars += classifier.features(Variable(batch)).value.contiguous().scalars
+            }
+        }
+        return Tensor(shape: [n, Self.featureDimension], scalars: scalars)
+    }
+
+    /// Statistics of the features of classifier-ready images [N, 1, 28, 28] in [0, 1].
+    /// - Throws: `FIDError.tooFewImages` for N < 2, `FIDError.nonFiniteValues`.
+    public func statistics(ofClassifierInput images: Tensor, batchSize: Int = 500) throws -> FeatureStatistics {
+        try FeatureStatistics(features: features(of: images, batchSize: batchSize))
+    }
+
+    /// Statistics of the features of model images [N, C, H, W] in [−1, 1]
+    /// (through `classifierInput(fromModelRange:)`).
+    public func statistics(ofModelImages images: Tensor, batchSize: Int = 500) throws -> FeatureStatistics {
+        try statistics(ofClassifierInput: Self.classifierInput(fromModelRange: images), batchSize: batchSize)
+    }
+
+    // MARK: Reference sets
+
+    /// Statistics of the 10 000 Fashion-MNIST test images (the reference set of every FID here).
+    /// - Throws: `FashionMNISTError` naming the package when the data set is not installed.
+    public func testSetStatistics(folder: URL? = nil) throws -> FeatureStatistics {
+        try statistics(ofClassifierInput: FashionMNIST.load(.test, folder: folder).inputs)
+    }
+
+    /// Statistics of `count` training images drawn without replacement by a seeded generator:
+    /// the FID of real images against the test set at this sample size, the floor a perfect
+    /// model would reach (FID's estimate is biased upwards for small sets).
+    /// - Throws: `FIDError.invalidCount` unless 2 ≤ count ≤ 60 000; `FashionMNISTError`.
+    public func trainingSubsetStatistics(count: Int, seed: UInt64, folder: URL? = nil) throws -> FeatureStatistics {
+        guard count >= 2 else { throw FIDError.tooFewImages(count: count) }
+        let train = try FashionMNIST.load(.train, folder: folder)
+        guard count <= train.count else {
+            throw FIDError.invalidCount("asked for \(count) training images, the training set has \(train.count)")
+        }
+        return try statistics(ofClassifierInput: train.batch(Self.sampleIndices(count: count, from: train.count, seed: seed)).inputs)
+    }
+
+    /// `count` distinct indices in 0..<total: the first `count` positions of a Fisher–Yates
+    /// shuffle driven by `SplitMix64(seed)`, each draw mapped to its range by a 64×64-bit
+    /// multiply (Lemire 2019), so the choice does not depend on the standard library's algorithms.
+    public static func sampleIndices(count: Int, from total: Int, seed: UInt64) -> [Int] {
+        precondition(count >= 0 && count <= total, "sampleIndices: \(count) of \(total)")
+        var indices = Array(0..<total)
+        var generator = SplitMix64(seed: seed)
+        for i in 0..<count {
+            let j = i + Int(UInt64(total - i).multipliedFullWidth(by: generator.next()).high)
+            indices.swapAt(i, j)
+        }
+        return Array(indices.prefix(count))
+    }
+
+    /// Statistics of `count` images made by `generator`, generated `batchSize` at a time.
+    ///
+    /// Batch b (0, 1, ...) is generated with seed `seed &+ b · 0x9E3779B97F4A7C15` (SplitMix64's
+    /// increment): batch 0 uses `seed` itself, so `diffuse sample --seed S --count B` shows it,
+    /// and the batches' seeds never collide. The same seed and batch size give the same images.
+    /// - Parameter progress: called after each batch with the number of images done so far.
+    /// - Throws: `FIDError.tooFewImages` for count < 2; the generator's and the mapping's errors.
+    public func generatedStatistics(of generator: any ImageGenerator, count: Int, sampler: String, steps: Int,
+                                    schedule: String?, seed: UInt64, batchSize: Int,
+                                    progress: ((Int) -> Void)? = nil) throws -> FeatureStatistics {
+        guard count >= 2 else { throw FIDError.tooFewImages(count: count) }
+        guard batchSize >= 1 else { throw FIDError.invalidCount("batch size \(batchSize) must be at least 1") }
+        var scalars: [Float] = []
+        scalars.reserveCapacity(count * Self.featureDimension)
+        var done = 0, batchIndex: UInt64 = 0
+        while done < count {
+            let size = Swift.min(batchSize, count - done)
+            let images = try generator.generateImages(count: size, sampler: sampler, steps: steps, schedule: schedule,
+                                                      seed: seed &+ batchIndex &* 0x9E37_79B9_7F4A_7C15)
+            scalars += features(of: try Self.classifierInput(fromModelRange: images), batchSize: size).scalars
+            done += size
+            batchIndex += 1
+            progress?(done)
+        }
+        return try FeatureStatistics(features: Tensor(shape: [count, Self.featureDimension], scalars: scalars))
+    }
+}

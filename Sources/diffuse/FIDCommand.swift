@@ -1,0 +1,132 @@
+// Contract: `diffuse fid` — the Fréchet distance (FID) between `--count` images of a model (any
+// sampler, steps and schedule) and the 10 000 Fashion-MNIST test images, in the feature space of
+// the lesson-03 classifier (models/fashion-classifier.safetensors); or, with `--real train`, of
+// `--count` seeded random training images (the floor). Prints the FID and the time of each part
+// on standard output; progress goes to standard error. A missing classifier or data set is a
+// clear error (exit status 1).
+
+import ArgumentParser
+import Diffusion
+import Foundation
+import LessonKit
+import Tensor
+
+struct FIDCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fid",
+        abstract: "FID of a model's samples (or of real training images) against the Fashion-MNIST test set.",
+        discussion: """
+            Features are the 128 penultimate activations of the lesson-03 classifier; generated \
+            images are mapped to its 28x28 input (channel mean, 64 -> 32 pooling, centre crop). \
+            `--real train` gives the floor: the FID of as many real training images.
+            """)
+
+    @Option(help: "A model folder (exported DDPMPipeline or training checkpoint).")
+    var model: String?
+    @Option(help: "Instead of a model, real images of this Fashion-MNIST split: train (the floor).")
+    var real: String?
+    @Option(help: "Sampler: any registry name (k-diffusion, AUTOMATIC1111, diffusers).")
+    var sampler: String = "euler_ancestral"
+    @Option(help: "Sampler steps.")
+    var steps: Int = 50
+    @Option(help: "Sigma schedule: discrete (the model's own timesteps), karras, exponential, polyexponential, vp, linear.")
+    var schedule: String?
+    @Option(help: "Number of images (generated, or drawn from the training set).")
+    var count: Int = 1000
+    @Option(help: "Seed of the generated images (batch b uses seed + b * 0x9E3779B97F4A7C15), or of the choice of training images.")
+    var seed: UInt64 = 0
+    @Option(help: "Images generated per batch (the same seed and batch size give the same images).")
+    var batchSize: Int = 100
+    @Option(help: "The classifier weights (the feature extractor).")
+    var classifier: String = FashionFeatureExtractor.defaultWeightsPath
+    @Option(help: "Folder of the Fashion-MNIST idx files (default: $FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist).")
+    var data: String?
+
+    func validate() throws {
+        if (model == nil) == (real == nil) { throw ValidationError("give exactly one of --model <folder> and --real train") }
+        if let real, real != "train" { throw ValidationError("--real \(real): only `train` is supported (the test set is the reference)") }
+        if count < 2 { throw ValidationError("--count must be at least 2 (a covariance needs two images)") }
+        if steps < 1 { throw ValidationError("--steps must be at least 1") }
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let context = try FIDContext(classifier: classifier, data: data)
+            let clock = ContinuousClock()
+            if real != nil {
+                let start = clock.now
+                let statistics = try context.extractor.trainingSubsetStatistics(count: count, seed: seed, folder: context.dataFolder)
+                let seconds = (clock.now - start) / .seconds(1)
+                let fid = try frechetDistance(statistics, context.testStatistics())
+                print(String(format: "FID %.3f  real training images vs test set: %d images, seed %llu", fid, count, seed))
+                print(String(format: "time: training-image features %.1f s, test-set statistics %.1f s", seconds, context.testSeconds))
+                return
+            }
+            let generator = try loadImageGenerator(from: URL(fileURLWithPath: model!))
+            let result = try context.evaluate(generator, count: count, sampler: sampler, steps: steps, schedule: schedule,
+                                              seed: seed, batchSize: batchSize, label: "fid")
+            print(String(format: "FID %.3f  %@: sampler %@, %d steps, schedule %@, %d model evaluations per image, %d images, seed %llu, batch %d",
+                         result.fid, model!, sampler, steps, schedule ?? "default", result.modelEvaluations, count, seed, batchSize))
+            print(String(format: "time: sampling and features %.1f s (%.2f ms per image and model evaluation), test-set statistics %.1f s",
+                         result.seconds, 1000 * result.seconds / Double(count * max(result.modelEvaluations, 1)), context.testSeconds))
+        }
+    }
+}
+
+/// What every FID command needs once: the feature extractor and the test-set statistics
+/// (computed on first use and kept).
+final class FIDContext {
+    let extractor: FashionFeatureExtractor
+    let classifierURL: URL
+    let dataFolder: URL?
+    private var cachedTest: FeatureStatistics?
+    private(set) var testSeconds = 0.0
+
+    /// Loads the classifier (FIDError.classifierNotFound names the fix when it is missing).
+    init(classifier: String, data: String?) throws {
+        classifierURL = URL(fileURLWithPath: classifier)
+        extractor = try FashionFeatureExtractor(weightsAt: classifierURL)
+        dataFolder = data.map { URL(fileURLWithPath: $0) }
+    }
+
+    /// The statistics of the 10 000 test images.
+    func testStatistics() throws -> FeatureStatistics {
+        if let cachedTest { return cachedTest }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let statistics = try extractor.testSetStatistics(folder: dataFolder)
+        testSeconds = (clock.now - start) / .seconds(1)
+        cachedTest = statistics
+        return statistics
+    }
+
+    /// One generated configuration: FID, model evaluations per image, and the seconds spent
+    /// generating the images and computing their features.
+    func evaluate(_ generator: any ImageGenerator, count: Int, sampler: String, steps: Int, schedule: String?,
+                  seed: UInt64, batchSize: Int, label: String) throws -> (fid: Double, modelEvaluations: Int, seconds: Double) {
+        let test = try testStatistics()
+        let evaluations = try generator.modelEvaluations(sampler: sampler, steps: steps, schedule: schedule)
+        let progress = ProgressBar(total: count, label: label, logInterval: 60)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let statistics = try extractor.generatedStatistics(
+            of: generator, count: count, sampler: sampler, steps: steps, schedule: schedule, seed: seed,
+            batchSize: batchSize, progress: { progress.update(completed: $0) })
+        progress.finish()
+        let seconds = (clock.now - start) / .seconds(1)
+        return (try frechetDistance(statistics, test), evaluations, seconds)
+    }
+
+    /// A short fingerprint of the classifier file (FNV-1a, 64 bits, hex): FIDs are comparable
+    /// only when computed with the same feature extractor.
+    func classifierFingerprint() throws -> String {
+        let bytes = try Data(contentsOf: classifierURL)
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }
+}

@@ -1,0 +1,185 @@
+// Contract: `diffuse fid-sweep` — FID of one model for every sampler × step count (default: every
+// canonical sampler of the registry × 5, 10, 20, 50 steps), plus once the floor (real training
+// images, sampler "real-train"). One CSV row per configuration, the whole file rewritten
+// atomically after EVERY row, so a background run can be stopped at any time and started again
+// with the same command: configurations already in the CSV (same model, sampler, schedule,
+// steps, count, seed, batch size and classifier fingerprint) are skipped. Each invocation's
+// command line is appended to `<csv name without .csv>.command.txt` beside the CSV. Rows run
+// in order of step count (all samplers at 5 steps first), and the log prints an ETA after each.
+
+import ArgumentParser
+import Diffusion
+import Foundation
+import Tensor
+
+struct FIDSweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fid-sweep",
+        abstract: "FID for every sampler x step count of a model, one CSV row each (resumable).")
+
+    @Option(help: "A model folder (exported DDPMPipeline or training checkpoint).")
+    var model: String
+    @Option(help: "Samplers, comma-separated registry names (default: every canonical sampler).")
+    var samplers: String?
+    @Option(help: "Step counts, comma-separated.")
+    var steps: String = "5,10,20,50"
+    @Option(help: "Sigma schedule for every sampler (default: the model's own timesteps).")
+    var schedule: String?
+    @Option(help: "Images per configuration.")
+    var count: Int = 500
+    @Option(help: "Seed of every configuration (and of the floor's choice of training images).")
+    var seed: UInt64 = 0
+    @Option(help: "Images generated per batch.")
+    var batchSize: Int = 100
+    @Option(help: "The CSV file to write (and to resume from).")
+    var output: String
+    @Option(help: "The classifier weights (the feature extractor).")
+    var classifier: String = FashionFeatureExtractor.defaultWeightsPath
+    @Option(help: "Folder of the Fashion-MNIST idx files (default: $FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist).")
+    var data: String?
+
+    static let header = ["model", "sampler", "schedule", "steps", "model_evaluations", "count", "seed", "batch_size",
+                         "classifier", "fid", "seconds"]
+    /// The columns that identify a configuration (a row with the same values is not run again).
+    static let keyColumns = ["model", "sampler", "schedule", "steps", "count", "seed", "batch_size", "classifier"]
+    /// The floor row's model and sampler names.
+    static let floorModel = "fashion-mnist-train", floorSampler = "real-train"
+
+    func validate() throws {
+        if count < 2 { throw ValidationError("--count must be at least 2") }
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        let stepCounts = try parseIntegers(steps, option: "--steps")
+        if stepCounts.isEmpty || stepCounts.contains(where: { $0 < 1 }) { throw ValidationError("--steps: give positive step counts") }
+        if !output.hasSuffix(".csv") { throw ValidationError("--output must name a .csv file") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let samplerNames = try samplers.map { text in
+                try text.split(separator: ",").map { name -> String in
+                    let trimmed = name.trimmingCharacters(in: .whitespaces)
+                    _ = try SamplerRegistry.resolve(trimmed)     // fail now, not hours later
+                    return trimmed
+                }
+            } ?? SamplerName.allCases.map(\.rawValue)
+            let stepCounts = try parseIntegers(steps, option: "--steps")
+            let outputURL = URL(fileURLWithPath: output)
+            let context = try FIDContext(classifier: classifier, data: data)
+            let fingerprint = try context.classifierFingerprint()
+            var table = try Self.readTable(at: outputURL)
+            try recordCommand(besides: outputURL)
+
+            let generator = try loadImageGenerator(from: URL(fileURLWithPath: model))
+            let scheduleName = schedule ?? "default"
+            func key(model: String, sampler: String, steps: Int) -> [String] {
+                [model, sampler, scheduleName, "\(steps)", "\(count)", "\(seed)", "\(batchSize)", fingerprint]
+            }
+            let keyIndices = Self.keyColumns.map { Self.header.firstIndex(of: $0)! }
+            var done = Set(table.rows.map { row in keyIndices.map { row[$0] } })
+
+            // The floor: real training images, once per CSV (per count, seed and classifier).
+            // Its schedule and batch size cells are empty: they play no part.
+            let floorKey = [Self.floorModel, Self.floorSampler, "", "0", "\(count)", "\(seed)", "", fingerprint]
+            if !done.contains(floorKey) {
+                let clock = ContinuousClock()
+                let start = clock.now
+                let statistics = try context.extractor.trainingSubsetStatistics(count: count, seed: seed, folder: context.dataFolder)
+                let fid = try frechetDistance(statistics, context.testStatistics())
+                let seconds = (clock.now - start) / .seconds(1)
+                table.append([Self.floorModel, Self.floorSampler, nil, 0, 0, count, "\(seed)", nil, fingerprint, fid, seconds])
+                try table.write(to: outputURL)
+                done.insert(floorKey)
+                log(String(format: "floor (real training images): FID %.3f (%.1f s)", fid, seconds))
+            }
+
+            // Every configuration with its cost in model evaluations per image (for the ETA).
+            var pending: [(sampler: String, steps: Int, evaluations: Int)] = []
+            for n in stepCounts.sorted() {
+                for name in samplerNames where !done.contains(key(model: model, sampler: name, steps: n)) {
+                    pending.append((name, n, try generator.modelEvaluations(sampler: name, steps: n, schedule: schedule)))
+                }
+            }
+            let total = samplerNames.count * stepCounts.count
+            log("\(total - pending.count) of \(total) configurations already in \(output); \(pending.count) to run, "
+                + "\(pending.reduce(0) { $0 + $1.evaluations }) model evaluations per image in all, \(count) images each")
+            var spentSeconds = 0.0, spentEvaluations = 0
+            for (index, configuration) in pending.enumerated() {
+                let result = try context.evaluate(generator, count: count, sampler: configuration.sampler, steps: configuration.steps,
+                                                  schedule: schedule, seed: seed, batchSize: batchSize,
+                                                  label: "\(configuration.sampler) \(configuration.steps)")
+                table.append([model, configuration.sampler, scheduleName, configuration.steps, result.modelEvaluations, count,
+                              "\(seed)", batchSize, fingerprint, result.fid, result.seconds])
+                try table.write(to: outputURL)
+                spentSeconds += result.seconds
+                spentEvaluations += result.modelEvaluations
+                // The cost of a configuration is close to proportional to its model evaluations.
+                let remaining = pending[(index + 1)...].reduce(0) { $0 + $1.evaluations }
+                let eta = spentSeconds / Double(max(spentEvaluations, 1)) * Double(remaining)
+                log(String(format: "[%d/%d] %@ %d steps (%d evaluations): FID %.3f in %.0f s; ETA %@ for the remaining %d",
+                           index + 1, pending.count, configuration.sampler, configuration.steps, result.modelEvaluations,
+                           result.fid, result.seconds, Self.duration(eta), pending.count - index - 1))
+            }
+            log("done: \(output)")
+        }
+    }
+
+    /// Appends this invocation (working directory and arguments) to `<name>.command.txt`.
+    func recordCommand(besides csv: URL) throws {
+        let url = csv.deletingPathExtension().appendingPathExtension("command.txt")
+        let previous = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
+        let arguments = CommandLine.arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
+        let line = "# \(ISO8601DateFormatter().string(from: Date())) in \(FileManager.default.currentDirectoryPath)\n\(arguments)\n"
+        try AtomicFile.write(previous + line, to: url)
+    }
+
+    /// The existing CSV at `url` (an empty table with `header` when there is none).
+    /// - Throws: `ValidationError` when the file has other columns or malformed rows.
+    static func readTable(at url: URL) throws -> CSVTable {
+        var table = CSVTable(header: header)
+        guard FileManager.default.fileExists(atPath: url.path) else { return table }
+        let rows = try parseCSV(String(contentsOf: url, encoding: .utf8))
+        guard let first = rows.first, first == header else {
+            throw ValidationError("\(url.path) exists with other columns (expected \(header.joined(separator: ","))); choose another --output")
+        }
+        for (i, row) in rows.dropFirst().enumerated() {
+            guard row.count == header.count else {
+                throw ValidationError("\(url.path): line \(i + 2) has \(row.count) cells, expected \(header.count)")
+            }
+            table.append(row.map { $0 as CSVCell? })
+        }
+        return table
+    }
+
+    /// Splits RFC 4180 CSV text into rows of cells (quoted cells may hold commas, quotes as "",
+    /// and line breaks).
+    static func parseCSV(_ text: String) throws -> [[String]] {
+        var rows: [[String]] = [], row: [String] = [], cell = ""
+        var quoted = false, afterQuote = false
+        for character in text {
+            if quoted {
+                if character == "\"" { quoted = false; afterQuote = true } else { cell.append(character) }
+                continue
+            }
+            switch character {
+            case "\"":
+                if afterQuote { cell.append("\"") }   // "" inside a quoted cell
+                quoted = true
+                afterQuote = false
+            case ",":
+                row.append(cell); cell = ""; afterQuote = false
+            case "\n", "\r\n":
+                row.append(cell); rows.append(row); row = []; cell = ""; afterQuote = false
+            default:
+                cell.append(character); afterQuote = false
+            }
+        }
+        if quoted { throw ValidationError("the CSV file ends inside a quoted cell") }
+        if !cell.isEmpty || !row.isEmpty { row.append(cell); rows.append(row) }
+        return rows
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return String(format: "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60)
+    }
+}
