@@ -77,6 +77,15 @@ struct FIDSweepCommand: ParsableCommand {
             let keyIndices = Self.keyColumns.map { Self.header.firstIndex(of: $0)! }
             var done = Set(table.rows.map { row in keyIndices.map { row[$0] } })
 
+            // Every configuration with its cost in model evaluations per image (for the ETA); computing
+            // the costs first also rejects a bad sampler or schedule before anything runs.
+            var pending: [(sampler: String, steps: Int, evaluations: Int)] = []
+            for n in stepCounts.sorted() {
+                for name in samplerNames where !done.contains(key(model: model, sampler: name, steps: n)) {
+                    pending.append((name, n, try generator.modelEvaluations(sampler: name, steps: n, schedule: schedule)))
+                }
+            }
+
             // The floor: real training images, once per CSV (per count, seed and classifier).
             // Its schedule and batch size cells are empty: they play no part.
             let floorKey = [Self.floorModel, Self.floorSampler, "", "0", "\(count)", "\(seed)", "", fingerprint]
@@ -93,13 +102,6 @@ struct FIDSweepCommand: ParsableCommand {
                 log(String(format: "floor (real training images): FID %.3f (%.1f s)", fid, seconds))
             }
 
-            // Every configuration with its cost in model evaluations per image (for the ETA).
-            var pending: [(sampler: String, steps: Int, evaluations: Int)] = []
-            for n in stepCounts.sorted() {
-                for name in samplerNames where !done.contains(key(model: model, sampler: name, steps: n)) {
-                    pending.append((name, n, try generator.modelEvaluations(sampler: name, steps: n, schedule: schedule)))
-                }
-            }
             let total = samplerNames.count * stepCounts.count
             log("\(total - pending.count) of \(total) configurations already in \(output); \(pending.count) to run, "
                 + "\(pending.reduce(0) { $0 + $1.evaluations }) model evaluations per image in all, \(count) images each")
