@@ -50,9 +50,10 @@ public struct FashionFeatureExtractor {
     ///
     /// The mean over channels makes gray of RGB; 64×64 images (the size the latent model decodes
     /// to) are 2×2 average pooled to 32×32; 32×32 images (Fashion-MNIST padded by 2 pixels per
-    /// side for the UNet) are centre-cropped to 28×28, which undoes that padding exactly. Then x ↦ (x + 1)/2, clamped to [0, 1] and rounded
-    /// to the nearest multiple of 1/255: what writing the image as an 8-bit PNG would keep, and
-    /// the grid the test images (bytes / 255) lie on.
+    /// side for the UNet) are centre-cropped to 28×28, which undoes that padding exactly. Then
+    /// x ↦ (x + 1)/2, clamped to [0, 1] and rounded to the nearest multiple of 1/255: what
+    /// writing the image as an 8-bit PNG would keep, and the grid the test images (bytes / 255)
+    /// lie on.
     /// - Throws: `FIDError.unsupportedImages` for other shapes, `FIDError.nonFiniteValues` for
     ///   NaN or infinite pixels.
     public static func classifierInput(fromModelRange images: Tensor) throws -> Tensor {
