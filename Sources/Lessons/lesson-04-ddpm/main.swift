@@ -136,7 +136,7 @@ struct Lesson {
             Run it with `swift run -c release lesson-04-ddpm` (about a minute on two cores; the time of this run \
             is at the end). It writes this page and its figures to `out/lesson-04/` (`--out DIR`); `--docs` \
             writes them to `docs/lessons/` instead, which is how the committed copy is made. `--train-steps`, \
-            `--sample-count`, `--sample-steps`, `--loss-images`, `--model`, `--seed` and `--help` change the \
+            `--train-channels`, `--train-batch`, `--sample-count`, `--sample-steps`, `--loss-images`, `--model`, `--seed` and `--help` change the \
             experiment. The trained model is the one that ships in `models/ddpm-fmnist` (a 686 769-parameter \
             UNet, linear betas, T = 1000, trained to predict the noise; see `docs/training.md`).
             """)
@@ -298,17 +298,21 @@ struct Lesson {
             worst = max(worst, abs(slope - abar.squareRoot()) / slopeError, abs(mean) / meanError,
                         abs(variance - (1 - abar)) / varianceError)
             rows.append([
-                String(t + 1), format(abar.squareRoot(), digits: 5), "\(format(slope, digits: 5)) ± \(format(slopeError, digits: 5))",
-                "\(format(mean, digits: 5)) ± \(format(meanError, digits: 5))",
-                format(1 - abar, digits: 5), "\(format(variance, digits: 5)) ± \(format(varianceError, digits: 5))",
+                String(t + 1), format(abar.squareRoot(), digits: 5), "\(format(slope, digits: 5)) ± \(significant(slopeError))",
+                "\(significant(mean)) ± \(significant(meanError))",
+                significant(1 - abar, digits: 5), "\(significant(variance, digits: 5)) ± \(significant(varianceError))",
             ])
         }
+        // P(max of n |z| >= worst) for n independent standard normal deviations.
+        let chance = 1 - pow(1 - erfc(worst / 2.0.squareRoot()), Double(rows.count * 3))
         report.table(headers: ["steps taken", "sqrt(abar) (eq. 4)", "slope of chain", "residual mean", "1 − abar (eq. 4)", "residual variance"],
                      rows: rows, alignments: Array(repeating: .right, count: 6))
         report.paragraph("""
             Every measured slope, mean and variance agrees with eq. 4 to within \(format(worst, digits: 1)) standard \
-            errors — the size of disagreement chance alone produces among \(rows.count * 3) estimates. The closed form \
-            is what training uses: it jumps to any t in one line instead of t steps.
+            errors. Among \(rows.count * 3) estimates, a largest deviation at least this big happens by chance \
+            \(format(100 * chance, digits: 0)) % of the time (if they were independent; they share chains), so the \
+            draws are consistent with the formula. The closed form is what training uses: it jumps to any t in \
+            one line instead of t steps.
             """)
     }
 
@@ -751,6 +755,9 @@ func loadAverage() -> String {
     guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "?" }
     return text.split(separator: " ").first.map(String.init) ?? "?"
 }
+
+/// A number with `digits` significant digits.
+func significant(_ value: Double, digits: Int = 2) -> String { String(format: "%.\(digits)g", value) }
 
 /// A number with `digits` digits after the point (or in scientific notation).
 func format(_ value: Double, digits: Int = 3, scientific: Bool = false) -> String {

@@ -228,10 +228,20 @@ struct Lesson {
             fractions.indices.map { i in standardDeviation(images.sliced(axis: 0, i..<(i + 1))) }
         }
         let mid = n / 2
+        func neighbourDifferences(_ images: Tensor) -> [Double] {
+            (0..<(n - 1)).map { i in meanAbs(images.sliced(axis: 0, i..<(i + 1)) - images.sliced(axis: 0, (i + 1)..<(i + 2))) }
+        }
+        let slerpSteps = neighbourDifferences(slerpImages), lerpSteps = neighbourDifferences(lerpImages)
+        let lerpMiddleSteps = Array(lerpSteps.dropFirst().dropLast())
         report.paragraph("""
             Both rows start and end on the same two images (f = 0 and 1 are the same noises). Along the slerp row \
-            every input is a plausible noise and every frame a garment. The straight line's middle frames come \
-            from noises that are too short; the pixel standard deviation of the image at f = \(format(fractions[mid], digits: 2)) \
+            every input is a plausible noise and the image changes gradually: neighbouring frames differ by a mean \
+            absolute pixel difference of \(format(slerpSteps.min()!, digits: 3)) to \(format(slerpSteps.max()!, digits: 3)). The \
+            straight line's middle frames come from noises that are too short: frames \(2) to \(n - 1) differ from their \
+            neighbours by at most \(format(lerpMiddleSteps.max()!, digits: 3)), while the jumps to the two ends are \
+            \(format(lerpSteps.first!, digits: 3)) and \(format(lerpSteps.last!, digits: 3)) — the walk jumps onto one washed-out \
+            image, stays near it, and jumps off at the other end. \
+            The pixel standard deviation of the image at f = \(format(fractions[mid], digits: 2)) \
             is \(format(stds[1][mid], digits: 3)) on the straight line against \(format(stds[0][mid], digits: 3)) with slerp \
             (at the ends: \(format(stds[0][0], digits: 3)) and \(format(stds[0][n - 1], digits: 3))) — a washed-out, lower-contrast \
             image. Both strips took \(format(seconds, digits: 1)) s.
@@ -405,8 +415,11 @@ struct Lesson {
         let worst = differences.max() ?? 0
         report.paragraph("""
             The largest difference over all \(n) steps and \(options.checkCount * xT.count / options.checkCount) values \
-            is \(format(worst, digits: 1, scientific: true)), on states of size up to \(format(magnitudes.max() ?? 0, digits: 1)): \
-            the rounding of Float32 arithmetic done in a different order (the Euler side also passes x through \
+            is \(format(worst, digits: 1, scientific: true)), on states of size up to \(format(magnitudes.max() ?? 0, digits: 1)) \
+            (without the clamp, x̂_0 of this undertrained model leaves [−1, 1]) — a relative difference of \
+            \(format(worst / max(magnitudes.max() ?? 1, 1e-30), digits: 1, scientific: true)), about \
+            \(format(worst / max(magnitudes.max() ?? 1, 1e-30) / Double(Float.ulpOfOne), digits: 0)) times Float32's machine epsilon \
+            after \(n) steps: the rounding of Float32 arithmetic done in a different order (the Euler side also passes x through \
             1/sqrt(1 + sigma²) and the timestep through log-sigma interpolation before the network sees them). \
             Two programs that look different — a rebuild from x̂_0 and eps in the variables of a variance-preserving \
             process, and a step of an ODE solver in the variables of a variance-exploding one — are one method.
