@@ -115,7 +115,7 @@ struct Lesson {
             `models/ddpm-fmnist` (trained as in lesson 04, linear betas, T = 1000) without retraining it.
             """)
         report.paragraph("""
-            Run it with `swift run -c release lesson-05-ddim` (about a minute on two cores; this run's time is at \
+            Run it with `swift run -c release lesson-05-ddim` (under a minute on two cores; this run's time is at \
             the end). It writes this page and its figures to `out/lesson-05/` (`--out DIR`); `--docs` writes them \
             to `docs/lessons/`, which is how the committed copy is made. `--steps`, `--count`, `--frames`, \
             `--check-count`, `--model`, `--seed` and `--help` change the experiment.
@@ -345,8 +345,8 @@ struct Lesson {
         report.paragraph("""
             The last line is one step of Euler's method, from sigma to sigma', on the ordinary differential \
             equation dx/dsigma = (x − D(x; sigma))/sigma — the probability-flow ODE in the parameterization of \
-            Karras et al. 2022 ("Elucidating the Design Space…", sec. 3 and Table 1; Song et al. 2021, sec. 4.3, \
-            note the same). DDIM with eta = 0 is Euler on that ODE, exactly, step by step. Shown numerically: \
+            Karras et al. 2022 ("Elucidating the Design Space…", sec. 3 and Table 1); the DDIM paper itself makes \
+            the same observation (Song, Meng & Ermon 2021, sec. 4.3, "Relevance to neural ODEs"). DDIM with eta = 0 is Euler on that ODE, exactly, step by step. Shown numerically: \
             DDIM's eq. 12 written out below in the paper's variables (x_t, alphabar, eps_theta), and the library's \
             `euler` sampler on x with the model's denoiser, over the same \(options.steps) noise levels (the model's \
             sigma_t at \(options.steps) integer timesteps from 999 to 0, then 0), the same \(options.checkCount) starting \
