@@ -511,7 +511,7 @@ struct Lesson {
         }
         report.paragraph("""
             \(options.trainSteps) steps took \(format(seconds, digits: 1)) s \
-            (\(format(Double(options.trainSteps * options.trainBatch) / seconds, digits: 0)) images/s on this loaded machine). \
+            (\(format(Double(options.trainSteps * options.trainBatch) / seconds, digits: 0)) images/s, load average \(loadAverage())). \
             The loss falls from \(format(first, digits: 3)) (mean of the first 10 steps; predicting eps = 0 scores 1) \
             to \(format(last, digits: 4)) (mean of the last \(window)); the per-step loss stays noisy because each batch \
             draws its own timesteps and the loss differs a hundredfold between small and large t (section 2). \

@@ -407,6 +407,10 @@ struct Lesson {
                  format(differences[i], digits: 2, scientific: true), format(magnitudes[i], digits: 2)]
             },
             alignments: Array(repeating: .right, count: 6))
+        let perStep = differences.enumerated().map { "\(String(format: "%2d", $0.offset + 1)): \(format($0.element, digits: 1, scientific: true))" }
+        let lines = stride(from: 0, to: perStep.count, by: 5).map { perStep[$0..<min($0 + 5, perStep.count)].joined(separator: "   ") }
+        report.paragraph("Every step (step: max |difference|):")
+        report.code(lines.joined(separator: "\n"))
         var plot = Plot(title: "DDIM (eq. 12) vs Euler on the probability-flow ODE, \(options.checkCount) images", xLabel: "step",
                         yLabel: "max abs difference of the states", logY: true, legend: .hidden)
         plot.line(x: differences.indices.map { Double($0 + 1) }, y: differences.map { max($0, 1e-9) }, color: Color.cycle[0], points: .circle)
