@@ -1,7 +1,8 @@
 // Contract: `diffuse sample` — loads an exported model folder or a training checkpoint (EMA
 // weights unless `--raw-weights`), samples `--count` images with any sampler and sigma schedule
 // of the registry, and writes one PNG grid. Class-conditional models take `--class` labels and a
-// classifier-free `--guidance` scale.
+// classifier-free `--guidance` scale. A folder with `vae/` is a latent model
+// (`LatentDiffusionModel`): its samples are decoded by TAESD (weights from `vae/` or `--vae`).
 
 import ArgumentParser
 import Diffusion
@@ -13,8 +14,10 @@ struct SampleCommand: ParsableCommand {
         commandName: "sample",
         abstract: "Sample an image grid from a trained DDPM with any sampler and schedule.")
 
-    @Option(help: "An exported model folder (unet/, scheduler/) or a training checkpoint folder.")
+    @Option(help: "An exported model folder (unet/, scheduler/; with vae/: a latent model) or a training checkpoint folder.")
     var model: String
+    @Option(help: "Latent models: a folder with taesd_decoder.safetensors, used when the model's vae/ has none.")
+    var vae: String?
     @Option(help: "Sampler: a k-diffusion name (euler, dpmpp_2m, ...), an AUTOMATIC1111 label (\"DPM++ 2M Karras\") or a diffusers scheduler class.")
     var sampler: String = "euler"
     @Option(help: "Sampler steps.")
@@ -46,12 +49,20 @@ struct SampleCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let loaded = try DDPMModel.load(from: URL(fileURLWithPath: model), useEMA: !rawWeights)
+            let folder = URL(fileURLWithPath: model)
             let labels = try `class`.map { try parseIntegers($0, option: "--class") }
             let clock = ContinuousClock()
             let start = clock.now
-            let images = try loaded.sample(count: count, sampler: sampler, steps: steps, schedule: schedule, seed: seed,
+            let images: Tensor
+            if LatentDiffusionModel.isLatentModel(at: folder) {
+                let loaded = try LatentDiffusionModel.load(from: folder, taesdFolder: vae.map { URL(fileURLWithPath: $0) })
+                images = try loaded.sample(count: count, sampler: sampler, steps: steps, schedule: schedule, seed: seed,
+                                           classLabels: labels, guidanceScale: guidance)
+            } else {
+                let loaded = try DDPMModel.load(from: folder, useEMA: !rawWeights)
+                images = try loaded.sample(count: count, sampler: sampler, steps: steps, schedule: schedule, seed: seed,
                                            classLabels: labels, guidanceScale: guidance, clipDenoised: noClip ? false : nil)
+            }
             let seconds = (clock.now - start) / .seconds(1)
             let side = columns ?? Int(Double(count).squareRoot().rounded(.up))
             try PNG.write(imageGridFromModelRange(images, columns: side), to: URL(fileURLWithPath: output))

@@ -74,6 +74,8 @@ struct TrainCommand: ParsableCommand {
     var sampleSampler: String = "euler_ancestral"
     @Option(help: "Sampler steps for the sample grids.")
     var sampleSteps: Int = 50
+    @Option(help: "Latent data: the TAESD folder that decodes the sample grids (grids are skipped when it is missing).")
+    var vae: String = "../shared/weights/taesd-sd1"
 
     func validate() throws {
         if steps < 1 { throw ValidationError("--steps must be at least 1") }
@@ -152,11 +154,27 @@ struct TrainCommand: ParsableCommand {
             let command = CommandLine.arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
             try? AtomicFile.write(Data((command + "\n").utf8), to: folder.appendingPathComponent("command.txt"))
             log("model: \(trainer.model.parameterCount) parameters, channels \(configuration.model.blockOutChannels), attention at levels \(configuration.model.attentionLevels); data: \(dataset.count) examples \(item) from \(configuration.data.summary); \(configuration.prediction.rawValue) prediction, \(configuration.betaSchedule.rawValue) betas, batch \(configuration.batchSize)")
-            try train(trainer, folder: folder, checkpoint: checkpoint)
+            try train(trainer, folder: folder, checkpoint: checkpoint, decoder: try latentDecoder(configuration.data))
         }
     }
 
-    func train(_ trainer: DDPMTrainer, folder: URL, checkpoint: URL) throws {
+    /// Maps sampled latents to images in [−1, 1] for the sample grids: identity for pixel data;
+    /// for latent data, the TAESD decoder at the file's `scaling_factor`, or nil (no grids) when
+    /// the TAESD folder is missing.
+    func latentDecoder(_ source: TrainingDataSource) throws -> ((Tensor) throws -> Tensor)? {
+        guard case .latents(let path) = source else { return { $0 } }
+        let taesdFolder = URL(fileURLWithPath: vae)
+        guard FileManager.default.fileExists(atPath: taesdFolder.appendingPathComponent(TAESD.decoderFileName).path) else {
+            log("warning: no TAESD decoder in \(vae); sample grids are skipped (pass --vae <folder>)")
+            return nil
+        }
+        let taesd = try TAESD.load(directory: taesdFolder)
+        let factor = try SafetensorsFile(contentsOf: URL(fileURLWithPath: path)).metadata["scaling_factor"].flatMap(Double.init) ?? 1
+        log("sample grids: latents / \(factor) decoded by TAESD (\(vae))")
+        return { latents in try LatentDataset.decode(latents, with: taesd.decoder, scalingFactor: factor) }
+    }
+
+    func train(_ trainer: DDPMTrainer, folder: URL, checkpoint: URL, decoder: ((Tensor) throws -> Tensor)?) throws {
         let startStep = trainer.step
         guard startStep < steps else {
             log("the checkpoint is already at step \(startStep) >= --steps \(steps); nothing to do")
@@ -180,7 +198,7 @@ struct TrainCommand: ParsableCommand {
                 try trainer.save(to: checkpoint)
             }
             if (sampleEvery > 0 && trainer.step % sampleEvery == 0) || isLast {
-                try writeSamplesAndCurve(trainer, folder: folder)
+                try writeSamplesAndCurve(trainer, folder: folder, decoder: decoder)
             }
         }
         progress.finish()
@@ -189,16 +207,17 @@ struct TrainCommand: ParsableCommand {
                    Double((trainer.step - startStep) * trainer.configuration.batchSize) / elapsed))
     }
 
-    func writeSamplesAndCurve(_ trainer: DDPMTrainer, folder: URL) throws {
+    func writeSamplesAndCurve(_ trainer: DDPMTrainer, folder: URL, decoder: ((Tensor) throws -> Tensor)?) throws {
+        try writeLossCurve(trainer.losses, folder: folder)
+        guard let decoder else { return }
         let model = try DDPMModel(trainer: trainer)
         let labels: [Int]? = model.classCount.map { classes in (0..<sampleCount).map { $0 % classes } }
-        let images = try model.sample(count: sampleCount, sampler: sampleSampler, steps: sampleSteps, seed: 0,
-                                      classLabels: labels, guidanceScale: labels == nil ? 1 : 3)
+        let images = try decoder(model.sample(count: sampleCount, sampler: sampleSampler, steps: sampleSteps, seed: 0,
+                                              classLabels: labels, guidanceScale: labels == nil ? 1 : 3))
         let columns = Int(Double(sampleCount).squareRoot().rounded(.up))
         let grid = imageGridFromModelRange(images, columns: columns)
         try PNG.write(grid, to: folder.appendingPathComponent(String(format: "samples/step-%06d.png", trainer.step)))
         try PNG.write(grid, to: folder.appendingPathComponent("samples/latest.png"))
-        try writeLossCurve(trainer.losses, folder: folder)
     }
 
     func writeLossCurve(_ losses: [Float], folder: URL) throws {

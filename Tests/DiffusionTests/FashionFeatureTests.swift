@@ -154,11 +154,12 @@ import Testing
         #expect(try model.modelEvaluations(sampler: sampler, steps: steps, schedule: nil) == expected)
     }
 
-    @Test func folderMappingNamesUnsupportedAndMissingModels() throws {
+    @Test func folderMappingNamesIncompleteAndMissingModels() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fid-tests-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("vae"), withIntermediateDirectories: true)
-        #expect(throws: FIDError.self) { _ = try loadImageGenerator(from: folder) }
+        // A vae/ folder makes it a latent model; without vae/config.json it is incomplete.
+        #expect(throws: LatentModelError.self) { _ = try loadImageGenerator(from: folder) }
         #expect(throws: TrainingError.self) { _ = try loadImageGenerator(from: folder.appendingPathComponent("vae")) }
         let exported = folder.appendingPathComponent("pixel")
         try Self.tinyModel().export(to: exported)

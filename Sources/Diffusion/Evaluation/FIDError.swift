@@ -17,8 +17,6 @@ public enum FIDError: Error, CustomStringConvertible, Equatable, Sendable {
     case nonFiniteValues(String)
     /// An image count that cannot be served (for example more training images than exist).
     case invalidCount(String)
-    /// A model folder of a kind this build cannot turn into images.
-    case unsupportedModel(String)
 
     /// A sentence naming the problem and the fix.
     public var description: String {
@@ -38,8 +36,6 @@ public enum FIDError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(what) contain NaN or infinite values; the model or its sampler diverged"
         case let .invalidCount(reason):
             return "invalid image count: \(reason)"
-        case let .unsupportedModel(reason):
-            return "cannot generate images: \(reason)"
         }
     }
 }

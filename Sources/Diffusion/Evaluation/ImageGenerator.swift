@@ -40,16 +40,13 @@ public func countDenoiserEvaluations(sampler: String, sigmas: [Double]) throws -
 ///
 /// - A diffusers `DDPMPipeline` folder or a training checkpoint folder: a pixel-space
 ///   `DDPMModel` (EMA weights of a checkpoint).
-/// - A folder with `vae/`: a latent diffusion model. LATENT MODELS: the lead engineer adds
-///   `LatentDiffusionModel.load(from:)` here when the latent branch is merged; until then such
-///   a folder is reported as unsupported instead of being misread as a pixel model.
-/// - Throws: `FIDError.unsupportedModel` for a latent folder; `DDPMModel.load`'s errors
+/// - A folder with `vae/`: a `LatentDiffusionModel` (latent UNet plus TAESD's decoder).
+/// - Throws: `LatentModelError` for a latent folder that is incomplete; `DDPMModel.load`'s errors
 ///   (`TrainingError.invalidModel` for a folder that holds no model, `StateDictionaryError`
 ///   for weights that do not fit their config).
 public func loadImageGenerator(from folder: URL) throws -> any ImageGenerator {
-    var isFolder: ObjCBool = false
-    if FileManager.default.fileExists(atPath: folder.appendingPathComponent("vae").path, isDirectory: &isFolder), isFolder.boolValue {
-        throw FIDError.unsupportedModel("\(folder.path) holds a latent diffusion model (it has vae/); this build samples pixel-space DDPM folders only")
+    if LatentDiffusionModel.isLatentModel(at: folder) {
+        return try LatentDiffusionModel.load(from: folder)
     }
     return try DDPMModel.load(from: folder)
 }
