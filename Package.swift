@@ -52,12 +52,20 @@ let package = Package(
             path: "Sources/Lessons/lesson-03-training", swiftSettings: native),
         .testTarget(name: "LessonKitTests", dependencies: ["LessonKit", "Tensor"], swiftSettings: native),
         .executableTarget(
-            name: "lesson-07-latent-diffusion",
+            name: "lesson-04-ddpm",
             dependencies: ["Diffusion", "Autograd", "LessonKit", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            path: "Sources/Lessons/lesson-07-latent-diffusion", swiftSettings: native),
+            path: "Sources/Lessons/lesson-04-ddpm", swiftSettings: native),
+        .executableTarget(
+            name: "lesson-05-ddim",
+            dependencies: ["Diffusion", "LessonKit", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Lessons/lesson-05-ddim", swiftSettings: native),
         .executableTarget(
             name: "lesson-06-samplers",
             dependencies: ["Diffusion", "LessonKit", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Lessons/lesson-06-samplers", swiftSettings: native),
+        .executableTarget(
+            name: "lesson-07-latent-diffusion",
+            dependencies: ["Diffusion", "Autograd", "LessonKit", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Lessons/lesson-07-latent-diffusion", swiftSettings: native),
     ]
 )
