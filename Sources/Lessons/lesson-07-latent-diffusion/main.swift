@@ -141,7 +141,7 @@ struct Lesson {
         }
         let taesd = try TAESD.load(directory: taesdFolder)
         report.paragraph("""
-            TAESD (Bohan Ollin Boer Bohan, 2023) is a tiny autoencoder trained to map images to the same \
+            TAESD (Ollin Boer Bohan, 2023) is a tiny autoencoder trained to map images to the same \
             latent space as Stable Diffusion's VAE, and back: an encoder of \(taesd.encoder.parameterCount.formatted()) \
             parameters that halves the resolution three times and ends in 4 channels, and a decoder of \
             \(taesd.decoder.parameterCount.formatted()) parameters that undoes it. Its latents are already on \
@@ -173,13 +173,18 @@ struct Lesson {
             panels.append(Plot(image: image, title: "\(name)"))
             panels.append(Plot(image: decoded.squeezed(axis: 0), title: String(format: "decoded (PSNR %.1f dB)", psnr)))
             let l = latents.squeezed(axis: 0)
-            let channelRow = Tensor.concatenate((0..<l.shape[0]).map { l.sliced(axis: 0, start: $0, end: $0 + 1).squeezed(axis: 0) }, axis: 1)
-            panels.append(Plot(heatmap: channelRow, title: "its 4 latent channels, side by side", palette: ImageLayer.diverging))
+            // The four channels as a 2×2 mosaic, on one symmetric colour scale.
+            let channels = (0..<l.shape[0]).map { l.sliced(axis: 0, start: $0, end: $0 + 1).squeezed(axis: 0) }
+            let mosaic = Tensor.concatenate([Tensor.concatenate([channels[0], channels[1]], axis: 1),
+                                             Tensor.concatenate([channels[2], channels[3]], axis: 1)], axis: 0)
+            let limit = Double(mosaic.abs().max().item)
+            panels.append(Plot(heatmap: mosaic, title: "its latent channels 0 1 / 2 3", palette: ImageLayer.diverging,
+                               valueRange: -limit...limit))
         }
         report.table(headers: ["photograph", "pixels", "latents", "ratio", "round-trip PSNR", "latent mean / std", "encode / decode"],
                      rows: rows, alignments: [.left, .right, .right, .right, .right, .right, .right])
         let figure = Figure(rows: photoNames.count, columns: 3, width: 1500, height: 420 * photoNames.count, plots: panels)
-        try report.figure(figure, name: "round-trips", caption: "Each photograph (left), its TAESD round trip (middle) and its four latent channels (right, blue negative, red positive).", showInTerminal: false)
+        try report.figure(figure, name: "round-trips", caption: "Each photograph (left), its TAESD round trip (middle) and its four latent channels as a 2×2 mosaic (right, blue negative, red positive).", showInTerminal: false)
         report.paragraph("""
             What to see: the latents are a small, blurry, recognisable map of the picture — each latent \
             "pixel" stands for an 8×8 patch — and the decoder invents plausible fine detail (fur, text, \
