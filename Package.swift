@@ -63,5 +63,9 @@ let package = Package(
             name: "lesson-06-samplers",
             dependencies: ["Diffusion", "LessonKit", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Lessons/lesson-06-samplers", swiftSettings: native),
+        .executableTarget(
+            name: "lesson-07-latent-diffusion",
+            dependencies: ["Diffusion", "Autograd", "LessonKit", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Lessons/lesson-07-latent-diffusion", swiftSettings: native),
     ]
 )
