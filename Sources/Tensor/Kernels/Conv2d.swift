@@ -10,12 +10,12 @@
 // where col is the im2col matrix. The forward pass never materializes col: the GEMM's packing
 // routine reads it straight from the image (implicit GEMM). Stride 1 reads rows of zero-padded
 // copies of the images stacked into one tall image (`StackedPaddedImages`, `ShiftedRowsMatrix`:
-// pure vector copies, one product for the whole batch); other strides gather (`Im2ColMatrix`);
+// pure vector copies, one product per run of images); other strides gather (`Im2ColMatrix`);
 // a 1x1, stride-1, unpadded convolution reads the image itself as the B matrix. The backward
 // passes are the transposed products: gradInput = col2im(Wᵀ · gradOut) and gradWeight =
 // Σ_n gradOut · colᵀ. At stride 1 both avoid col as well: gradInput is the forward convolution of
-// gradOut with the flipped, transposed weight, and gradWeight one product over the stacked batch
-// whose B operand is packed from the stacked images by register transposes
+// gradOut with the flipped, transposed weight, and gradWeight one product per run of stacked
+// images whose B operand is packed from the stacked images by register transposes
 // (`StackedColumnsTransposed`). Other strides materialize col per image.
 
 /// The sizes of one convolution, checked once.
@@ -164,12 +164,10 @@ struct Im2ColMatrix: GEMMPackableB, @unchecked Sendable {
 }
 
 /// The im2col matrix of a stride-1 convolution over zero-padded images stacked into one tall
-/// image (`StackedPaddedImages`), computed for every column of the padded width: entry (q, p)
-/// with q = (c, i, j) is `padded[rowOffsets[q] + p]`, where `rowOffsets[q] = c * plane + i * d * Wp
+/// image (`StackedPaddedImages`), computed for every stacked position: entry (q, p) with
+/// q = (c, i, j) is `padded[rowOffsets[q] + p]`, where `rowOffsets[q] = c * plane + i * d * P
 /// + j * d`. Each row is a contiguous run of the padded images, so packing is plain vector
-/// copies; the outputs at the Wp - Wo extra columns of each row and at the (kH - 1) * d rows
-/// between images are computed and discarded (at 3x3, padding 1: 6% extra at 64x64, 13% at
-/// 28x28 or 32x32, 56% at 4x4).
+/// copies; the outputs at positions between images' rows are computed and discarded.
 struct ShiftedRowsMatrix: GEMMPackableB, @unchecked Sendable {
     // @unchecked: both buffers are only read, and the caller keeps them alive for the call.
     /// The stacked zero-padded images of one group (see `StackedPaddedImages`).
@@ -202,65 +200,106 @@ struct ShiftedRowsMatrix: GEMMPackableB, @unchecked Sendable {
     }
 }
 
-/// The images of one group, zero-padded and stacked vertically per channel, for the stride-1
-/// paths: channel c of image n, padded row r starts at `pointer + c * plane + (n * Hp + r) * Wp`
-/// with `plane = N * Hp * Wp`, followed by (kW - 1) * d floats of slack. A stride-1 convolution
-/// of the whole batch is then one `ShiftedRowsMatrix` product over this single tall image: output
-/// row y of image n is stacked row n * Hp + y, and the (kH - 1) * d stacked rows that straddle two
-/// images, like the Wp - Wo extra columns of each row, are computed and discarded. One product
-/// per batch packs the weight once instead of once per image (the 4x4 and 8x8 levels of a small
-/// UNet spent more time packing the weight than multiplying).
+/// A run of images of one group, zero-padded and stacked vertically per channel, for the
+/// stride-1 paths. Neighbouring images and neighbouring rows share their zero padding: every
+/// row is p zeros then the W pixels (pitch P = W + p), every image is H such rows then p zero
+/// rows, and the stack starts with p zero rows, so pixel (n, iy, ix) of the run sits at
+/// `pointer + c * plane + (p + n * (H + p) + iy) * P + p + ix`. A stride-1 convolution of the run
+/// is then one `ShiftedRowsMatrix` product over this single tall image: output (n, y, x) is
+/// stacked position (n * (H + p) + y) * P + x, whose window reads exactly the right pixels or
+/// zeros (the p zeros before a row also serve as the p zeros after the previous one). The
+/// positions between outputs (P - Wo per row, H + p - Ho rows per image) are computed and
+/// discarded: at 3x3, padding 1, that is 6% at 32x32 and 36% at 4x4 (with separate padding for
+/// every image and row, 13% and 125%). It needs p <= (k - 1) * d in both directions, so outputs
+/// fit within one pitch and one image block (`StackedPaddedImages.applies`).
+/// Stacking several small images into one product packs the weight once per run instead of
+/// once per image (the 4x4 and 8x8 levels of a small UNet spent more time packing the weight
+/// than multiplying); runs stay small (`imagesPerRun`) so their buffers are reused from cache.
 struct StackedPaddedImages {
     /// The stacked buffer (owned; call `deallocate()`).
     let pointer: UnsafeMutablePointer<Float>
-    /// Padded height Hp = H + 2p and width Wp = W + 2p of one image.
-    let paddedHeight: Int, paddedWidth: Int
-    /// Floats per stacked channel: N * Hp * Wp.
+    /// Floats from one stacked row to the next: P = W + p.
+    let pitch: Int
+    /// Stacked rows from one image to the next: H + p.
+    let blockRows: Int
+    /// Floats per stacked channel: (p + count * (H + p)) * P.
     let plane: Int
-    /// Stacked output rows N * Hp - (kH - 1) * d: every output row of every image, plus the discarded ones.
+    /// Stacked output rows (count - 1) * (H + p) + Ho: every output row of every image, plus the discarded ones.
     let outputRows: Int
 
-    /// Pads and stacks channels `group * C/groups ..< (group + 1) * C/groups` of every image of
-    /// `input` (contiguous [N, C, H, W]).
-    init(_ input: UnsafePointer<Float>, group: Int, geometry g: ConvolutionGeometry) {
-        paddedHeight = g.height + 2 * g.padding
-        paddedWidth = g.width + 2 * g.padding
-        plane = g.batch * paddedHeight * paddedWidth
-        outputRows = g.batch * paddedHeight - (g.kernelHeight - 1) * g.dilation
-        let count = g.groupChannels * plane + (g.kernelWidth - 1) * g.dilation
-        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
-        pointer = buffer
-        (buffer + g.groupChannels * plane).initialize(repeating: 0, count: count - g.groupChannels * plane)
-        // Each (channel, image) fills its own Hp x Wp block; the input is only read.
-        nonisolated(unsafe) let target = buffer, input = input
-        let (hp, wp, plane) = (paddedHeight, paddedWidth, plane)
-        parallelFor(chunking: g.groupChannels * g.batch, minimumChunk: 16) { range in
-            for index in range {
-                let ch = index / g.batch, n = index % g.batch
-                let block = target + ch * plane + n * hp * wp
-                let image = input + ((n * g.channels + group * g.groupChannels + ch) * g.height) * g.width
-                block.initialize(repeating: 0, count: g.padding * wp)
-                for y in 0..<g.height {
-                    let row = block + (y + g.padding) * wp
-                    row.initialize(repeating: 0, count: g.padding)
-                    (row + g.padding).initialize(from: image + y * g.width, count: g.width)
-                    (row + g.padding + g.width).initialize(repeating: 0, count: g.padding)
-                }
-                (block + (g.height + g.padding) * wp).initialize(repeating: 0, count: g.padding * wp)
-            }
-        }
+    /// Whether the stacked layout can compute this convolution (stride 1, not a plain 1x1
+    /// product, padding at most the kernel's reach).
+    static func applies(_ g: ConvolutionGeometry) -> Bool {
+        g.stride == 1 && !g.isPointwise && g.padding <= (g.kernelHeight - 1) * g.dilation
+            && g.padding <= (g.kernelWidth - 1) * g.dilation
     }
 
-    /// The start of im2col row q = (c, i, j) in the stacked buffer, for `ShiftedRowsMatrix`.
-    func rowOffset(channel c: Int, kernelRow i: Int, kernelColumn j: Int, dilation: Int) -> Int {
-        c * plane + i * dilation * paddedWidth + j * dilation
+    /// How many images one run holds: about 2048 stacked positions (at least one image).
+    static func imagesPerRun(_ g: ConvolutionGeometry) -> Int {
+        Swift.max(1, 2048 / ((g.height + g.padding) * (g.width + g.padding)))
+    }
+
+    /// Pads and stacks channels `group * C/groups ..< (group + 1) * C/groups` of images `images`
+    /// of `input` (contiguous [N, C, H, W]), on the calling thread.
+    init(_ input: UnsafePointer<Float>, images: Range<Int>, group: Int, geometry g: ConvolutionGeometry) {
+        let p = g.padding
+        pitch = g.width + p
+        blockRows = g.height + p
+        plane = (p + images.count * blockRows) * pitch
+        outputRows = (images.count - 1) * blockRows + g.outHeight
+        let count = g.groupChannels * plane + (g.kernelWidth - 1) * g.dilation
+        pointer = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        (pointer + g.groupChannels * plane).initialize(repeating: 0, count: count - g.groupChannels * plane)
+        for ch in 0..<g.groupChannels {
+            let channel = pointer + ch * plane
+            channel.initialize(repeating: 0, count: p * pitch)
+            for (slot, n) in images.enumerated() {
+                let block = channel + (p + slot * blockRows) * pitch
+                let image = input + ((n * g.channels + group * g.groupChannels + ch) * g.height) * g.width
+                for y in 0..<g.height {
+                    let row = block + y * pitch
+                    row.initialize(repeating: 0, count: p)
+                    (row + p).initialize(from: image + y * g.width, count: g.width)
+                }
+                (block + g.height * pitch).initialize(repeating: 0, count: p * pitch)
+            }
+        }
     }
 
     /// Frees the buffer.
     func deallocate() { pointer.deallocate() }
 }
 
-/// The transposed im2col matrix of a whole stacked batch, for the weight gradient: entry (p, q')
+/// Runs `body(images, innerThreads)` over the batch in runs of `StackedPaddedImages.imagesPerRun`
+/// images: with at least as many images as threads, each thread takes a contiguous share of the
+/// runs (`body` then gets 1 inner thread and the index of its share); otherwise the runs go one
+/// after the other, each using every thread inside its product.
+func forEachStackedRun(_ g: ConvolutionGeometry, _ body: @Sendable (_ images: Range<Int>, _ innerThreads: Int, _ share: Int) -> Void) -> Int {
+    let perRun = StackedPaddedImages.imagesPerRun(g)
+    let threads = Parallel.threadCount
+    if threads > 1 && g.batch >= threads {
+        let shares = threads
+        parallelFor(shares) { share in
+            let first = share * g.batch / shares, last = (share + 1) * g.batch / shares
+            var start = first
+            while start < last {
+                let end = Swift.min(last, start + perRun)
+                body(start..<end, 1, share)
+                start = end
+            }
+        }
+        return shares
+    }
+    var start = 0
+    while start < g.batch {
+        let end = Swift.min(g.batch, start + perRun)
+        body(start..<end, threads, 0)
+        start = end
+    }
+    return 1
+}
+
+/// The transposed im2col matrix of a stacked run of images, for the weight gradient: entry (p, q')
 /// with p a stacked output position and q' = (i, j, c) — kernel offset outermost, channel
 /// innermost — is `stacked[c * plane + i * d * Wp + j * d + p]`. With this column order, 16
 /// consecutive columns are 16 channels at one kernel offset, i.e. 16 rows of the stacked buffer
@@ -334,7 +373,7 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride:
                                 padding: padding, dilation: dilation, groups: groups)
     if let bias { precondition(bias.shape == [g.outChannels], "conv2d: bias must be [\(g.outChannels)], got \(bias.shape)") }
     let x = input.contiguous(), w = weight.contiguous()
-    if g.stride == 1 && !g.isPointwise { return stackedConv2d(x, weight: w, bias: bias, geometry: g) }
+    if StackedPaddedImages.applies(g) { return stackedConv2d(x, weight: w, bias: bias, geometry: g) }
     let output = TensorStorage(uninitializedCount: Swift.max(1, Tensor.elementCount(g.outputShape)))
     let positions = g.outPositions
     if let bias {
@@ -465,7 +504,7 @@ public func conv2dBackwardWeight(_ gradOutput: Tensor, input: Tensor, weightShap
     precondition(gradOutput.shape == g.outputShape,
                  "conv2dBackwardWeight: gradOutput \(gradOutput.shape) should be \(g.outputShape)")
     let dy = gradOutput.contiguous(), x = input.contiguous()
-    if stride == 1 && !g.isPointwise { return stackedConv2dBackwardWeight(dy, input: x, geometry: g) }
+    if StackedPaddedImages.applies(g) { return stackedConv2dBackwardWeight(dy, input: x, geometry: g) }
     let gradWeight = TensorStorage(count: Swift.max(1, Tensor.elementCount(weightShape)), repeating: 0)
     let dyp = dy.storage.pointer + dy.offset, xp = x.storage.pointer + x.offset
     let plane = g.height * g.width
@@ -494,44 +533,44 @@ public func conv2dBackwardWeight(_ gradOutput: Tensor, input: Tensor, weightShap
     return Tensor(storage: gradWeight, shape: weightShape, strides: Tensor.contiguousStrides(weightShape))
 }
 
-/// Stride-1 `conv2d` of contiguous `x` and `w`: per group, one product of the weight with the
-/// shifted-rows matrix of the whole stacked batch (see `StackedPaddedImages`), then the valid
-/// outputs (plus the bias) are copied out of the stacked result.
+/// Stride-1 `conv2d` of contiguous `x` and `w`: per group and run of images, one product of the
+/// weight with the shifted-rows matrix of the stacked run (see `StackedPaddedImages`), then the
+/// valid outputs (plus the bias) are copied out of the stacked result.
 private func stackedConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry) -> Tensor {
     let output = TensorStorage(uninitializedCount: Swift.max(1, Tensor.elementCount(g.outputShape)))
     let biasValues = bias?.contiguous().scalars
     let kernelArea = g.kernelHeight * g.kernelWidth
-    let rowOffsets = UnsafeMutablePointer<Int>.allocate(capacity: Swift.max(1, g.patchSize))
-    defer { rowOffsets.deallocate() }
     withExtendedLifetime((x, w)) {
-        let xp = UnsafePointer(x.storage.pointer + x.offset), wp = w.storage.pointer + w.offset
+        // Read-only inputs; each run writes the output planes of its own images.
+        nonisolated(unsafe) let xp = UnsafePointer(x.storage.pointer + x.offset)
+        nonisolated(unsafe) let wp = UnsafePointer(w.storage.pointer + w.offset)
+        nonisolated(unsafe) let out = output.pointer
         for group in 0..<g.groups {
-            let stack = StackedPaddedImages(xp, group: group, geometry: g)
-            defer { stack.deallocate() }
-            for q in 0..<g.patchSize {
-                let r = q % kernelArea
-                rowOffsets[q] = stack.rowOffset(channel: q / kernelArea, kernelRow: r / g.kernelWidth,
-                                                kernelColumn: r % g.kernelWidth, dilation: g.dilation)
-            }
-            let wide = stack.outputRows * stack.paddedWidth
-            let result = UnsafeMutablePointer<Float>.allocate(capacity: g.groupOutChannels * wide)
-            defer { result.deallocate() }
-            GEMM.multiply(m: g.groupOutChannels, n: wide, k: g.patchSize, alpha: 1,
-                          a: StridedMatrix(wp + group * g.groupOutChannels * g.patchSize, rowStride: g.patchSize, columnStride: 1),
-                          b: ShiftedRowsMatrix(padded: stack.pointer, rowOffsets: rowOffsets),
-                          beta: 0, c: result, ldc: wide, threads: Parallel.threadCount)
-            // Each (channel, image) pair writes its own output plane.
-            nonisolated(unsafe) let source = UnsafePointer(result), out = output.pointer
-            let (hp, wp) = (stack.paddedHeight, stack.paddedWidth)
-            parallelFor(chunking: g.groupOutChannels * g.batch, minimumChunk: 16) { range in
-                for index in range {
-                    let o = index / g.batch, n = index % g.batch
+            _ = forEachStackedRun(g) { images, innerThreads, _ in
+                let stack = StackedPaddedImages(xp, images: images, group: group, geometry: g)
+                let (blockRows, pitch) = (stack.blockRows, stack.pitch)
+                let rowOffsets = UnsafeMutablePointer<Int>.allocate(capacity: g.patchSize)
+                let wide = stack.outputRows * pitch
+                let result = UnsafeMutablePointer<Float>.allocate(capacity: g.groupOutChannels * wide)
+                defer { stack.deallocate(); rowOffsets.deallocate(); result.deallocate() }
+                for q in 0..<g.patchSize {
+                    let r = q % kernelArea
+                    rowOffsets[q] = (q / kernelArea) * stack.plane + (r / g.kernelWidth) * g.dilation * pitch
+                        + (r % g.kernelWidth) * g.dilation
+                }
+                GEMM.multiply(m: g.groupOutChannels, n: wide, k: g.patchSize, alpha: 1,
+                              a: StridedMatrix(wp + group * g.groupOutChannels * g.patchSize, rowStride: g.patchSize, columnStride: 1),
+                              b: ShiftedRowsMatrix(padded: stack.pointer, rowOffsets: rowOffsets),
+                              beta: 0, c: result, ldc: wide, threads: innerThreads)
+                for o in 0..<g.groupOutChannels {
                     let channel = group * g.groupOutChannels + o
                     let b = biasValues?[channel] ?? 0
-                    for y in 0..<g.outHeight {
-                        let from = source + o * wide + (n * hp + y) * wp
-                        let to = out + ((n * g.outChannels + channel) * g.outHeight + y) * g.outWidth
-                        for x in 0..<g.outWidth { to[x] = from[x] + b }
+                    for (slot, n) in images.enumerated() {
+                        for y in 0..<g.outHeight {
+                            let from = result + o * wide + (slot * blockRows + y) * pitch
+                            let to = out + ((n * g.outChannels + channel) * g.outHeight + y) * g.outWidth
+                            for x in 0..<g.outWidth { to[x] = from[x] + b }
+                        }
                     }
                 }
             }
@@ -566,60 +605,57 @@ private func flippedConv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, ge
                   dilation: g.dilation, groups: g.groups)
 }
 
-/// The weight gradient of a stride-1 convolution: per group, one product over the whole batch,
-/// ∂L/∂w'[o, (i, j, c)] = Σ_p dyStacked[o, p] · stacked[c, p + i d Wp + j d], where dyStacked
-/// places dy at the stacked output positions (zeros at the discarded ones), so the sum over
-/// images and pixels is the product's depth (see `StackedColumnsTransposed`). The depth is split
-/// between threads, each summing into its own partial result.
+/// The weight gradient of a stride-1 convolution: per group and run of images, one product
+/// ∂L/∂w'[o, (i, j, c)] += Σ_p dyStacked[o, p] · stacked[c, p + i d Wp + j d], where dyStacked
+/// places dy at the run's stacked output positions (zeros at the discarded ones), so the sum over
+/// the run's images and pixels is the product's depth (see `StackedColumnsTransposed`). Each
+/// thread sums its share of the runs into its own partial result; the partials are added and
+/// reordered to [O, C/groups, kH, kW] at the end.
 private func stackedConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry g: ConvolutionGeometry) -> Tensor {
     let gradWeight = TensorStorage(uninitializedCount: Swift.max(1, Tensor.elementCount(g.weightShape)))
     let kernelArea = g.kernelHeight * g.kernelWidth
     let (og, cg, patch) = (g.groupOutChannels, g.groupChannels, g.patchSize)
-    let kernelOffsets = UnsafeMutablePointer<Int>.allocate(capacity: kernelArea)
-    defer { kernelOffsets.deallocate() }
+    let threads = Parallel.threadCount
+    let partials = UnsafeMutablePointer<Float>.allocate(capacity: threads * og * patch)
+    defer { partials.deallocate() }
     withExtendedLifetime((dy, x)) {
-        let xp = UnsafePointer(x.storage.pointer + x.offset)
+        // Read-only inputs; each share of runs accumulates into its own og x patch partial.
+        nonisolated(unsafe) let xp = UnsafePointer(x.storage.pointer + x.offset)
         nonisolated(unsafe) let dyp = UnsafePointer(dy.storage.pointer + dy.offset)
+        nonisolated(unsafe) let partial = partials
         for group in 0..<g.groups {
-            let stack = StackedPaddedImages(xp, group: group, geometry: g)
-            defer { stack.deallocate() }
-            let (hp, wp) = (stack.paddedHeight, stack.paddedWidth)
-            for r in 0..<kernelArea {
-                kernelOffsets[r] = (r / g.kernelWidth) * g.dilation * wp + (r % g.kernelWidth) * g.dilation
-            }
-            let depth = stack.outputRows * wp
-            let stacked = UnsafeMutablePointer<Float>.allocate(capacity: og * depth)
-            defer { stacked.deallocate() }
-            // Each output channel fills its own row of dyStacked.
-            nonisolated(unsafe) let dyStacked = stacked
-            parallelFor(chunking: og, minimumChunk: 4) { range in
-                for o in range {
-                    let row = dyStacked + o * depth
+            let firstRun = UnsafeMutablePointer<Bool>.allocate(capacity: threads)
+            firstRun.initialize(repeating: true, count: threads)
+            defer { firstRun.deallocate() }
+            nonisolated(unsafe) let first = firstRun  // one flag per share
+            let shares = forEachStackedRun(g) { images, innerThreads, share in
+                let stack = StackedPaddedImages(xp, images: images, group: group, geometry: g)
+                let (blockRows, pitch) = (stack.blockRows, stack.pitch)
+                let depth = stack.outputRows * pitch
+                let kernelOffsets = UnsafeMutablePointer<Int>.allocate(capacity: kernelArea)
+                let stackedGradient = UnsafeMutablePointer<Float>.allocate(capacity: og * depth)
+                defer { stack.deallocate(); kernelOffsets.deallocate(); stackedGradient.deallocate() }
+                for r in 0..<kernelArea {
+                    kernelOffsets[r] = (r / g.kernelWidth) * g.dilation * pitch + (r % g.kernelWidth) * g.dilation
+                }
+                for o in 0..<og {
+                    let row = stackedGradient + o * depth
                     row.initialize(repeating: 0, count: depth)
-                    for n in 0..<g.batch {
+                    for (slot, n) in images.enumerated() {
                         for y in 0..<g.outHeight {
-                            (row + (n * hp + y) * wp).update(
+                            (row + (slot * blockRows + y) * pitch).update(
                                 from: dyp + ((n * g.outChannels + group * og + o) * g.outHeight + y) * g.outWidth,
                                 count: g.outWidth)
                         }
                     }
                 }
-            }
-            // Split the depth between threads when the product is large enough to pay for it.
-            let parts = Swift.max(1, Swift.min(Parallel.threadCount, og * patch * depth / (4 * GEMM.parallelThreshold)))
-            let partials = UnsafeMutablePointer<Float>.allocate(capacity: parts * og * patch)
-            defer { partials.deallocate() }
-            nonisolated(unsafe) let partial = partials, offsets = UnsafePointer(kernelOffsets)
-            nonisolated(unsafe) let columns = UnsafePointer(stack.pointer)
-            let plane = stack.plane
-            // Each part writes its own og x patch partial.
-            parallelFor(parts) { part in
-                let first = part * depth / parts, last = (part + 1) * depth / parts
-                GEMM.multiply(m: og, n: patch, k: last - first, alpha: 1,
-                              a: StridedMatrix(dyStacked + first, rowStride: depth, columnStride: 1),
-                              b: StackedColumnsTransposed(stacked: columns + first, plane: plane, channels: cg,
-                                                          kernelOffsets: offsets),
-                              beta: 0, c: partial + part * og * patch, ldc: patch, threads: 1)
+                GEMM.multiply(m: og, n: patch, k: depth, alpha: 1,
+                              a: StridedMatrix(stackedGradient, rowStride: depth, columnStride: 1),
+                              b: StackedColumnsTransposed(stacked: stack.pointer, plane: stack.plane, channels: cg,
+                                                          kernelOffsets: kernelOffsets),
+                              beta: first[share] ? 0 : 1, c: partial + share * og * patch, ldc: patch,
+                              threads: innerThreads)
+                first[share] = false
             }
             // Sum the partials and reorder (o, (i, j, c)) to the weight's (o, c, i, j).
             let target = gradWeight.pointer + group * og * patch
@@ -627,7 +663,7 @@ private func stackedConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry
                 for r in 0..<kernelArea {
                     for c in 0..<cg {
                         var sum: Float = 0
-                        for part in 0..<parts { sum += partials[(part * og + o) * patch + r * cg + c] }
+                        for share in 0..<shares { sum += partials[(share * og + o) * patch + r * cg + c] }
                         target[(o * cg + c) * kernelArea + r] = sum
                     }
                 }
