@@ -67,7 +67,8 @@ struct Conv2dTests {
         // weight gradient's register-transpose packing), 20 channels (panels straddling two
         // kernel offsets), groups of 32 channels, padding beyond d(k-1) (every pass falls back
         // to the per-image paths), a product large enough to split its depth between threads,
-        // no padding, and enough 4x4 images for several runs per thread.
+        // no padding, enough 4x4 images for several runs per thread, and more than 32 output
+        // and input channels (the forward product and the input gradient's not transposed).
         ConvCase(input: [3, 32, 5, 6], outChannels: 16, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
         ConvCase(input: [2, 20, 6, 7], outChannels: 8, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
         ConvCase(input: [5, 64, 4, 4], outChannels: 24, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 2),
@@ -75,6 +76,7 @@ struct Conv2dTests {
         ConvCase(input: [4, 32, 16, 16], outChannels: 32, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
         ConvCase(input: [3, 16, 6, 5], outChannels: 5, kernel: (3, 3), stride: 1, padding: 0, dilation: 1, groups: 1),
         ConvCase(input: [200, 2, 4, 4], outChannels: 3, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [3, 40, 6, 7], outChannels: 48, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
     ]
 
     @Test(arguments: cases)

@@ -168,12 +168,39 @@ struct Im2ColMatrix: GEMMPackableB, @unchecked Sendable {
 /// q = (c, i, j) is `padded[rowOffsets[q] + p]`, where `rowOffsets[q] = c * plane + i * d * P
 /// + j * d`. Each row is a contiguous run of the padded images, so packing is plain vector
 /// copies; the outputs at positions between images' rows are computed and discarded.
-struct ShiftedRowsMatrix: GEMMPackableB, @unchecked Sendable {
+struct ShiftedRowsMatrix: GEMMPackableB, GEMMPackableA, @unchecked Sendable {
     // @unchecked: both buffers are only read, and the caller keeps them alive for the call.
     /// The stacked zero-padded images of one group (see `StackedPaddedImages`).
     let padded: UnsafePointer<Float>
     /// The start of each row of the matrix in `padded`.
     let rowOffsets: UnsafePointer<Int>
+
+    /// Packs the transposed matrix (positions as rows, q as depth) as the A operand of
+    /// outᵀ = colᵀ · Wᵀ: each step of a 12-row panel is 12 adjacent floats of one row of the
+    /// padded images.
+    func packA(rows: Range<Int>, depth: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
+        let kc = depth.count, height = GEMM.panelRows
+        var panel = destination
+        var r0 = rows.lowerBound
+        while r0 < rows.upperBound {
+            let mr = Swift.min(height, rows.upperBound - r0)
+            for step in 0..<kc {
+                let source = padded + rowOffsets[depth.lowerBound + step] + r0
+                let d = panel + step * height
+                if mr == height {
+                    let s = UnsafeRawPointer(source), t = UnsafeMutableRawPointer(d)
+                    t.storeBytes(of: s.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+                    t.storeBytes(of: s.loadUnaligned(fromByteOffset: 32, as: SIMD4<Float>.self), toByteOffset: 32,
+                                 as: SIMD4<Float>.self)
+                } else {
+                    for i in 0..<mr { d[i] = source[i] }
+                    for i in mr..<height { d[i] = 0 }
+                }
+            }
+            panel += height * kc
+            r0 += height
+        }
+    }
 
     func packB(depth: Range<Int>, columns: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
         let kc = depth.count, width = GEMM.panelColumns
@@ -233,6 +260,11 @@ struct StackedPaddedImages {
         g.stride == 1 && !g.isPointwise && g.padding <= (g.kernelHeight - 1) * g.dilation
             && g.padding <= (g.kernelWidth - 1) * g.dilation
     }
+
+    /// Up to this many output channels per group, the forward product runs transposed
+    /// (outᵀ = colᵀ · Wᵀ): with 16 or 32 channels as C's rows, a third to three quarters of
+    /// the 12-row tiles would be edge tiles; as C's columns they fill 16- or 32-wide tiles.
+    static let swappedOutputChannels = 32
 
     /// How many images one run holds: about 2048 stacked positions (at least one image).
     static func imagesPerRun(_ g: ConvolutionGeometry) -> Int {
@@ -558,18 +590,35 @@ private func stackedConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometr
                     rowOffsets[q] = (q / kernelArea) * stack.plane + (r / g.kernelWidth) * g.dilation * pitch
                         + (r % g.kernelWidth) * g.dilation
                 }
-                GEMM.multiply(m: g.groupOutChannels, n: wide, k: g.patchSize, alpha: 1,
-                              a: StridedMatrix(wp + group * g.groupOutChannels * g.patchSize, rowStride: g.patchSize, columnStride: 1),
-                              b: ShiftedRowsMatrix(padded: stack.pointer, rowOffsets: rowOffsets),
-                              beta: 0, c: result, ldc: wide, threads: innerThreads)
+                let weights = wp + group * g.groupOutChannels * g.patchSize
+                // Few output channels: compute outᵀ = colᵀ · Wᵀ, so the positions fill whole
+                // 12-row tiles and the channels the 16- or 32-column ones (see `swappedOutputChannels`).
+                let swapped = g.groupOutChannels <= StackedPaddedImages.swappedOutputChannels
+                if swapped {
+                    GEMM.multiply(m: wide, n: g.groupOutChannels, k: g.patchSize, alpha: 1,
+                                  a: ShiftedRowsMatrix(padded: stack.pointer, rowOffsets: rowOffsets),
+                                  b: StridedMatrix(weights, rowStride: 1, columnStride: g.patchSize),
+                                  beta: 0, c: result, ldc: g.groupOutChannels, threads: innerThreads)
+                } else {
+                    GEMM.multiply(m: g.groupOutChannels, n: wide, k: g.patchSize, alpha: 1,
+                                  a: StridedMatrix(weights, rowStride: g.patchSize, columnStride: 1),
+                                  b: ShiftedRowsMatrix(padded: stack.pointer, rowOffsets: rowOffsets),
+                                  beta: 0, c: result, ldc: wide, threads: innerThreads)
+                }
+                // Element (o, position) of the result is at o * oStride + position * pStride.
+                let (oStride, pStride) = swapped ? (1, g.groupOutChannels) : (wide, 1)
                 for o in 0..<g.groupOutChannels {
                     let channel = group * g.groupOutChannels + o
                     let b = biasValues?[channel] ?? 0
                     for (slot, n) in images.enumerated() {
                         for y in 0..<g.outHeight {
-                            let from = result + o * wide + (slot * blockRows + y) * pitch
+                            let from = result + o * oStride + (slot * blockRows + y) * pitch * pStride
                             let to = out + ((n * g.outChannels + channel) * g.outHeight + y) * g.outWidth
-                            for x in 0..<g.outWidth { to[x] = from[x] + b }
+                            if swapped {
+                                for x in 0..<g.outWidth { to[x] = from[x * pStride] + b }
+                            } else {
+                                for x in 0..<g.outWidth { to[x] = from[x] + b }
+                            }
                         }
                     }
                 }
