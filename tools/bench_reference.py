@@ -37,6 +37,58 @@ CASES = [
     ("train-unet-b128", "DDPM UNet 4.3M, batch 128 x 1x32x32, AdamW", "train_unet", (128,)),
 ]
 
+# The shipped models (Sources/bench/BenchDiffusion.swift): training at batch 32 and one sampling
+# step (a UNet evaluation without gradients) at batch 64 of diffusers' UNet2DModel built from the
+# same config.json. A model whose config.json is absent is skipped, as on the Swift side.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+for _folder in ("ddpm-fmnist", "ldm-fmnist"):
+    _config = os.path.join(ROOT, "models", _folder, "unet", "config.json")
+    if os.path.exists(_config):
+        CASES.append((f"train-{_folder}-b32", "", "train_config", (_config, 32)))
+        CASES.append((f"sample-{_folder}-b64", "", "sample_config", (_config, 64)))
+
+
+def config_unet(path):
+    """diffusers' UNet2DModel from a config.json, with inputs, timesteps and labels as the Swift cases."""
+    from diffusers import UNet2DModel
+    with open(path) as f:
+        config = json.load(f)
+    model = UNet2DModel.from_config(config)
+    return model, model.config
+
+
+def config_training_step(path, batch):
+    """One DDPM training step (epsilon MSE, AdamW) of the model in `path` on random inputs."""
+    import torch
+    import torch.nn.functional as F
+    model, c = config_unet(path)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    shape = (batch, c.in_channels, c.sample_size, c.sample_size)
+    inputs, noise = torch.randn(shape), torch.randn(shape)
+    timesteps = torch.arange(batch) * 37 % 1000
+    labels = torch.arange(batch) % c.num_class_embeds if c.num_class_embeds else None
+
+    def step():
+        optimizer.zero_grad()
+        F.mse_loss(model(inputs, timesteps, class_labels=labels).sample, noise).backward()
+        optimizer.step()
+    return step
+
+
+def config_sampling_step(path, batch):
+    """One UNet evaluation without gradients (a sampler step's cost) of the model in `path`."""
+    import torch
+    model, c = config_unet(path)
+    inputs = torch.randn(batch, c.in_channels, c.sample_size, c.sample_size)
+    timesteps = torch.full((batch,), 500)
+    labels = torch.arange(batch) % c.num_class_embeds if c.num_class_embeds else None
+
+    def step():
+        with torch.no_grad():
+            model(inputs, timesteps, class_labels=labels)
+    return step
+
+
 # FLOPs of one UNet training step per image, counted by torch.utils.flop_counter (BenchUNet.swift).
 UNET_TRAINING_FLOPS_PER_IMAGE = 2_206_343_168
 
@@ -106,6 +158,8 @@ def flops(kind, p):
         return 3 * 2.0 * CLASSIFIER_MACS * p[0]
     if kind == "train_unet":
         return float(UNET_TRAINING_FLOPS_PER_IMAGE * p[0])
+    if kind in ("train_config", "sample_config"):
+        return 0.0  # not counted: these cases report images per second
     b, heads, t, d = p
     return 4.0 * b * heads * t * t * d
 
@@ -150,6 +204,10 @@ def worker(library, threads, repetitions, name_filter, cpu_time):
                 run = classifier_training_step(*p)
             elif kind == "train_unet":
                 run = unet_training_step(*p)
+            elif kind == "train_config":
+                run = config_training_step(*p)
+            elif kind == "sample_config":
+                run = config_sampling_step(*p)
             elif kind == "gemm":
                 m, n, k = p
                 a, b = torch.randn(m, k), torch.randn(k, n)
@@ -166,16 +224,17 @@ def worker(library, threads, repetitions, name_filter, cpu_time):
                 bsz, heads, t, d = p
                 q, k_, v = (torch.randn(bsz, heads, t, d) for _ in range(3))
                 run = lambda: F.scaled_dot_product_attention(q, k_, v)
-            if not kind.startswith("train_"):  # inference kernels run without autograd
+            if not kind.startswith(("train_", "sample_")):  # inference kernels run without autograd
                 inner = run
                 def run(inner=inner):
                     with torch.no_grad():
                         inner()
         seconds = median_seconds(run, repetitions, clock)
-        print(json.dumps({"name": name, "shape": shape, "threads": threads,
-                          "milliseconds": round(seconds * 1e3, 4),
-                          "gflops": round(flops(kind, p) / seconds / 1e9, 2),
-                          "library": library}), flush=True)
+        line = {"name": name, "shape": shape, "threads": threads, "milliseconds": round(seconds * 1e3, 4),
+                "gflops": round(flops(kind, p) / seconds / 1e9, 2), "library": library}
+        if kind in ("train_config", "sample_config"):
+            line["imagesPerSecond"] = round(p[1] / seconds, 2)
+        print(json.dumps(line), flush=True)
 
 
 def main():

@@ -133,8 +133,9 @@ protocol VectorBinaryOperator: Sendable {
 
 extension Tensor {
     /// `op` applied elementwise with broadcasting. Same-shape contiguous operands and a
-    /// one-element operand take a 16-lane loop split across threads for large tensors; other
-    /// broadcasts take the general strided path of `zip`.
+    /// one-element operand take a 16-lane loop split across threads for large tensors, and so
+    /// does a value broadcast over trailing axes (`trailingBroadcast`); other broadcasts take the
+    /// general strided path of `zip`.
     @inlinable
     static func binary<Op: VectorBinaryOperator>(_ a: Tensor, _ b: Tensor, _ op: Op) -> Tensor {
         guard let shape = broadcastShape(a.shape, b.shape) else {
@@ -143,7 +144,7 @@ extension Tensor {
         let n = elementCount(shape)
         // Fast when each operand is contiguous and either covers the result or is one element.
         guard a.isContiguous, b.isContiguous, a.count == n || a.count == 1, b.count == n || b.count == 1 else {
-            return zip(a, b, op.scalar)
+            return trailingBroadcast(a, b, shape, op) ?? zip(a, b, op.scalar)
         }
         let out = TensorStorage(uninitializedCount: n)
         // Each chunk reads its own range of the inputs and writes its own range of `out`.
@@ -163,6 +164,49 @@ extension Tensor {
             while i < range.upperBound {
                 dst[i] = op.scalar(pa[i * aStep], pb[i * bStep])
                 i += 1
+            }
+        }
+        return Tensor(storage: out, shape: shape, strides: contiguousStrides(shape))
+    }
+
+    /// `op` for a contiguous operand covering `shape` and a contiguous one that varies only along
+    /// leading axes and is broadcast over the trailing ones (a per-channel value [N, C, 1, 1] or
+    /// [C, 1, 1] against [N, C, H, W]: biases, time embeddings, scales), as a 16-lane loop over
+    /// each run of `inner` elements that share one value, split across threads. Nil when the
+    /// operands do not have this form or the runs are shorter than 16.
+    @inlinable
+    static func trailingBroadcast<Op: VectorBinaryOperator>(_ a: Tensor, _ b: Tensor, _ shape: [Int], _ op: Op) -> Tensor? {
+        let n = elementCount(shape)
+        guard a.isContiguous, b.isContiguous, a.count == n || b.count == n, a.count != b.count else { return nil }
+        let smallIsLeft = a.count < n
+        let small = smallIsLeft ? a : b, full = smallIsLeft ? b : a
+        let padded = [Int](repeating: 1, count: shape.count - small.rank) + small.shape
+        var split = shape.count
+        while split > 0 && padded[split - 1] == 1 { split -= 1 }
+        guard padded[..<split].elementsEqual(shape[..<split]) else { return nil }
+        let inner = shape[split...].reduce(1, *)
+        guard inner >= 16 else { return nil }
+        let outer = n / inner
+        let out = TensorStorage(uninitializedCount: n)
+        // Each chunk of runs reads its own inputs and writes its own range of `out`.
+        nonisolated(unsafe) let pf = full.storage.pointer + full.offset
+        nonisolated(unsafe) let ps = small.storage.pointer + small.offset
+        nonisolated(unsafe) let dst = out.pointer
+        parallelFor(chunking: outer, minimumChunk: Swift.max(1, (1 << 15) / inner)) { range in
+            for run in range {
+                let value = ps[run], splat = SIMD16<Float>(repeating: value)
+                let source = pf + run * inner, target = dst + run * inner
+                var i = 0
+                while i + 16 <= inner {
+                    let x = UnsafeRawPointer(source + i).loadUnaligned(as: SIMD16<Float>.self)
+                    UnsafeMutableRawPointer(target + i).storeBytes(of: smallIsLeft ? op(splat, x) : op(x, splat),
+                                                                   as: SIMD16<Float>.self)
+                    i += 16
+                }
+                while i < inner {
+                    target[i] = smallIsLeft ? op.scalar(value, source[i]) : op.scalar(source[i], value)
+                    i += 1
+                }
             }
         }
         return Tensor(storage: out, shape: shape, strides: contiguousStrides(shape))

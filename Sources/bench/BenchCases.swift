@@ -13,10 +13,21 @@ struct BenchCase {
     let name: String
     /// The shapes involved, for people.
     let shape: String
-    /// Floating-point operations per run (a multiply-add counts as two).
+    /// Floating-point operations per run (a multiply-add counts as two); 0 when not counted.
     let flops: Double
+    /// Images processed per run, for cases reported as throughput (images per second).
+    let images: Int?
     /// Allocates the inputs and returns the work to time.
     let prepare: () -> () -> Void
+
+    /// A case; `images` makes it report images per second as well.
+    init(name: String, shape: String, flops: Double, images: Int? = nil, prepare: @escaping () -> () -> Void) {
+        self.name = name
+        self.shape = shape
+        self.flops = flops
+        self.images = images
+        self.prepare = prepare
+    }
 }
 
 /// A tensor of uniform values in [-1, 1) from a fixed seed (benchmarks need no statistics, only data).
@@ -80,4 +91,4 @@ func allBenchCases() -> [BenchCase] { [
     attentionCase("attention-sd-4096", batch: 2, heads: 8, tokens: 4096, dim: 40),
     classifierTrainingCase(batch: 128),
     unetTrainingCase(batch: 128),
-] }
+] + shippedModelCases() }

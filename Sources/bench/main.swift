@@ -5,7 +5,8 @@
 //                                    [--python PATH] [--no-reference] [--cpu-time]
 // Each case runs twice to warm up, then `--repetitions` times; the median is reported.
 // `--json` prints one JSON object per line: name, shape, threads, milliseconds, gflops, library
-// (reference lines also carry `ratio`: our GFLOP/s over theirs).
+// (reference lines also carry `ratio`: their time over ours, i.e. our speed over theirs), and
+// `imagesPerSecond` for the throughput cases of the shipped models.
 // The reference figures come from tools/bench_reference.py run by `--python` (default `python3`);
 // when that fails, bench says so and prints only its own figures.
 // `--cpu-time` times with process CPU seconds instead of wall seconds, here and in the reference
@@ -25,11 +26,14 @@ struct Measurement: Codable {
     var threads: Int
     /// The median wall time of one run.
     var milliseconds: Double
-    /// Floating-point operations per second, in billions.
+    /// Floating-point operations per second, in billions (0 for cases whose operations are not counted).
     var gflops: Double
+    /// Images per second, for throughput cases (training and sampling of the shipped models).
+    var imagesPerSecond: Double?
     /// `swift` for this package, `numpy` or `torch` for the references.
     var library: String
-    /// For a reference: this package's GFLOP/s divided by the reference's at the same case and threads.
+    /// For a reference: the reference's time divided by this package's at the same case and threads
+    /// (this package's speed over the reference's; > 1: this package is faster).
     var ratio: Double?
 }
 
@@ -125,7 +129,8 @@ func measure(_ benchCase: BenchCase, threads: Int, repetitions: Int, cpuTime: Bo
     }
     let t = median(seconds)
     return Measurement(name: benchCase.name, shape: benchCase.shape, threads: threads,
-                       milliseconds: t * 1e3, gflops: benchCase.flops / t / 1e9, library: "swift")
+                       milliseconds: t * 1e3, gflops: benchCase.flops / t / 1e9,
+                       imagesPerSecond: benchCase.images.map { Double($0) / t }, library: "swift")
 }
 
 /// Runs tools/bench_reference.py and parses its JSON lines; nil (after a note) when it cannot run.
@@ -141,6 +146,9 @@ func referenceMeasurements(_ options: Options) -> [Measurement]? {
     process.arguments = [options.python, script.path, "--threads", options.threads.map(String.init).joined(separator: ","),
                          "--repetitions", String(options.repetitions), "--filter", options.filter]
         + (options.cpuTime ? ["--cpu-time"] : [])
+    var environment = ProcessInfo.processInfo.environment
+    environment["GLIBC_TUNABLES"] = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647"
+    process.environment = environment
     let output = Pipe()
     process.standardOutput = output
     do { try process.run() } catch {
@@ -161,6 +169,9 @@ func referenceMeasurements(_ options: Options) -> [Measurement]? {
 }
 
 let options = Options.parse(Array(CommandLine.arguments.dropFirst()))
+// As `diffuse train` does: large buffers stay in the heap between runs instead of being mapped
+// fresh (and page-faulted) every time. The reference processes get the same glibc settings.
+TensorStorage.keepFreedMemoryForReuse()
 let cases = allBenchCases().filter { options.filter.isEmpty || $0.name.contains(options.filter) }
 if cases.isEmpty { fail("no case matches --filter \(options.filter)") }
 
@@ -169,8 +180,14 @@ encoder.outputFormatting = [.sortedKeys]
 var ours = [Measurement]()
 if !options.json {
     print(pad("case", 24), pad("shape", 36), pad("threads", 7, right: true), pad("ms", 10, right: true),
-          pad("GFLOP/s", 9, right: true))
+          pad("GFLOP/s", 9, right: true), pad("images/s", 9, right: true))
 }
+
+/// A table cell: GFLOP/s, or a dash for cases whose operations are not counted.
+func gflopsCell(_ m: Measurement) -> String { m.gflops > 0 ? String(format: "%.1f", m.gflops) : "–" }
+
+/// A table cell: images per second for throughput cases, empty otherwise.
+func imagesCell(_ m: Measurement) -> String { m.imagesPerSecond.map { String(format: "%.1f", $0) } ?? "" }
 for threads in options.threads {
     for benchCase in cases {
         let m = measure(benchCase, threads: threads, repetitions: options.repetitions, cpuTime: options.cpuTime)
@@ -179,7 +196,8 @@ for threads in options.threads {
             print(String(decoding: try encoder.encode(m), as: UTF8.self))
         } else {
             print(pad(m.name, 24), pad(m.shape, 36), pad(String(m.threads), 7, right: true),
-                  pad(String(format: "%.3f", m.milliseconds), 10, right: true), pad(String(format: "%.1f", m.gflops), 9, right: true))
+                  pad(String(format: "%.3f", m.milliseconds), 10, right: true), pad(gflopsCell(m), 9, right: true),
+                  pad(imagesCell(m), 9, right: true))
         }
     }
 }
@@ -191,13 +209,13 @@ if references.isEmpty {
     exit(0)
 }
 if !options.json {
-    print("\nReferences (same shapes, same run) and ratio ours/theirs in GFLOP/s (> 1: this package is faster):")
+    print("\nReferences (same shapes, same run) and speed ratio ours/theirs (their time / our time; > 1: this package is faster):")
     print(pad("case", 24), pad("threads", 7, right: true), pad("library", 7), pad("ms", 10, right: true),
-          pad("GFLOP/s", 9, right: true), pad("ours/theirs", 11, right: true))
+          pad("GFLOP/s", 9, right: true), pad("images/s", 9, right: true), pad("ours/theirs", 11, right: true))
 }
 for reference in references {
     guard let mine = ours.first(where: { $0.name == reference.name && $0.threads == reference.threads }) else { continue }
-    let ratio = mine.gflops / reference.gflops
+    let ratio = reference.milliseconds / mine.milliseconds  // the same work on both sides
     if options.json {
         var line = reference
         line.ratio = (ratio * 1000).rounded() / 1000
@@ -205,6 +223,7 @@ for reference in references {
     } else {
         print(pad(reference.name, 24), pad(String(reference.threads), 7, right: true), pad(reference.library, 7),
               pad(String(format: "%.3f", reference.milliseconds), 10, right: true),
-              pad(String(format: "%.1f", reference.gflops), 9, right: true), pad(String(format: "%.2f", ratio), 11, right: true))
+              pad(gflopsCell(reference), 9, right: true), pad(imagesCell(reference), 9, right: true),
+              pad(String(format: "%.2f", ratio), 11, right: true))
     }
 }

@@ -129,6 +129,8 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Every step frees and reallocates the same large activations: keep them in the heap.
+        TensorStorage.keepFreedMemoryForReuse()
         try reportingErrors {
             var configuration = try makeConfiguration()
             let dataset = try configuration.data.load(limit: limit)

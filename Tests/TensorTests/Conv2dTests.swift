@@ -63,6 +63,20 @@ struct Conv2dTests {
         ConvCase(input: [4, 5, 9, 9], outChannels: 7, kernel: (4, 4), stride: 2, padding: 3, dilation: 1, groups: 1),
         ConvCase(input: [2, 4, 9, 13], outChannels: 3, kernel: (2, 3), stride: 1, padding: 1, dilation: 2, groups: 1),
         ConvCase(input: [1, 3, 7, 40], outChannels: 14, kernel: (3, 3), stride: 1, padding: 0, dilation: 1, groups: 1),
+        // Stride-1 batches through the stacked paths: channels that are a multiple of 16 (the
+        // weight gradient's register-transpose packing), 20 channels (panels straddling two
+        // kernel offsets), groups of 32 channels, padding beyond d(k-1) (every pass falls back
+        // to the per-image paths), a product large enough to split its depth between threads,
+        // no padding, enough 4x4 images for several runs per thread, and more than 32 output
+        // and input channels (the forward product and the input gradient's not transposed).
+        ConvCase(input: [3, 32, 5, 6], outChannels: 16, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [2, 20, 6, 7], outChannels: 8, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [5, 64, 4, 4], outChannels: 24, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 2),
+        ConvCase(input: [2, 3, 5, 5], outChannels: 4, kernel: (3, 3), stride: 1, padding: 3, dilation: 1, groups: 1),
+        ConvCase(input: [4, 32, 16, 16], outChannels: 32, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [3, 16, 6, 5], outChannels: 5, kernel: (3, 3), stride: 1, padding: 0, dilation: 1, groups: 1),
+        ConvCase(input: [200, 2, 4, 4], outChannels: 3, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [3, 40, 6, 7], outChannels: 48, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
     ]
 
     @Test(arguments: cases)
@@ -137,8 +151,8 @@ struct Conv2dTests {
         expectKernelClose(conv2d(x, weight: w, padding: 1), naiveConv2d(x.contiguous(), weight: w, padding: 1), tolerance: 1e-5)
     }
 
-    @Test func largeBatchUsesPerImageThreads() {
-        // Enough images that each runs on its own thread (the N=128 benchmark path).
+    @Test func largeBatchMatchesNaive() {
+        // Many images stacked into one product (the N=128 benchmark path).
         let x = kernelTestTensor([16, 3, 6, 6], seed: 33), w = kernelTestTensor([5, 3, 3, 3], seed: 34)
         expectKernelClose(conv2d(x, weight: w, padding: 1), naiveConv2d(x, weight: w, padding: 1), tolerance: 1e-5)
     }

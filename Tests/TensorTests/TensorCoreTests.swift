@@ -109,6 +109,31 @@ struct TensorCoreTests {
         #expect((Tensor(shape: [1, 1], scalars: [2]) * Tensor(4)).shape == [1, 1])
     }
 
+    /// A per-channel operand broadcast over trailing axes ([N, C, 1, 1] or [C, 1, 1] against
+    /// [N, C, H, W], on either side, runs of 16 lanes plus a tail) against scalar loops.
+    @Test(arguments: [[2, 3, 1, 1], [3, 1, 1], [2, 3, 5, 1], [1, 3, 1, 1]])
+    func trailingBroadcastMatchesScalarLoops(smallShape: [Int]) {
+        let shape = [2, 3, 5, 7]
+        let full = Tensor(shape: shape, scalars: (0..<210).map { Float($0 % 23) * 0.75 - 4 })
+        let count = smallShape.reduce(1, *)
+        let small = Tensor(shape: smallShape, scalars: (0..<count).map { Float($0) * 1.5 + 0.5 })
+        // The small operand's element for a full index (n, c, y, x), by its own shape.
+        let padded = [Int](repeating: 1, count: 4 - smallShape.count) + smallShape
+        func value(_ index: [Int]) -> Float {
+            var position = 0
+            for (size, i) in zip(padded, index) { position = position * size + (size == 1 ? 0 : i) }
+            return small.scalars[position]
+        }
+        let sums = (full + small).scalars, differences = (small - full).scalars
+        let products = (full * small).scalars, quotients = (small / full).scalars
+        var k = 0
+        for n in 0..<2 { for c in 0..<3 { for y in 0..<5 { for x in 0..<7 {
+            let f = full.scalars[k], v = value([n, c, y, x])
+            #expect(sums[k] == f + v && differences[k] == v - f && products[k] == f * v && quotients[k] == v / f)
+            k += 1
+        } } } }
+    }
+
     @Test func parallelForVisitsEveryIndexOnce() {
         let n = 1000
         let flags = TensorStorage(count: n, repeating: 0)

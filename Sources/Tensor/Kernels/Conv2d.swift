@@ -7,11 +7,16 @@
 // Per image and group this is one GEMM (Chellapilla et al., "High Performance Convolutional
 // Neural Networks for Document Processing", 2006):
 //   out_g [O/g, Ho*Wo] = W_g [O/g, C/g*kH*kW] · col_g [C/g*kH*kW, Ho*Wo]
-// where col is the im2col matrix. No path materializes col: the GEMM's packing routine reads
-// it straight from the image (implicit GEMM). Stride 1 reads rows of a zero-padded copy of the
-// image (`ShiftedRowsMatrix`, pure vector copies); other strides gather (`Im2ColMatrix`); a 1x1,
-// stride-1, unpadded convolution reads the image itself as the B matrix. The backward passes are the transposed
-// products: gradInput = col2im(Wᵀ · gradOut) and gradWeight = Σ_n gradOut · colᵀ.
+// where col is the im2col matrix. The forward pass never materializes col: the GEMM's packing
+// routine reads it straight from the image (implicit GEMM). Stride 1 reads rows of zero-padded
+// copies of the images stacked into one tall image (`StackedPaddedImages`, `ShiftedRowsMatrix`:
+// pure vector copies, one product per run of images); other strides gather (`Im2ColMatrix`);
+// a 1x1, stride-1, unpadded convolution reads the image itself as the B matrix. The backward
+// passes are the transposed products: gradInput = col2im(Wᵀ · gradOut) and gradWeight =
+// Σ_n gradOut · colᵀ. At stride 1 both avoid col as well: gradInput is the forward convolution of
+// gradOut with the flipped, transposed weight, and gradWeight one product per run of stacked
+// images whose B operand is packed from the stacked images by register transposes
+// (`StackedColumnsTransposed`). Other strides materialize col per image.
 
 /// The sizes of one convolution, checked once.
 struct ConvolutionGeometry {
@@ -158,17 +163,44 @@ struct Im2ColMatrix: GEMMPackableB, @unchecked Sendable {
     }
 }
 
-/// The im2col matrix of a stride-1 convolution over a zero-padded image, computed for every
-/// column of the padded width: entry (q, p) with q = (c, i, j) is `padded[rowOffsets[q] + p]`,
-/// where `rowOffsets[q] = c * Hp * Wp + i * d * Wp + j * d`. Each row is a contiguous run of the
-/// padded image, so packing is plain vector copies; the outputs at the Wp - Wo extra columns
-/// of each row are computed and discarded (3% extra work at 64x64, 7% at 28x28).
-struct ShiftedRowsMatrix: GEMMPackableB, @unchecked Sendable {
+/// The im2col matrix of a stride-1 convolution over zero-padded images stacked into one tall
+/// image (`StackedPaddedImages`), computed for every stacked position: entry (q, p) with
+/// q = (c, i, j) is `padded[rowOffsets[q] + p]`, where `rowOffsets[q] = c * plane + i * d * P
+/// + j * d`. Each row is a contiguous run of the padded images, so packing is plain vector
+/// copies; the outputs at positions between images' rows are computed and discarded.
+struct ShiftedRowsMatrix: GEMMPackableB, GEMMPackableA, @unchecked Sendable {
     // @unchecked: both buffers are only read, and the caller keeps them alive for the call.
-    /// The zero-padded image of one group: [C/groups, Hp, Wp] plus (kW - 1) * d floats of slack.
+    /// The stacked zero-padded images of one group (see `StackedPaddedImages`).
     let padded: UnsafePointer<Float>
     /// The start of each row of the matrix in `padded`.
     let rowOffsets: UnsafePointer<Int>
+
+    /// Packs the transposed matrix (positions as rows, q as depth) as the A operand of
+    /// outᵀ = colᵀ · Wᵀ: each step of a 12-row panel is 12 adjacent floats of one row of the
+    /// padded images.
+    func packA(rows: Range<Int>, depth: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
+        let kc = depth.count, height = GEMM.panelRows
+        var panel = destination
+        var r0 = rows.lowerBound
+        while r0 < rows.upperBound {
+            let mr = Swift.min(height, rows.upperBound - r0)
+            for step in 0..<kc {
+                let source = padded + rowOffsets[depth.lowerBound + step] + r0
+                let d = panel + step * height
+                if mr == height {
+                    let s = UnsafeRawPointer(source), t = UnsafeMutableRawPointer(d)
+                    t.storeBytes(of: s.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+                    t.storeBytes(of: s.loadUnaligned(fromByteOffset: 32, as: SIMD4<Float>.self), toByteOffset: 32,
+                                 as: SIMD4<Float>.self)
+                } else {
+                    for i in 0..<mr { d[i] = source[i] }
+                    for i in mr..<height { d[i] = 0 }
+                }
+            }
+            panel += height * kc
+            r0 += height
+        }
+    }
 
     func packB(depth: Range<Int>, columns: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
         let kc = depth.count, width = GEMM.panelColumns
@@ -195,6 +227,176 @@ struct ShiftedRowsMatrix: GEMMPackableB, @unchecked Sendable {
     }
 }
 
+/// A run of images of one group, zero-padded and stacked vertically per channel, for the
+/// stride-1 paths. Neighbouring images and neighbouring rows share their zero padding: every
+/// row is p zeros then the W pixels (pitch P = W + p), every image is H such rows then p zero
+/// rows, and the stack starts with p zero rows, so pixel (n, iy, ix) of the run sits at
+/// `pointer + c * plane + (p + n * (H + p) + iy) * P + p + ix`. A stride-1 convolution of the run
+/// is then one `ShiftedRowsMatrix` product over this single tall image: output (n, y, x) is
+/// stacked position (n * (H + p) + y) * P + x, whose window reads exactly the right pixels or
+/// zeros (the p zeros before a row also serve as the p zeros after the previous one). The
+/// positions between outputs (P - Wo per row, H + p - Ho rows per image) are computed and
+/// discarded: at 3x3, padding 1, that is 6% at 32x32 and 36% at 4x4 (with separate padding for
+/// every image and row, 13% and 125%). It needs p <= (k - 1) * d in both directions, so outputs
+/// fit within one pitch and one image block (`StackedPaddedImages.applies`).
+/// Stacking several small images into one product packs the weight once per run instead of
+/// once per image (the 4x4 and 8x8 levels of a small UNet spent more time packing the weight
+/// than multiplying); runs stay small (`imagesPerRun`) so their buffers are reused from cache.
+struct StackedPaddedImages {
+    /// The stacked buffer (owned; call `deallocate()`).
+    let pointer: UnsafeMutablePointer<Float>
+    /// Floats from one stacked row to the next: P = W + p.
+    let pitch: Int
+    /// Stacked rows from one image to the next: H + p.
+    let blockRows: Int
+    /// Floats per stacked channel: (p + count * (H + p)) * P.
+    let plane: Int
+    /// Stacked output rows (count - 1) * (H + p) + Ho: every output row of every image, plus the discarded ones.
+    let outputRows: Int
+
+    /// Whether the stacked layout can compute this convolution (stride 1, not a plain 1x1
+    /// product, padding at most the kernel's reach).
+    static func applies(_ g: ConvolutionGeometry) -> Bool {
+        g.stride == 1 && !g.isPointwise && g.padding <= (g.kernelHeight - 1) * g.dilation
+            && g.padding <= (g.kernelWidth - 1) * g.dilation
+    }
+
+    /// Up to this many output channels per group, the forward product runs transposed
+    /// (outᵀ = colᵀ · Wᵀ): with 16 or 32 channels as C's rows, a third to three quarters of
+    /// the 12-row tiles would be edge tiles; as C's columns they fill 16- or 32-wide tiles.
+    static let swappedOutputChannels = 32
+
+    /// How many images one run holds: about 2048 stacked positions (at least one image).
+    static func imagesPerRun(_ g: ConvolutionGeometry) -> Int {
+        Swift.max(1, 2048 / ((g.height + g.padding) * (g.width + g.padding)))
+    }
+
+    /// Pads and stacks channels `group * C/groups ..< (group + 1) * C/groups` of images `images`
+    /// of `input` (contiguous [N, C, H, W]), on the calling thread.
+    init(_ input: UnsafePointer<Float>, images: Range<Int>, group: Int, geometry g: ConvolutionGeometry) {
+        let p = g.padding
+        pitch = g.width + p
+        blockRows = g.height + p
+        plane = (p + images.count * blockRows) * pitch
+        outputRows = (images.count - 1) * blockRows + g.outHeight
+        let count = g.groupChannels * plane + (g.kernelWidth - 1) * g.dilation
+        pointer = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        (pointer + g.groupChannels * plane).initialize(repeating: 0, count: count - g.groupChannels * plane)
+        for ch in 0..<g.groupChannels {
+            let channel = pointer + ch * plane
+            channel.initialize(repeating: 0, count: p * pitch)
+            for (slot, n) in images.enumerated() {
+                let block = channel + (p + slot * blockRows) * pitch
+                let image = input + ((n * g.channels + group * g.groupChannels + ch) * g.height) * g.width
+                for y in 0..<g.height {
+                    let row = block + y * pitch
+                    row.initialize(repeating: 0, count: p)
+                    (row + p).initialize(from: image + y * g.width, count: g.width)
+                }
+                (block + g.height * pitch).initialize(repeating: 0, count: p * pitch)
+            }
+        }
+    }
+
+    /// Frees the buffer.
+    func deallocate() { pointer.deallocate() }
+}
+
+/// Runs `body(images, innerThreads)` over the batch in runs of `StackedPaddedImages.imagesPerRun`
+/// images: with at least as many images as threads, each thread takes a contiguous share of the
+/// runs (`body` then gets 1 inner thread and the index of its share); otherwise the runs go one
+/// after the other, each using every thread inside its product.
+func forEachStackedRun(_ g: ConvolutionGeometry, _ body: @Sendable (_ images: Range<Int>, _ innerThreads: Int, _ share: Int) -> Void) -> Int {
+    let perRun = StackedPaddedImages.imagesPerRun(g)
+    let threads = Parallel.threadCount
+    if threads > 1 && g.batch >= threads {
+        let shares = threads
+        parallelFor(shares) { share in
+            let first = share * g.batch / shares, last = (share + 1) * g.batch / shares
+            var start = first
+            while start < last {
+                let end = Swift.min(last, start + perRun)
+                body(start..<end, 1, share)
+                start = end
+            }
+        }
+        return shares
+    }
+    var start = 0
+    while start < g.batch {
+        let end = Swift.min(g.batch, start + perRun)
+        body(start..<end, threads, 0)
+        start = end
+    }
+    return 1
+}
+
+/// The transposed im2col matrix of a stacked run of images, for the weight gradient: entry (p, q')
+/// with p a stacked output position and q' = (i, j, c) — kernel offset outermost, channel
+/// innermost — is `stacked[c * plane + i * d * Wp + j * d + p]`. With this column order, 16
+/// consecutive columns are 16 channels at one kernel offset, i.e. 16 rows of the stacked buffer
+/// `plane` apart, so packing is 16x16 register transposes (like a transposed `StridedMatrix`).
+struct StackedColumnsTransposed: GEMMPackableB, @unchecked Sendable {
+    // @unchecked: the buffer is only read, and the caller keeps it alive for the call.
+    /// The stacked, padded images (see `StackedPaddedImages`).
+    let stacked: UnsafePointer<Float>
+    /// Floats per stacked channel.
+    let plane: Int
+    /// Channels per group: columns q' and q' + 1 are one channel apart while q' % channels < channels - 1.
+    let channels: Int
+    /// The offset of column q' = (i, j, c) without its channel term: i * d * Wp + j * d.
+    let kernelOffsets: UnsafePointer<Int>
+
+    @inline(__always)
+    func columnStart(_ q: Int) -> Int { kernelOffsets[q / channels] + (q % channels) * plane }
+
+    func packB(depth: Range<Int>, columns: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
+        let kc = depth.count, width = GEMM.panelColumns
+        var panel = destination
+        var c0 = columns.lowerBound
+        while c0 < columns.upperBound {
+            let nr = Swift.min(width, columns.upperBound - c0)
+            var half = 0
+            while half * 16 < nr {
+                let first = c0 + half * 16
+                let lanes = Swift.min(16, nr - half * 16)
+                let d = panel + half * 16
+                let source = stacked + columnStart(first) + depth.lowerBound
+                var step = 0
+                if lanes == 16 && first % channels + 16 <= channels {
+                    // 16 channels at one kernel offset: rows `plane` apart, transposed in registers.
+                    while step + 16 <= kc {
+                        transpose16x16(source + step, sourceStride: plane, rows: 16,
+                                       d + step * width, destinationStride: width, lanes: 16)
+                        step += 16
+                    }
+                    while step < kc {
+                        for t in 0..<16 { d[step * width + t] = source[t * plane + step] }
+                        step += 1
+                    }
+                } else {
+                    var starts = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+                    withUnsafeMutableBytes(of: &starts) { raw in
+                        let s = raw.bindMemory(to: Int.self)
+                        for t in 0..<lanes { s[t] = columnStart(first + t) + depth.lowerBound }
+                        for p in 0..<kc {
+                            let row = d + p * width
+                            for t in 0..<lanes { row[t] = stacked[s[t] + p] }
+                            for t in lanes..<16 { row[t] = 0 }
+                        }
+                    }
+                }
+                half += 1
+            }
+            if nr <= 16 {
+                for p in 0..<kc { for t in 16..<width { panel[p * width + t] = 0 } }
+            }
+            panel += width * kc
+            c0 += width
+        }
+    }
+}
+
 /// 2-D convolution of `input` [N, C, H, W] with `weight` [O, C/groups, kH, kW] plus an optional
 /// `bias` [O], as PyTorch's `F.conv2d` (cross-correlation, zero padding), through the packed GEMM.
 public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0,
@@ -203,6 +405,7 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride:
                                 padding: padding, dilation: dilation, groups: groups)
     if let bias { precondition(bias.shape == [g.outChannels], "conv2d: bias must be [\(g.outChannels)], got \(bias.shape)") }
     let x = input.contiguous(), w = weight.contiguous()
+    if StackedPaddedImages.applies(g) { return stackedConv2d(x, weight: w, bias: bias, geometry: g) }
     let output = TensorStorage(uninitializedCount: Swift.max(1, Tensor.elementCount(g.outputShape)))
     let positions = g.outPositions
     if let bias {
@@ -222,49 +425,12 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride:
     let products = g.batch * g.groups
     let threads = Parallel.threadCount
     let parallelProducts = g.runsProductsInParallel(products, threads: threads)
-    // Stride 1: the shifted-rows form over a padded image (see ShiftedRowsMatrix).
-    let shifted = g.stride == 1 && !g.isPointwise
-    let paddedHeight = g.height + 2 * g.padding, paddedWidth = g.width + 2 * g.padding
-    let paddedPlane = paddedHeight * paddedWidth
-    let rowOffsets = UnsafeMutablePointer<Int>.allocate(capacity: Swift.max(1, g.patchSize))
-    defer { rowOffsets.deallocate() }
-    for q in 0..<g.patchSize {
-        let c = q / (g.kernelHeight * g.kernelWidth), r = q % (g.kernelHeight * g.kernelWidth)
-        rowOffsets[q] = c * paddedPlane + (r / g.kernelWidth) * g.dilation * paddedWidth + (r % g.kernelWidth) * g.dilation
-    }
-    nonisolated(unsafe) let offsets = UnsafePointer(rowOffsets)  // read-only, freed after the loop
     let product: @Sendable (Int, Int) -> Void = { index, innerThreads in
         let n = index / g.groups, group = index % g.groups
         let image = xp + (n * g.channels + group * g.groupChannels) * g.height * g.width
         let a = StridedMatrix(wp + group * g.groupOutChannels * g.patchSize, rowStride: g.patchSize, columnStride: 1)
         let c = out + (n * g.outChannels + group * g.groupOutChannels) * positions
-        if shifted {
-            let slack = (g.kernelWidth - 1) * g.dilation
-            let padded = UnsafeMutablePointer<Float>.allocate(capacity: g.groupChannels * paddedPlane + slack)
-            let wide = g.outHeight * paddedWidth  // output columns including the discarded ones
-            let result = UnsafeMutablePointer<Float>.allocate(capacity: g.groupOutChannels * wide)
-            defer { padded.deallocate(); result.deallocate() }
-            padded.initialize(repeating: 0, count: g.groupChannels * paddedPlane + slack)
-            for ch in 0..<g.groupChannels {
-                for y in 0..<g.height {
-                    (padded + ch * paddedPlane + (y + g.padding) * paddedWidth + g.padding)
-                        .update(from: image + (ch * g.height + y) * g.width, count: g.width)
-                }
-            }
-            GEMM.multiply(m: g.groupOutChannels, n: wide, k: g.patchSize, alpha: 1, a: a,
-                          b: ShiftedRowsMatrix(padded: padded, rowOffsets: offsets),
-                          beta: 0, c: result, ldc: wide, threads: innerThreads)
-            for o in 0..<g.groupOutChannels {
-                for y in 0..<g.outHeight {
-                    let source = result + o * wide + y * paddedWidth, target = c + o * positions + y * g.outWidth
-                    if beta == 0 {
-                        target.update(from: source, count: g.outWidth)
-                    } else {
-                        for x in 0..<g.outWidth { target[x] += source[x] }
-                    }
-                }
-            }
-        } else if g.isPointwise {
+        if g.isPointwise {
             GEMM.multiply(m: g.groupOutChannels, n: positions, k: g.patchSize, alpha: 1, a: a,
                           b: StridedMatrix(image, rowStride: g.height * g.width, columnStride: 1),
                           beta: beta, c: c, ldc: positions, threads: innerThreads)
@@ -297,6 +463,11 @@ public func conv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, inputShape
                                 padding: padding, dilation: dilation, groups: groups)
     precondition(gradOutput.shape == g.outputShape,
                  "conv2dBackwardInput: gradOutput \(gradOutput.shape) should be \(g.outputShape)")
+    // Stride 1: the input gradient is itself a stride-1 convolution (see flippedConv2dBackwardInput).
+    let transposedPadding = dilation * (g.kernelHeight - 1) - padding
+    if stride == 1 && !g.isPointwise && g.kernelHeight == g.kernelWidth && transposedPadding >= 0 {
+        return flippedConv2dBackwardInput(gradOutput, weight: weight, geometry: g)
+    }
     let dy = gradOutput.contiguous(), w = weight.contiguous()
     let gradInput = TensorStorage(count: Swift.max(1, Tensor.elementCount(inputShape)), repeating: 0)
     // Read-only pointers kept alive by `dy`, `w`; each (image, group) writes its own input channels.
@@ -365,6 +536,7 @@ public func conv2dBackwardWeight(_ gradOutput: Tensor, input: Tensor, weightShap
     precondition(gradOutput.shape == g.outputShape,
                  "conv2dBackwardWeight: gradOutput \(gradOutput.shape) should be \(g.outputShape)")
     let dy = gradOutput.contiguous(), x = input.contiguous()
+    if StackedPaddedImages.applies(g) { return stackedConv2dBackwardWeight(dy, input: x, geometry: g) }
     let gradWeight = TensorStorage(count: Swift.max(1, Tensor.elementCount(weightShape)), repeating: 0)
     let dyp = dy.storage.pointer + dy.offset, xp = x.storage.pointer + x.offset
     let plane = g.height * g.width
@@ -391,6 +563,163 @@ public func conv2dBackwardWeight(_ gradOutput: Tensor, input: Tensor, weightShap
         }
     }
     return Tensor(storage: gradWeight, shape: weightShape, strides: Tensor.contiguousStrides(weightShape))
+}
+
+/// Stride-1 `conv2d` of contiguous `x` and `w`: per group and run of images, one product of the
+/// weight with the shifted-rows matrix of the stacked run (see `StackedPaddedImages`), then the
+/// valid outputs (plus the bias) are copied out of the stacked result.
+private func stackedConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry) -> Tensor {
+    let output = TensorStorage(uninitializedCount: Swift.max(1, Tensor.elementCount(g.outputShape)))
+    let biasValues = bias?.contiguous().scalars
+    let kernelArea = g.kernelHeight * g.kernelWidth
+    withExtendedLifetime((x, w)) {
+        // Read-only inputs; each run writes the output planes of its own images.
+        nonisolated(unsafe) let xp = UnsafePointer(x.storage.pointer + x.offset)
+        nonisolated(unsafe) let wp = UnsafePointer(w.storage.pointer + w.offset)
+        nonisolated(unsafe) let out = output.pointer
+        for group in 0..<g.groups {
+            _ = forEachStackedRun(g) { images, innerThreads, _ in
+                let stack = StackedPaddedImages(xp, images: images, group: group, geometry: g)
+                let (blockRows, pitch) = (stack.blockRows, stack.pitch)
+                let rowOffsets = UnsafeMutablePointer<Int>.allocate(capacity: g.patchSize)
+                let wide = stack.outputRows * pitch
+                let result = UnsafeMutablePointer<Float>.allocate(capacity: g.groupOutChannels * wide)
+                defer { stack.deallocate(); rowOffsets.deallocate(); result.deallocate() }
+                for q in 0..<g.patchSize {
+                    let r = q % kernelArea
+                    rowOffsets[q] = (q / kernelArea) * stack.plane + (r / g.kernelWidth) * g.dilation * pitch
+                        + (r % g.kernelWidth) * g.dilation
+                }
+                let weights = wp + group * g.groupOutChannels * g.patchSize
+                // Few output channels: compute outᵀ = colᵀ · Wᵀ, so the positions fill whole
+                // 12-row tiles and the channels the 16- or 32-column ones (see `swappedOutputChannels`).
+                let swapped = g.groupOutChannels <= StackedPaddedImages.swappedOutputChannels
+                if swapped {
+                    GEMM.multiply(m: wide, n: g.groupOutChannels, k: g.patchSize, alpha: 1,
+                                  a: ShiftedRowsMatrix(padded: stack.pointer, rowOffsets: rowOffsets),
+                                  b: StridedMatrix(weights, rowStride: 1, columnStride: g.patchSize),
+                                  beta: 0, c: result, ldc: g.groupOutChannels, threads: innerThreads)
+                } else {
+                    GEMM.multiply(m: g.groupOutChannels, n: wide, k: g.patchSize, alpha: 1,
+                                  a: StridedMatrix(weights, rowStride: g.patchSize, columnStride: 1),
+                                  b: ShiftedRowsMatrix(padded: stack.pointer, rowOffsets: rowOffsets),
+                                  beta: 0, c: result, ldc: wide, threads: innerThreads)
+                }
+                // Element (o, position) of the result is at o * oStride + position * pStride.
+                let (oStride, pStride) = swapped ? (1, g.groupOutChannels) : (wide, 1)
+                for o in 0..<g.groupOutChannels {
+                    let channel = group * g.groupOutChannels + o
+                    let b = biasValues?[channel] ?? 0
+                    for (slot, n) in images.enumerated() {
+                        for y in 0..<g.outHeight {
+                            let from = result + o * oStride + (slot * blockRows + y) * pitch * pStride
+                            let to = out + ((n * g.outChannels + channel) * g.outHeight + y) * g.outWidth
+                            if swapped {
+                                for x in 0..<g.outWidth { to[x] = from[x * pStride] + b }
+                            } else {
+                                for x in 0..<g.outWidth { to[x] = from[x] + b }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return Tensor(storage: output, shape: g.outputShape, strides: Tensor.contiguousStrides(g.outputShape))
+}
+
+/// The input gradient of a stride-1 convolution with a square kernel, as a convolution:
+/// ∂L/∂in[n, c, y, x] = Σ_{o, i, j} dy[n, o, y + p - i d, x + p - j d] · w[o, c, i, j], which is
+/// `conv2d(dy, w', padding: d (k - 1) - p, dilation: d, groups)` with the flipped, transposed
+/// weight w'[c, o, i, j] = w[o, c, k - 1 - i, k - 1 - j] (within each group) — the identity behind
+/// transposed convolution (Dumoulin & Visin, "A guide to convolution arithmetic for deep
+/// learning", 2016, relationship 8). It then runs on the fast stride-1 forward path, with no col2im.
+private func flippedConv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, geometry g: ConvolutionGeometry) -> Tensor {
+    let k = g.kernelHeight, area = k * k
+    let (og, cg) = (g.groupOutChannels, g.groupChannels)
+    let w = weight.contiguous()
+    let flipped = w.withUnsafeBufferPointer { source in
+        Tensor(shape: [g.channels, og, k, k], initializingWith: { target in
+            for group in 0..<g.groups {
+                for o in 0..<og {
+                    for c in 0..<cg {
+                        let from = ((group * og + o) * cg + c) * area, to = ((group * cg + c) * og + o) * area
+                        for r in 0..<area { target[to + area - 1 - r] = source[from + r] }
+                    }
+                }
+            }
+        })
+    }
+    return conv2d(gradOutput, weight: flipped, padding: g.dilation * (k - 1) - g.padding,
+                  dilation: g.dilation, groups: g.groups)
+}
+
+/// The weight gradient of a stride-1 convolution: per group and run of images, one product
+/// ∂L/∂w'[o, (i, j, c)] += Σ_p dyStacked[o, p] · stacked[c, p + i d Wp + j d], where dyStacked
+/// places dy at the run's stacked output positions (zeros at the discarded ones), so the sum over
+/// the run's images and pixels is the product's depth (see `StackedColumnsTransposed`). Each
+/// thread sums its share of the runs into its own partial result; the partials are added and
+/// reordered to [O, C/groups, kH, kW] at the end.
+private func stackedConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry g: ConvolutionGeometry) -> Tensor {
+    let gradWeight = TensorStorage(uninitializedCount: Swift.max(1, Tensor.elementCount(g.weightShape)))
+    let kernelArea = g.kernelHeight * g.kernelWidth
+    let (og, cg, patch) = (g.groupOutChannels, g.groupChannels, g.patchSize)
+    let threads = Parallel.threadCount
+    let partials = UnsafeMutablePointer<Float>.allocate(capacity: threads * og * patch)
+    defer { partials.deallocate() }
+    withExtendedLifetime((dy, x)) {
+        // Read-only inputs; each share of runs accumulates into its own og x patch partial.
+        nonisolated(unsafe) let xp = UnsafePointer(x.storage.pointer + x.offset)
+        nonisolated(unsafe) let dyp = UnsafePointer(dy.storage.pointer + dy.offset)
+        nonisolated(unsafe) let partial = partials
+        for group in 0..<g.groups {
+            let firstRun = UnsafeMutablePointer<Bool>.allocate(capacity: threads)
+            firstRun.initialize(repeating: true, count: threads)
+            defer { firstRun.deallocate() }
+            nonisolated(unsafe) let first = firstRun  // one flag per share
+            let shares = forEachStackedRun(g) { images, innerThreads, share in
+                let stack = StackedPaddedImages(xp, images: images, group: group, geometry: g)
+                let (blockRows, pitch) = (stack.blockRows, stack.pitch)
+                let depth = stack.outputRows * pitch
+                let kernelOffsets = UnsafeMutablePointer<Int>.allocate(capacity: kernelArea)
+                let stackedGradient = UnsafeMutablePointer<Float>.allocate(capacity: og * depth)
+                defer { stack.deallocate(); kernelOffsets.deallocate(); stackedGradient.deallocate() }
+                for r in 0..<kernelArea {
+                    kernelOffsets[r] = (r / g.kernelWidth) * g.dilation * pitch + (r % g.kernelWidth) * g.dilation
+                }
+                for o in 0..<og {
+                    let row = stackedGradient + o * depth
+                    row.initialize(repeating: 0, count: depth)
+                    for (slot, n) in images.enumerated() {
+                        for y in 0..<g.outHeight {
+                            (row + (slot * blockRows + y) * pitch).update(
+                                from: dyp + ((n * g.outChannels + group * og + o) * g.outHeight + y) * g.outWidth,
+                                count: g.outWidth)
+                        }
+                    }
+                }
+                GEMM.multiply(m: og, n: patch, k: depth, alpha: 1,
+                              a: StridedMatrix(stackedGradient, rowStride: depth, columnStride: 1),
+                              b: StackedColumnsTransposed(stacked: stack.pointer, plane: stack.plane, channels: cg,
+                                                          kernelOffsets: kernelOffsets),
+                              beta: first[share] ? 0 : 1, c: partial + share * og * patch, ldc: patch,
+                              threads: innerThreads)
+                first[share] = false
+            }
+            // Sum the partials and reorder (o, (i, j, c)) to the weight's (o, c, i, j).
+            let target = gradWeight.pointer + group * og * patch
+            for o in 0..<og {
+                for r in 0..<kernelArea {
+                    for c in 0..<cg {
+                        var sum: Float = 0
+                        for share in 0..<shares { sum += partials[(share * og + o) * patch + r * cg + c] }
+                        target[(o * cg + c) * kernelArea + r] = sum
+                    }
+                }
+            }
+        }
+    }
+    return Tensor(storage: gradWeight, shape: g.weightShape, strides: Tensor.contiguousStrides(g.weightShape))
 }
 
 /// The naive reference for `conv2d`: the defining sum evaluated directly, one output element at a
