@@ -89,6 +89,9 @@ struct Conv2dTests {
         ConvCase(input: [4, 16, 5, 3], outChannels: 72, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 2),
         ConvCase(input: [3, 8, 6, 9], outChannels: 33, kernel: (3, 3), stride: 1, padding: 0, dilation: 1, groups: 1),
         ConvCase(input: [90, 2, 4, 4], outChannels: 33, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        // More than 32 input channels at 8 wide: the input gradient (a forward convolution of the
+        // output gradient back to 40 channels) takes the compact path.
+        ConvCase(input: [2, 40, 8, 8], outChannels: 8, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
     ]
 
     @Test(arguments: cases)
