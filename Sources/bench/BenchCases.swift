@@ -86,6 +86,9 @@ func allBenchCases() -> [BenchCase] { [
     linearCase("linear-sd-77x768x320", m: 77, n: 320, k: 768),
     convCase("conv3x3-sd-2x320x64x64", n: 2, c: 320, h: 64, w: 64, outChannels: 320),
     convCase("conv3x3-128x32x28x28", n: 128, c: 32, h: 28, w: 28, outChannels: 64),
+    convCase("conv3x3-128x64x16x16", n: 128, c: 64, h: 16, w: 16, outChannels: 64),
+    convCase("conv3x3-128x128x8x8", n: 128, c: 128, h: 8, w: 8, outChannels: 128),
+    convCase("conv3x3-128x128x4x4", n: 128, c: 128, h: 4, w: 4, outChannels: 128),
     // Stable Diffusion 1.x at 512x512 with classifier-free guidance: batch 2 (unconditional and
     // conditional), 8 heads of 40 features in the 64x64-latent (4096-token) transformer blocks.
     attentionCase("attention-sd-4096", batch: 2, heads: 8, tokens: 4096, dim: 40),

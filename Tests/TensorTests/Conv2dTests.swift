@@ -77,6 +77,21 @@ struct Conv2dTests {
         ConvCase(input: [3, 16, 6, 5], outChannels: 5, kernel: (3, 3), stride: 1, padding: 0, dilation: 1, groups: 1),
         ConvCase(input: [200, 2, 4, 4], outChannels: 3, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
         ConvCase(input: [3, 40, 6, 7], outChannels: 48, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        // Outputs 4, 8 or 16 wide with more than 32 output channels per group: the forward product
+        // over valid positions only (`CompactStackedMatrix`), with dilation, groups (of 36 output
+        // channels, 4 wide), padding 0 (4 wide from 6), and 4x4 images spread over several runs;
+        // rows of 3 and 7 check that other widths still take the stacked path.
+        ConvCase(input: [6, 8, 4, 4], outChannels: 40, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [3, 16, 8, 8], outChannels: 48, kernel: (3, 3), stride: 1, padding: 2, dilation: 2, groups: 1),
+        ConvCase(input: [2, 8, 16, 16], outChannels: 34, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [4, 16, 5, 4], outChannels: 72, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 2),
+        ConvCase(input: [3, 8, 6, 6], outChannels: 33, kernel: (3, 3), stride: 1, padding: 0, dilation: 1, groups: 1),
+        ConvCase(input: [4, 16, 5, 3], outChannels: 72, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 2),
+        ConvCase(input: [3, 8, 6, 9], outChannels: 33, kernel: (3, 3), stride: 1, padding: 0, dilation: 1, groups: 1),
+        ConvCase(input: [90, 2, 4, 4], outChannels: 33, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        // More than 32 input channels at 8 wide: the input gradient (a forward convolution of the
+        // output gradient back to 40 channels) takes the compact path.
+        ConvCase(input: [2, 40, 8, 8], outChannels: 8, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
     ]
 
     @Test(arguments: cases)
