@@ -31,6 +31,19 @@ public struct TimingSamples: Sendable {
 
 /// Wall-clock timing helpers for lessons.
 public enum Timing {
+    /// The 1-minute load average from /proc/loadavg ("?" where it cannot be read), for the line
+    /// a lesson page ends with.
+    public static func loadAverage() -> String {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "?" }
+        return text.split(separator: " ").first.map(String.init) ?? "?"
+    }
+
+    /// ": other programs shared the cores" when the load average `load` is above 2 (more than the
+    /// two cores one lesson uses), else the empty string.
+    public static func busyNote(load: String) -> String {
+        (Double(load) ?? 0) > 2 ? ": other programs shared the cores" : ""
+    }
+
     /// Seconds on a monotonic clock from an arbitrary origin.
     public static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 

@@ -100,7 +100,7 @@ struct Lesson {
 
     func run() throws {
         let started = Date()
-        let load = loadAverage()
+        let load = Timing.loadAverage()
         let outDirectory = URL(fileURLWithPath: options.out, isDirectory: true)
         try FileManager.default.createDirectory(at: outDirectory, withIntermediateDirectories: true)
         let report = Report(
@@ -511,7 +511,7 @@ struct Lesson {
         }
         report.paragraph("""
             \(options.trainSteps) steps took \(format(seconds, digits: 1)) s \
-            (\(format(Double(options.trainSteps * options.trainBatch) / seconds, digits: 0)) images/s, load average \(loadAverage())). \
+            (\(format(Double(options.trainSteps * options.trainBatch) / seconds, digits: 0)) images/s, load average \(Timing.loadAverage())). \
             The loss falls from \(format(first, digits: 3)) (mean of the first 10 steps; predicting eps = 0 scores 1) \
             to \(format(last, digits: 4)) (mean of the last \(window)); the per-step loss stays noisy because each batch \
             draws its own timesteps and the loss differs a hundredfold between small and large t (section 2). \
@@ -718,7 +718,7 @@ struct Lesson {
             """)
         report.paragraph("""
             This run took \(format(seconds, digits: 0)) s on a machine with two cores (load average \(loadAtStart) \
-            at the start, \(loadAverage()) at the end: other programs shared the cores). CSV files of the \
+            at the start, \(Timing.loadAverage()) at the end\(Timing.busyNote(load: loadAtStart))). CSV files of the \
             plotted numbers: `\(options.out)` (`schedules.csv`, `loss_per_timestep.csv`, `live_loss.csv`).
             """)
     }
@@ -750,11 +750,6 @@ func maxAbs(_ a: Tensor, _ b: Tensor) -> Double {
     return m
 }
 
-/// The 1-minute load average from /proc/loadavg ("?" where it cannot be read).
-func loadAverage() -> String {
-    guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "?" }
-    return text.split(separator: " ").first.map(String.init) ?? "?"
-}
 
 /// A number with `digits` significant digits.
 func significant(_ value: Double, digits: Int = 2) -> String { String(format: "%.\(digits)g", value) }

@@ -79,7 +79,7 @@ struct Lesson {
 
     func run() throws {
         let started = Date()
-        let load = loadAverage()
+        let load = Timing.loadAverage()
         let outDirectory = URL(fileURLWithPath: options.out, isDirectory: true)
         try FileManager.default.createDirectory(at: outDirectory, withIntermediateDirectories: true)
         let report = Report(
@@ -463,7 +463,7 @@ struct Lesson {
             """)
         report.paragraph("""
             This run took \(format(seconds, digits: 0)) s on a machine with two cores (load average \(loadAtStart) at the \
-            start, \(loadAverage()) at the end: other programs shared the cores). CSV files: `\(options.out)` \
+            start, \(Timing.loadAverage()) at the end\(Timing.busyNote(load: loadAtStart))). CSV files: `\(options.out)` \
             (`schedule_sigmas.csv`, `ddim_vs_euler.csv`).
             """)
     }
@@ -512,11 +512,6 @@ func standardDeviation(_ a: Tensor) -> Double {
     return (x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(x.count, 1))).squareRoot()
 }
 
-/// The 1-minute load average from /proc/loadavg ("?" where it cannot be read).
-func loadAverage() -> String {
-    guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "?" }
-    return text.split(separator: " ").first.map(String.init) ?? "?"
-}
 
 /// A number with `digits` digits after the point (or in scientific notation).
 func format(_ value: Double, digits: Int = 3, scientific: Bool = false) -> String {
