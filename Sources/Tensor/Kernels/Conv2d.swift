@@ -113,17 +113,9 @@ struct Im2ColMatrix: GEMMPackableB, @unchecked Sendable {
                         if g.stride == 1 {
                             let lo = Swift.min(run, Swift.max(0, -ix0))
                             let hi = Swift.max(lo, Swift.min(run, g.width - ix0))
-                            // Short runs: plain loops beat memmove/memset calls here.
+                            // Short runs: plain loops and vector moves beat memmove/memset calls here.
                             for t in 0..<lo { out[t] = 0 }
-                            let source = row + ix0
-                            var t = lo
-                            while t + 16 <= hi {
-                                UnsafeMutableRawPointer(out + t).storeBytes(
-                                    of: UnsafeRawPointer(source + t).loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
-                                t += 16
-                            }
-                            while t < hi { out[t] = source[t]; t += 1 }
-                            for t in hi..<run { out[t] = 0 }
+                            GEMM.packStep(row + (ix0 + lo), count: hi - lo, width: run - lo, into: out + lo)
                         } else {
                             var ix = ix0
                             for t in 0..<run {
@@ -185,17 +177,8 @@ struct ShiftedRowsMatrix: GEMMPackableB, GEMMPackableA, @unchecked Sendable {
         while r0 < rows.upperBound {
             let mr = Swift.min(height, rows.upperBound - r0)
             for step in 0..<kc {
-                let source = padded + rowOffsets[depth.lowerBound + step] + r0
-                let d = panel + step * height
-                if mr == height {
-                    let s = UnsafeRawPointer(source), t = UnsafeMutableRawPointer(d)
-                    t.storeBytes(of: s.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
-                    t.storeBytes(of: s.loadUnaligned(fromByteOffset: 32, as: SIMD4<Float>.self), toByteOffset: 32,
-                                 as: SIMD4<Float>.self)
-                } else {
-                    for i in 0..<mr { d[i] = source[i] }
-                    for i in mr..<height { d[i] = 0 }
-                }
+                GEMM.packStep(padded + rowOffsets[depth.lowerBound + step] + r0, count: mr, width: height,
+                              into: panel + step * height)
             }
             panel += height * kc
             r0 += height
@@ -209,17 +192,8 @@ struct ShiftedRowsMatrix: GEMMPackableB, GEMMPackableA, @unchecked Sendable {
         while c0 < columns.upperBound {
             let nr = Swift.min(width, columns.upperBound - c0)
             for step in 0..<kc {
-                let source = padded + rowOffsets[depth.lowerBound + step] + c0
-                let d = panel + step * width
-                if nr == width {
-                    let s = UnsafeRawPointer(source), t = UnsafeMutableRawPointer(d)
-                    t.storeBytes(of: s.loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
-                    t.storeBytes(of: s.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self), toByteOffset: 64,
-                                 as: SIMD16<Float>.self)
-                } else {
-                    for t in 0..<nr { d[t] = source[t] }
-                    for t in nr..<width { d[t] = 0 }
-                }
+                GEMM.packStep(padded + rowOffsets[depth.lowerBound + step] + c0, count: nr, width: width,
+                              into: panel + step * width)
             }
             panel += width * kc
             c0 += width
@@ -253,29 +227,6 @@ struct CompactStackedMatrix: GEMMPackableB, @unchecked Sendable {
             && GEMM.panelColumns % g.outWidth == 0
     }
 
-    /// Copies `count` floats (`count` is at most 32 here) with the widest vector moves that fit.
-    @inline(__always)
-    private static func copy(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>, _ count: Int) {
-        var t = 0
-        let s = UnsafeRawPointer(source), d = UnsafeMutableRawPointer(destination)
-        while t + 16 <= count {
-            d.storeBytes(of: s.loadUnaligned(fromByteOffset: 4 * t, as: SIMD16<Float>.self), toByteOffset: 4 * t,
-                         as: SIMD16<Float>.self)
-            t += 16
-        }
-        if t + 8 <= count {
-            d.storeBytes(of: s.loadUnaligned(fromByteOffset: 4 * t, as: SIMD8<Float>.self), toByteOffset: 4 * t,
-                         as: SIMD8<Float>.self)
-            t += 8
-        }
-        if t + 4 <= count {
-            d.storeBytes(of: s.loadUnaligned(fromByteOffset: 4 * t, as: SIMD4<Float>.self), toByteOffset: 4 * t,
-                         as: SIMD4<Float>.self)
-            t += 4
-        }
-        while t < count { destination[t] = source[t]; t += 1 }
-    }
-
     func packB(depth: Range<Int>, columns: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
         let kc = depth.count, width = GEMM.panelColumns
         // One panel's columns as segments of one output row each: (panel offset, stacked position, length).
@@ -298,7 +249,7 @@ struct CompactStackedMatrix: GEMMPackableB, @unchecked Sendable {
             for step in 0..<kc {
                 let source = padded + rowOffsets[depth.lowerBound + step]
                 let d = panel + step * width
-                for (offset, start, run) in segments { Self.copy(source + start, d + offset, run) }
+                for (offset, start, run) in segments { GEMM.copyFloats(source + start, to: d + offset, count: run) }
                 for t in nr..<width { d[t] = 0 }
             }
             panel += width * kc

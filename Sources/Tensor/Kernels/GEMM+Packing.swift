@@ -6,6 +6,40 @@
 // `GEMM.panelColumns` columns, each stored step by step (32 values per step), padded with zeros.
 // Any operand that can do this (a strided matrix, an implicit im2col matrix) feeds the same driver.
 
+extension GEMM {
+    /// Copies `count` contiguous floats with the widest vector moves that fit (16, 8, 4 lanes,
+    /// then single floats): the inner copy of every packer whose source runs are contiguous.
+    @inline(__always)
+    static func copyFloats(_ source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>, count: Int) {
+        var t = 0
+        let s = UnsafeRawPointer(source), d = UnsafeMutableRawPointer(destination)
+        while t + 16 <= count {
+            d.storeBytes(of: s.loadUnaligned(fromByteOffset: 4 * t, as: SIMD16<Float>.self), toByteOffset: 4 * t,
+                         as: SIMD16<Float>.self)
+            t += 16
+        }
+        if t + 8 <= count {
+            d.storeBytes(of: s.loadUnaligned(fromByteOffset: 4 * t, as: SIMD8<Float>.self), toByteOffset: 4 * t,
+                         as: SIMD8<Float>.self)
+            t += 8
+        }
+        if t + 4 <= count {
+            d.storeBytes(of: s.loadUnaligned(fromByteOffset: 4 * t, as: SIMD4<Float>.self), toByteOffset: 4 * t,
+                         as: SIMD4<Float>.self)
+            t += 4
+        }
+        while t < count { destination[t] = source[t]; t += 1 }
+    }
+
+    /// Writes one step of a panel `width` floats wide (`panelRows` or `panelColumns`): the
+    /// `count` contiguous floats at `source`, then zeros up to `width` (the edge panel's padding).
+    @inline(__always)
+    static func packStep(_ source: UnsafePointer<Float>, count: Int, width: Int, into destination: UnsafeMutablePointer<Float>) {
+        copyFloats(source, to: destination, count: count)
+        for t in count..<width { destination[t] = 0 }
+    }
+}
+
 /// An operand that can play A (m x k) in `GEMM.multiply`.
 protocol GEMMPackableA: Sendable {
     /// Packs rows `rows` and steps `depth` into 12-row panels at `destination`.
@@ -46,11 +80,7 @@ struct StridedMatrix: GEMMPackableA, GEMMPackableB, @unchecked Sendable {
             let source = base + r0 * rowStride + depth.lowerBound * columnStride
             if rowStride == 1 {
                 // Aᵀ stored row-major: the 12 values of one step are adjacent.
-                for p in 0..<kc {
-                    let s = source + p * columnStride, d = panel + p * height
-                    for i in 0..<mr { d[i] = s[i] }
-                    for i in mr..<height { d[i] = 0 }
-                }
+                for p in 0..<kc { GEMM.packStep(source + p * columnStride, count: mr, width: height, into: panel + p * height) }
             } else {
                 // Row-major A: transpose 12 rows x 16 steps at a time in registers, then gather the
                 // rest. (A plain loop writing with stride 12 vectorizes into AVX-512 scatters,
@@ -81,21 +111,9 @@ struct StridedMatrix: GEMMPackableA, GEMMPackableB, @unchecked Sendable {
         while c0 < columns.upperBound {
             let nr = Swift.min(width, columns.upperBound - c0)
             let source = base + depth.lowerBound * rowStride + c0 * columnStride
-            if columnStride == 1 && nr == width {
-                // Row-major B: each step is 32 adjacent values, two vector copies.
-                for p in 0..<kc {
-                    let s = UnsafeRawPointer(source + p * rowStride)
-                    let d = UnsafeMutableRawPointer(panel + p * width)
-                    d.storeBytes(of: s.loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
-                    d.storeBytes(of: s.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self),
-                                 toByteOffset: 64, as: SIMD16<Float>.self)
-                }
-            } else if columnStride == 1 {
-                for p in 0..<kc {
-                    let s = source + p * rowStride, d = panel + p * width
-                    for j in 0..<nr { d[j] = s[j] }
-                    for j in nr..<width { d[j] = 0 }
-                }
+            if columnStride == 1 {
+                // Row-major B: each step is nr adjacent values (two vector copies for a full panel).
+                for p in 0..<kc { GEMM.packStep(source + p * rowStride, count: nr, width: width, into: panel + p * width) }
             } else {
                 // Bᵀ stored row-major: transpose 16 columns x 16 steps at a time in registers; other
                 // strides and the rest gather, writing contiguously (see packA).
