@@ -27,7 +27,7 @@ let package = Package(
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Tensor", dependencies: ["CLibPNG", "CZlib"], swiftSettings: native),
-        .executableTarget(name: "bench", dependencies: ["Tensor", "Autograd", "Diffusion"], swiftSettings: native),
+        .executableTarget(name: "bench", dependencies: ["Tensor", "Autograd", "Diffusion", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: native),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"], swiftSettings: native),
         .target(name: "Autograd", dependencies: ["Tensor"], swiftSettings: native),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Tensor"],
@@ -48,7 +48,7 @@ let package = Package(
             name: "lesson-02-autograd", dependencies: ["LessonKit", "Autograd", "Tensor"],
             path: "Sources/Lessons/lesson-02-autograd", swiftSettings: native),
         .executableTarget(
-            name: "lesson-03-training", dependencies: ["LessonKit", "Autograd", "Tensor"],
+            name: "lesson-03-training", dependencies: ["LessonKit", "Autograd", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Lessons/lesson-03-training", swiftSettings: native),
         .testTarget(name: "LessonKitTests", dependencies: ["LessonKit", "Tensor"], swiftSettings: native),
         .executableTarget(

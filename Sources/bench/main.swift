@@ -13,6 +13,7 @@
 // script: on a busy machine this measures one thread fairly (time spent waiting for a core is
 // not counted); with several threads it reports work per core, not speed.
 
+import ArgumentParser
 import Foundation
 import Tensor
 
@@ -37,44 +38,35 @@ struct Measurement: Codable {
     var ratio: Double?
 }
 
-/// Command-line options.
-struct Options {
+/// Command-line options (see the file comment).
+struct Options: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench")
+
+    @Flag(help: "Print one JSON object per line instead of tables.")
     var json = false
-    var threads = [1, 2]
+    @Option(help: ArgumentHelp("Thread counts to measure, comma-separated.", valueName: "1,2"),
+            transform: { text in
+                let list = text.split(separator: ",").compactMap { Int($0) }
+                guard !list.isEmpty, list.allSatisfy({ $0 > 0 }) else { throw ValidationError("--threads takes a list like 1,2") }
+                return list
+            })
+    var threads: [Int] = [1, 2]
+    @Option(help: "Timed runs per case (after two warm-up runs); the median is reported.")
     var repetitions = 5
+    @Option(help: "Only cases whose name contains this text.")
     var filter = ""
+    @Option(help: "The Python that runs tools/bench_reference.py (NumPy, PyTorch).")
     var python = "python3"
-    var reference = true
+    @Flag(name: .customLong("no-reference"), help: "Do not run the NumPy/PyTorch reference.")
+    var noReference = false
+    @Flag(help: "Time with process CPU seconds instead of wall seconds (here and in the reference).")
     var cpuTime = false
 
-    static func parse(_ arguments: [String]) -> Options {
-        var options = Options()
-        var rest = arguments[...]
-        func value(_ flag: String) -> String {
-            guard let v = rest.popFirst() else { fail("\(flag) needs a value") }
-            return v
-        }
-        while let argument = rest.popFirst() {
-            switch argument {
-            case "--json": options.json = true
-            case "--no-reference": options.reference = false
-            case "--cpu-time": options.cpuTime = true
-            case "--threads":
-                let list = value(argument).split(separator: ",").compactMap { Int($0) }
-                guard !list.isEmpty, list.allSatisfy({ $0 > 0 }) else { fail("--threads takes a list like 1,2") }
-                options.threads = list
-            case "--repetitions":
-                guard let n = Int(value(argument)), n > 0 else { fail("--repetitions takes a positive integer") }
-                options.repetitions = n
-            case "--filter": options.filter = value(argument)
-            case "--python": options.python = value(argument)
-            case "--help", "-h":
-                print("usage: bench [--json] [--threads 1,2] [--repetitions 5] [--filter NAME] [--python PATH] [--no-reference] [--cpu-time]")
-                exit(0)
-            default: fail("unknown argument \(argument) (try --help)")
-            }
-        }
-        return options
+    /// Whether the reference script runs.
+    var reference: Bool { !noReference }
+
+    func validate() throws {
+        guard repetitions > 0 else { throw ValidationError("--repetitions takes a positive integer") }
     }
 }
 
@@ -168,7 +160,7 @@ func referenceMeasurements(_ options: Options) -> [Measurement]? {
     }
 }
 
-let options = Options.parse(Array(CommandLine.arguments.dropFirst()))
+let options = Options.parseOrExit()
 // As `diffuse train` does: large buffers stay in the heap between runs instead of being mapped
 // fresh (and page-faulted) every time. The reference processes get the same glibc settings.
 TensorStorage.keepFreedMemoryForReuse()

@@ -11,6 +11,7 @@
 //   swift run -c release lesson-03-training [--epochs 3] [--batch-size 128] [--limit N]
 //        [--learning-rate 0.003] [--output models/fashion-classifier.safetensors] [--data DIR]
 
+import ArgumentParser
 import Foundation
 import LessonKit
 import Tensor
@@ -18,43 +19,28 @@ import Autograd
 
 // MARK: - Options
 
-struct Options {
+/// The lesson's options (`--help` lists them).
+struct Options: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "lesson-03-training")
+
+    @Option(help: "Passes over the 60,000 training images.")
     var epochs = 3
+    @Option(help: "Images per optimizer step.")
     var batchSize = 128
-    var limit: Int? = nil
+    @Option(help: "Train on the first N images only (quick runs).")
+    var limit: Int?
+    @Option(help: "Peak learning rate (AdamW).")
     var learningRate: Float = 3e-3
+    @Option(help: "Where the trained classifier is saved (the FID's feature extractor).")
     var output = "models/fashion-classifier.safetensors"
-    var data: String? = nil
+    @Option(help: "Folder of the Fashion-MNIST idx files (default: $FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist).")
+    var data: String?
 
-    static func parse(_ arguments: [String]) -> Options {
-        var options = Options()
-        var rest = arguments[...]
-        func value(_ flag: String) -> String {
-            guard let v = rest.popFirst() else { fail("\(flag) needs a value") }
-            return v
-        }
-        while let argument = rest.popFirst() {
-            switch argument {
-            case "--epochs": options.epochs = positive(value(argument), argument)
-            case "--batch-size": options.batchSize = positive(value(argument), argument)
-            case "--limit": options.limit = positive(value(argument), argument)
-            case "--learning-rate":
-                guard let lr = Float(value(argument)), lr > 0 else { fail("--learning-rate takes a positive number") }
-                options.learningRate = lr
-            case "--output": options.output = value(argument)
-            case "--data": options.data = value(argument)
-            case "--help", "-h":
-                print("usage: lesson-03-training [--epochs 3] [--batch-size 128] [--limit N] [--learning-rate 0.003] [--output PATH] [--data DIR]")
-                exit(0)
-            default: fail("unknown argument \(argument) (try --help)")
-            }
-        }
-        return options
-    }
-
-    static func positive(_ text: String, _ flag: String) -> Int {
-        guard let n = Int(text), n > 0 else { fail("\(flag) takes a positive integer") }
-        return n
+    func validate() throws {
+        guard epochs > 0 else { throw ValidationError("--epochs takes a positive integer") }
+        guard batchSize > 0 else { throw ValidationError("--batch-size takes a positive integer") }
+        if let limit, limit <= 0 { throw ValidationError("--limit takes a positive integer") }
+        guard learningRate > 0 else { throw ValidationError("--learning-rate takes a positive number") }
     }
 }
 
@@ -65,7 +51,7 @@ func fail(_ message: String) -> Never {
 
 func format(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
 
-let options = Options.parse(Array(CommandLine.arguments.dropFirst()))
+let options = Options.parseOrExit()
 let report = Report(slug: "03-training", title: "Lesson 03: training a classifier",
                     command: "swift run -c release lesson-03-training")
 
