@@ -92,9 +92,24 @@ struct Conv2dTests {
         // More than 32 input channels at 8 wide: the input gradient (a forward convolution of the
         // output gradient back to 40 channels) takes the compact path.
         ConvCase(input: [2, 40, 8, 8], outChannels: 8, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        // 3x3 with at least 64 channels in and out and outputs at least 32 wide: Winograd
+        // F(2x2, 3x3) for the forward pass, the input gradient (its flipped convolution) and the
+        // weight gradient. Odd sizes (the last tiles half outside), padding 0 and 2, more output
+        // than input channels and the reverse, and 18 tile columns (the interleaved vector stores).
+        ConvCase(input: [2, 64, 5, 33], outChannels: 64, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [1, 64, 6, 36], outChannels: 72, kernel: (3, 3), stride: 1, padding: 0, dilation: 1, groups: 1),
+        ConvCase(input: [1, 72, 5, 30], outChannels: 64, kernel: (3, 3), stride: 1, padding: 2, dilation: 1, groups: 1),
+        ConvCase(input: [1, 64, 4, 36], outChannels: 64, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
     ]
 
-    @Test(arguments: cases)
+    /// Winograd with 515 tiles per tile row: two chunks, one per thread. Checked forward and for
+    /// the input gradient only: its weight gradient (not Winograd) sums 4120 products per entry,
+    /// beyond what the elementwise tolerance models for Float accumulation.
+    static let wideCases: [ConvCase] = [
+        ConvCase(input: [1, 64, 4, 1030], outChannels: 64, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+    ]
+
+    @Test(arguments: cases + wideCases)
     func forwardMatchesNaive(_ c: ConvCase) {
         let x = kernelTestTensor(c.input, seed: 21), w = kernelTestTensor(c.weightShape, seed: 22)
         let bias = kernelTestTensor([c.outChannels], seed: 23)
@@ -106,7 +121,7 @@ struct Conv2dTests {
                     tolerance: 1e-5)
     }
 
-    @Test(arguments: cases)
+    @Test(arguments: cases + wideCases)
     func backwardInputMatchesNaive(_ c: ConvCase) {
         let w = kernelTestTensor(c.weightShape, seed: 24)
         let outShape = naiveConv2d(Tensor(shape: c.input), weight: w, stride: c.stride, padding: c.padding,

@@ -436,6 +436,7 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride:
                                 padding: padding, dilation: dilation, groups: groups)
     if let bias { precondition(bias.shape == [g.outChannels], "conv2d: bias must be [\(g.outChannels)], got \(bias.shape)") }
     let x = input.contiguous(), w = weight.contiguous()
+    if WinogradF2x3.applies(g) { return winogradConv2d(x, weight: w, bias: bias, geometry: g) }
     if StackedPaddedImages.applies(g) { return stackedConv2d(x, weight: w, bias: bias, geometry: g) }
     let output = TensorStorage(uninitializedCount: Swift.max(1, Tensor.elementCount(g.outputShape)))
     let positions = g.outPositions
@@ -567,6 +568,7 @@ public func conv2dBackwardWeight(_ gradOutput: Tensor, input: Tensor, weightShap
     precondition(gradOutput.shape == g.outputShape,
                  "conv2dBackwardWeight: gradOutput \(gradOutput.shape) should be \(g.outputShape)")
     let dy = gradOutput.contiguous(), x = input.contiguous()
+    if WinogradF2x3.applies(g) { return winogradConv2dBackwardWeight(dy, input: x, geometry: g) }
     if StackedPaddedImages.applies(g) { return stackedConv2dBackwardWeight(dy, input: x, geometry: g) }
     let gradWeight = TensorStorage(count: Swift.max(1, Tensor.elementCount(weightShape)), repeating: 0)
     let dyp = dy.storage.pointer + dy.offset, xp = x.storage.pointer + x.offset

@@ -44,12 +44,60 @@ extension GEMM {
 protocol GEMMPackableA: Sendable {
     /// Packs rows `rows` and steps `depth` into 12-row panels at `destination`.
     func packA(rows: Range<Int>, depth: Range<Int>, into destination: UnsafeMutablePointer<Float>)
+    /// For an operand stored already packed (`PackedMatrix`): the first panel of `rows` at step
+    /// `depth.lowerBound`, panels `12 * k` floats apart; nil (the default) to have it packed.
+    func packedPanelsA(rows: Range<Int>, depth: Range<Int>) -> UnsafePointer<Float>?
 }
 
 /// An operand that can play B (k x n) in `GEMM.multiply`.
 protocol GEMMPackableB: Sendable {
     /// Packs steps `depth` and columns `columns` into 32-column panels at `destination`.
     func packB(depth: Range<Int>, columns: Range<Int>, into destination: UnsafeMutablePointer<Float>)
+    /// For an operand stored already packed (`PackedMatrix`): the first panel of `columns` at step
+    /// `depth.lowerBound`, panels `32 * k` floats apart; nil (the default) to have it packed.
+    func packedPanelsB(depth: Range<Int>, columns: Range<Int>) -> UnsafePointer<Float>?
+}
+
+extension GEMMPackableA {
+    func packedPanelsA(rows: Range<Int>, depth: Range<Int>) -> UnsafePointer<Float>? { nil }
+}
+
+extension GEMMPackableB {
+    func packedPanelsB(depth: Range<Int>, columns: Range<Int>) -> UnsafePointer<Float>? { nil }
+}
+
+/// An operand stored in the packed panel layout for all of its depth: as A, panels of
+/// `GEMM.panelRows` rows each holding `depth` steps of 12 values (rows past m zero); as B, panels
+/// of `GEMM.panelColumns` columns each holding `depth` steps of 32 values. The product reads it in
+/// place, so an operand used by many products (a transformed weight) or written directly in this
+/// layout (Winograd's transformed input) is never packed again. The driver's row and column
+/// splits start on panel boundaries, which is what makes the in-place panels line up.
+struct PackedMatrix: GEMMPackableA, GEMMPackableB, @unchecked Sendable {
+    // @unchecked: the pointer is only read, and the caller keeps the memory alive for the call.
+    /// The first panel.
+    let base: UnsafePointer<Float>
+    /// Steps of k per panel (the operand's whole depth).
+    let depth: Int
+
+    func packedPanelsA(rows: Range<Int>, depth range: Range<Int>) -> UnsafePointer<Float>? {
+        precondition(rows.lowerBound % GEMM.panelRows == 0, "PackedMatrix: rows must start on a panel")
+        return base + rows.lowerBound * depth + range.lowerBound * GEMM.panelRows
+    }
+
+    func packedPanelsB(depth range: Range<Int>, columns: Range<Int>) -> UnsafePointer<Float>? {
+        precondition(columns.lowerBound % GEMM.panelColumns == 0, "PackedMatrix: columns must start on a panel")
+        return base + columns.lowerBound * depth + range.lowerBound * GEMM.panelColumns
+    }
+
+    /// Not used: the driver reads the panels in place (see `packedPanelsA`).
+    func packA(rows: Range<Int>, depth range: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
+        preconditionFailure("PackedMatrix is read in place")
+    }
+
+    /// Not used: the driver reads the panels in place (see `packedPanelsB`).
+    func packB(depth range: Range<Int>, columns: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
+        preconditionFailure("PackedMatrix is read in place")
+    }
 }
 
 /// A matrix read in place through a base pointer and two strides: element (i, j) is

@@ -123,20 +123,34 @@ public enum GEMM {
             var ic = rows.lowerBound
             while ic < rows.upperBound {
                 let mc = Swift.min(rowBlock, rows.upperBound - ic)
-                a.packA(rows: ic..<(ic + mc), depth: pc..<(pc + kc), into: packedA)
+                // Panels of an operand that is already packed are read in place (their step count
+                // is the whole depth k); the others are packed here (kc steps per panel).
+                let (panelsA, stepsA): (UnsafePointer<Float>, Int)
+                if let prepacked = a.packedPanelsA(rows: ic..<(ic + mc), depth: pc..<(pc + kc)) {
+                    (panelsA, stepsA) = (prepacked, k)
+                } else {
+                    a.packA(rows: ic..<(ic + mc), depth: pc..<(pc + kc), into: packedA)
+                    (panelsA, stepsA) = (UnsafePointer(packedA), kc)
+                }
                 var jc = columns.lowerBound
                 while jc < columns.upperBound {
                     let nc = Swift.min(columnStep, columns.upperBound - jc)
-                    b.packB(depth: pc..<(pc + kc), columns: jc..<(jc + nc), into: packedB)
+                    let (panelsB, stepsB): (UnsafePointer<Float>, Int)
+                    if let prepacked = b.packedPanelsB(depth: pc..<(pc + kc), columns: jc..<(jc + nc)) {
+                        (panelsB, stepsB) = (prepacked, k)
+                    } else {
+                        b.packB(depth: pc..<(pc + kc), columns: jc..<(jc + nc), into: packedB)
+                        (panelsB, stepsB) = (UnsafePointer(packedB), kc)
+                    }
                     var ir = 0
                     while ir < mc {
-                        let panelA = UnsafePointer(packedA + ir * kc)
+                        let panelA = panelsA + ir * stepsA
                         let cRow = c + (ic + ir) * ldc + jc
                         let mr = Swift.min(panelRows, mc - ir)
                         var jr = 0
                         while jr < nc {
                             tile(rows: mr, columns: Swift.min(panelColumns, nc - jr), kc: kc, a: panelA,
-                                 b: UnsafePointer(packedB + jr * kc), c: cRow + jr, ldc: ldc,
+                                 b: panelsB + jr * stepsB, c: cRow + jr, ldc: ldc,
                                  alpha: alpha, beta: blockBeta, scratch: scratch)
                             jr += panelColumns
                         }
