@@ -15,8 +15,9 @@
 // passes are the transposed products: gradInput = col2im(Wᵀ · gradOut) and gradWeight =
 // Σ_n gradOut · colᵀ. At stride 1 both avoid col as well: gradInput is the forward convolution of
 // gradOut with the flipped, transposed weight, and gradWeight one product per run of stacked
-// images whose B operand is packed from the stacked images by register transposes
-// (`StackedColumnsTransposed`). Other strides materialize col per image.
+// images whose operands both run along the positions, so it is computed as row-by-row dot
+// products with nothing packed (`GEMM.multiplyRowsByRows`). Other strides materialize col per
+// image. 3x3 convolutions with many channels use Winograd's F(2x2, 3x3) instead (Conv2d+Winograd.swift).
 
 /// The sizes of one convolution, checked once.
 struct ConvolutionGeometry {
@@ -310,7 +311,8 @@ struct StackedPaddedImages {
         blockRows = g.height + p
         plane = (p + images.count * blockRows) * pitch
         outputRows = (images.count - 1) * blockRows + g.outHeight
-        let count = g.groupChannels * plane + (g.kernelWidth - 1) * g.dilation
+        // 16 floats past the last row read: `GEMM.multiplyRowsByRows` reads whole vectors.
+        let count = g.groupChannels * plane + (g.kernelWidth - 1) * g.dilation + 16
         pointer = UnsafeMutablePointer<Float>.allocate(capacity: count)
         (pointer + g.groupChannels * plane).initialize(repeating: 0, count: count - g.groupChannels * plane)
         for ch in 0..<g.groupChannels {
@@ -360,72 +362,6 @@ func forEachStackedRun(_ g: ConvolutionGeometry, _ body: @Sendable (_ images: Ra
         start = end
     }
     return 1
-}
-
-/// The transposed im2col matrix of a stacked run of images, for the weight gradient: entry (p, q')
-/// with p a stacked output position and q' = (i, j, c) — kernel offset outermost, channel
-/// innermost — is `stacked[c * plane + i * d * Wp + j * d + p]`. With this column order, 16
-/// consecutive columns are 16 channels at one kernel offset, i.e. 16 rows of the stacked buffer
-/// `plane` apart, so packing is 16x16 register transposes (like a transposed `StridedMatrix`).
-struct StackedColumnsTransposed: GEMMPackableB, @unchecked Sendable {
-    // @unchecked: the buffer is only read, and the caller keeps it alive for the call.
-    /// The stacked, padded images (see `StackedPaddedImages`).
-    let stacked: UnsafePointer<Float>
-    /// Floats per stacked channel.
-    let plane: Int
-    /// Channels per group: columns q' and q' + 1 are one channel apart while q' % channels < channels - 1.
-    let channels: Int
-    /// The offset of column q' = (i, j, c) without its channel term: i * d * Wp + j * d.
-    let kernelOffsets: UnsafePointer<Int>
-
-    @inline(__always)
-    func columnStart(_ q: Int) -> Int { kernelOffsets[q / channels] + (q % channels) * plane }
-
-    func packB(depth: Range<Int>, columns: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
-        let kc = depth.count, width = GEMM.panelColumns
-        var panel = destination
-        var c0 = columns.lowerBound
-        while c0 < columns.upperBound {
-            let nr = Swift.min(width, columns.upperBound - c0)
-            var half = 0
-            while half * 16 < nr {
-                let first = c0 + half * 16
-                let lanes = Swift.min(16, nr - half * 16)
-                let d = panel + half * 16
-                let source = stacked + columnStart(first) + depth.lowerBound
-                var step = 0
-                if lanes == 16 && first % channels + 16 <= channels {
-                    // 16 channels at one kernel offset: rows `plane` apart, transposed in registers.
-                    while step + 16 <= kc {
-                        transpose16x16(source + step, sourceStride: plane, rows: 16,
-                                       d + step * width, destinationStride: width, lanes: 16)
-                        step += 16
-                    }
-                    while step < kc {
-                        for t in 0..<16 { d[step * width + t] = source[t * plane + step] }
-                        step += 1
-                    }
-                } else {
-                    var starts = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-                    withUnsafeMutableBytes(of: &starts) { raw in
-                        let s = raw.bindMemory(to: Int.self)
-                        for t in 0..<lanes { s[t] = columnStart(first + t) + depth.lowerBound }
-                        for p in 0..<kc {
-                            let row = d + p * width
-                            for t in 0..<lanes { row[t] = stacked[s[t] + p] }
-                            for t in lanes..<16 { row[t] = 0 }
-                        }
-                    }
-                }
-                half += 1
-            }
-            if nr <= 16 {
-                for p in 0..<kc { for t in 16..<width { panel[p * width + t] = 0 } }
-            }
-            panel += width * kc
-            c0 += width
-        }
-    }
 }
 
 /// 2-D convolution of `input` [N, C, H, W] with `weight` [O, C/groups, kH, kW] plus an optional
@@ -717,8 +653,9 @@ private func flippedConv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, ge
 /// The weight gradient of a stride-1 convolution: per group and run of images, one product
 /// ∂L/∂w'[o, (i, j, c)] += Σ_p dyStacked[o, p] · stacked[c, p + i d Wp + j d], where dyStacked
 /// places dy at the run's stacked output positions (zeros at the discarded ones), so the sum over
-/// the run's images and pixels is the product's depth (see `StackedColumnsTransposed`). Each
-/// thread sums its share of the runs into its own partial result; the partials are added and
+/// the run's images and pixels is the product's depth. Both operands have that depth contiguous
+/// (rows of dyStacked; rows of the stacked images shifted by the kernel offset), so the product
+/// is `GEMM.multiplyRowsByRows`, with no packing. Each thread sums its share of the runs into its own partial result; the partials are added and
 /// reordered to [O, C/groups, kH, kW] at the end.
 private func stackedConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry g: ConvolutionGeometry) -> Tensor {
     let gradWeight = TensorStorage(uninitializedCount: Swift.max(1, Tensor.elementCount(g.weightShape)))
@@ -740,12 +677,15 @@ private func stackedConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry
             let shares = forEachStackedRun(g) { images, innerThreads, share in
                 let stack = StackedPaddedImages(xp, images: images, group: group, geometry: g)
                 let (blockRows, pitch) = (stack.blockRows, stack.pitch)
-                let depth = stack.outputRows * pitch
-                let kernelOffsets = UnsafeMutablePointer<Int>.allocate(capacity: kernelArea)
+                // The product's depth, padded with zero gradients to whole vectors.
+                let depth = GEMM.roundUp(stack.outputRows * pitch, to: 16)
+                let columnStarts = UnsafeMutablePointer<Int>.allocate(capacity: patch)
                 let stackedGradient = UnsafeMutablePointer<Float>.allocate(capacity: og * depth)
-                defer { stack.deallocate(); kernelOffsets.deallocate(); stackedGradient.deallocate() }
-                for r in 0..<kernelArea {
-                    kernelOffsets[r] = (r / g.kernelWidth) * g.dilation * pitch + (r % g.kernelWidth) * g.dilation
+                defer { stack.deallocate(); columnStarts.deallocate(); stackedGradient.deallocate() }
+                for q in 0..<patch {
+                    let r = q / cg
+                    columnStarts[q] = (r / g.kernelWidth) * g.dilation * pitch + (r % g.kernelWidth) * g.dilation
+                        + (q % cg) * stack.plane
                 }
                 for o in 0..<og {
                     let row = stackedGradient + o * depth
@@ -758,12 +698,21 @@ private func stackedConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry
                         }
                     }
                 }
-                GEMM.multiply(m: og, n: patch, k: depth, alpha: 1,
-                              a: StridedMatrix(stackedGradient, rowStride: depth, columnStride: 1),
-                              b: StackedColumnsTransposed(stacked: stack.pointer, plane: stack.plane, channels: cg,
-                                                          kernelOffsets: kernelOffsets),
-                              beta: first[share] ? 0 : 1, c: partial + share * og * patch, ldc: patch,
-                              threads: innerThreads)
+                // Both operands have the positions contiguous: row-by-row dot products, no packing.
+                nonisolated(unsafe) let (gradient, starts) = (UnsafePointer(stackedGradient), UnsafePointer(columnStarts))
+                nonisolated(unsafe) let images = UnsafePointer(stack.pointer)
+                nonisolated(unsafe) let target = partial + share * og * patch
+                let accumulate = !first[share]
+                let parts = innerThreads > 1 && patch >= 12 ? innerThreads : 1
+                let product: @Sendable (Int) -> Void = { part in
+                    // Each part takes its own columns (multiples of 6) of the partial sums.
+                    let from = (part * patch / parts) / 6 * 6
+                    let to = part == parts - 1 ? patch : ((part + 1) * patch / parts) / 6 * 6
+                    GEMM.multiplyRowsByRows(m: og, n: to - from, k: depth, a: gradient, lda: depth,
+                                            b: images, bStarts: starts + from, c: target + from, ldc: patch,
+                                            accumulate: accumulate)
+                }
+                if parts > 1 { parallelFor(parts, product) } else { product(0) }
                 first[share] = false
             }
             // Sum the partials and reorder (o, (i, j, c)) to the weight's (o, c, i, j).
