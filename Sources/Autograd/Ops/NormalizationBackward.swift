@@ -5,8 +5,9 @@
 // (M = C/G channels × S spatial positions, channel of element j = g·C/G + j/S). Per row, with
 // x̂ = (x − μ)·r, r = 1/√(σ² + ε) and ĝ = γ_c·dy:
 //   dx = r·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)),   dγ_c = Σ dy·x̂,   dβ_c = Σ dy.
-// Two passes over each row recompute μ and r (the forward saved nothing but its input),
-// a third forms the sums and a fourth writes dx. Rows are independent and run in parallel;
+// Two passes over each row recompute μ and r (the forward saved nothing but its input, and
+// `meanAndVariance` gives the forward's values), a third forms the sums and a fourth writes dx,
+// 16 lanes at a time along each channel's positions. Rows are independent and run in parallel;
 // per-row channel sums are reduced afterwards, so every parallel write is to the row's own slots.
 
 import Tensor
@@ -45,37 +46,57 @@ func normalizationBackward(x: Tensor, dy: Tensor, rows: Int, rowSize: Int, group
                             for row in range {
                                 let base = row * rowSize
                                 let c0 = (row % groups) * channelsPerRow
-                                var sum = 0.0, sumSquares = 0.0
-                                for j in 0..<rowSize { let v = Double(xp[base + j]); sum += v; sumSquares += v * v }
-                                let mean = sum / Double(rowSize)
-                                let variance = Swift.max(sumSquares / Double(rowSize) - mean * mean, 0)
+                                let (mean, variance) = meanAndVariance(xp + base, rowSize)
                                 let rstd = Float(1 / (variance + Double(epsilon)).squareRoot())
                                 let mu = Float(mean)
+                                let (muV, rstdV) = (SIMD16<Float>(repeating: mu), SIMD16<Float>(repeating: rstd))
+                                // Per channel: Σ dy·x̂ and Σ dy (16 lanes, then the tail); Σ ĝ and Σ ĝ·x̂
+                                // follow as γ_c times them.
                                 var sumG = 0.0, sumGX = 0.0
                                 for k in 0..<channelsPerRow {
-                                    let scale = gamma[c0 + k]
-                                    var dyXhat: Float = 0, dySum: Float = 0, ghat: Float = 0, ghatXhat: Float = 0
-                                    for s in 0..<spatial {
-                                        let j = base + k * spatial + s
-                                        let xhat = (xp[j] - mu) * rstd
-                                        let g = gp[j]
-                                        dyXhat += g * xhat
-                                        dySum += g
-                                        ghat += scale * g
-                                        ghatXhat += scale * g * xhat
+                                    let px = UnsafeRawPointer(xp + base + k * spatial)
+                                    let pg = UnsafeRawPointer(gp + base + k * spatial)
+                                    var accumulatedXhat = SIMD16<Float>(), accumulatedG = SIMD16<Float>()
+                                    var s = 0
+                                    while s + 16 <= spatial {
+                                        let xhat = (px.loadUnaligned(fromByteOffset: 4 * s, as: SIMD16<Float>.self) - muV) * rstdV
+                                        let g = pg.loadUnaligned(fromByteOffset: 4 * s, as: SIMD16<Float>.self)
+                                        accumulatedXhat.addProduct(g, xhat)
+                                        accumulatedG += g
+                                        s += 16
                                     }
-                                    sumG += Double(ghat)
-                                    sumGX += Double(ghatXhat)
+                                    var dyXhat = accumulatedXhat.sum(), dySum = accumulatedG.sum()
+                                    while s < spatial {
+                                        let g = gp[base + k * spatial + s]
+                                        dyXhat += g * (xp[base + k * spatial + s] - mu) * rstd
+                                        dySum += g
+                                        s += 1
+                                    }
+                                    let scale = gamma[c0 + k]
+                                    sumG += Double(scale * dySum)
+                                    sumGX += Double(scale * dyXhat)
                                     pwp[row * channelsPerRow + k] = dyXhat
                                     pbp[row * channelsPerRow + k] = dySum
                                 }
                                 let meanG = Float(sumG / Double(rowSize)), meanGX = Float(sumGX / Double(rowSize))
+                                let (meanGV, meanGXV) = (SIMD16<Float>(repeating: meanG), SIMD16<Float>(repeating: meanGX))
                                 for k in 0..<channelsPerRow {
-                                    let scale = gamma[c0 + k]
-                                    for s in 0..<spatial {
-                                        let j = base + k * spatial + s
-                                        let xhat = (xp[j] - mu) * rstd
-                                        op[j] = rstd * (scale * gp[j] - meanG - xhat * meanGX)
+                                    let scale = gamma[c0 + k], scaleV = SIMD16<Float>(repeating: gamma[c0 + k])
+                                    let offset = base + k * spatial
+                                    let px = UnsafeRawPointer(xp + offset), pg = UnsafeRawPointer(gp + offset)
+                                    let po = UnsafeMutableRawPointer(op + offset)
+                                    var s = 0
+                                    while s + 16 <= spatial {
+                                        let xhat = (px.loadUnaligned(fromByteOffset: 4 * s, as: SIMD16<Float>.self) - muV) * rstdV
+                                        let g = pg.loadUnaligned(fromByteOffset: 4 * s, as: SIMD16<Float>.self)
+                                        po.storeBytes(of: rstdV * (scaleV * g - meanGV - xhat * meanGXV), toByteOffset: 4 * s,
+                                                      as: SIMD16<Float>.self)
+                                        s += 16
+                                    }
+                                    while s < spatial {
+                                        let xhat = (xp[offset + s] - mu) * rstd
+                                        op[offset + s] = rstd * (scale * gp[offset + s] - meanG - xhat * meanGX)
+                                        s += 1
                                     }
                                 }
                             }

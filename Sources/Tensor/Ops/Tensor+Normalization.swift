@@ -12,9 +12,10 @@
 
 import Foundation
 
-/// The mean and population variance of `n` contiguous floats, two-pass.
-@inline(__always)
-func meanAndVariance(_ p: UnsafePointer<Float>, _ n: Int) -> (mean: Double, variance: Double) {
+/// The mean and population variance of `n` contiguous floats, two-pass (the statistics group
+/// and layer normalization use; public so their backward passes recompute the same values).
+@inlinable @inline(__always)
+public func meanAndVariance(_ p: UnsafePointer<Float>, _ n: Int) -> (mean: Double, variance: Double) {
     let mean = blockedSum(p, n) / Double(n)
     let m = SIMD16<Float>(repeating: Float(mean))
     var total = 0.0
