@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes Sources/Tensor/Kernels/GEMM+MicroKernels.swift: the register-blocked GEMM micro-kernels
-and the 16x16 register transpose that packs transposed operands.
+the direct variants that read B rows in place for stride-1 convolutions, and the 16x16 register
+transpose that packs transposed operands.
 
 Each kernel keeps an R x (16 V) tile of C in R*V SIMD16<Float> accumulators (at most 24 of the 32
 AVX-512 registers), and per step of k loads V vectors of packed B and broadcasts R values of packed
@@ -15,9 +16,36 @@ ROWS = [4, 8, 12]
 VECTORS = [1, 2]
 
 
-def kernel(rows, vectors):
+def kernel(rows, vectors, direct=False):
+    """The packed micro-kernel, or (`direct`) its variant for stride-1 convolutions whose B rows
+    are read in place: step s loads its 32 values from `image + offsets[s]` instead of a packed panel."""
     cols = 16 * vectors
     out = []
+    if direct:
+        out.append(f"/// `c[0..<{rows}, 0..<{cols}] = a·B` for a packed A panel `a` ({PANEL_ROWS} values per step, first {rows}")
+        out.append(f"/// used) and B read in place: row s of B is the {cols} floats at `image + offsets[s]`, for `steps` steps.")
+        out.append("@inline(__always)")
+        out.append(f"func directKernel{rows}x{cols}(")
+        out.append("    _ steps: Int, _ a: UnsafePointer<Float>, _ image: UnsafePointer<Float>, _ offsets: UnsafePointer<Int>,")
+        out.append("    _ c: UnsafeMutablePointer<Float>, _ ldc: Int")
+        out.append(") {")
+        for i in range(rows):
+            out.append("    " + "; ".join(f"var c{i}_{v} = SIMD16<Float>()" for v in range(vectors)))
+        out.append("    var pa = a")
+        out.append("    for s in 0..<steps {")
+        out.append("        let pb = UnsafeRawPointer(image + offsets[s])")
+        for v in range(vectors):
+            out.append(f"        let b{v} = pb.loadUnaligned(fromByteOffset: {64 * v}, as: SIMD16<Float>.self)")
+        for i in range(rows):
+            fmas = " ".join(f"c{i}_{v}.addProduct(x, b{v});" for v in range(vectors))
+            out.append(f"        do {{ let x = SIMD16<Float>(repeating: pa[{i}]); {fmas} }}")
+        out.append(f"        pa += {PANEL_ROWS}")
+        out.append("    }")
+        for i in range(rows):
+            stores = " ".join(f"storeTile(c{i}_{v}, c + {i} * ldc + {16 * v}, 1, 0);" for v in range(vectors))
+            out.append(f"    {stores}")
+        out.append("}")
+        return "\n".join(out)
     out.append(f"/// `c[0..<{rows}, 0..<{cols}] = alpha * a·b + beta * c` for packed panels `a` ({PANEL_ROWS} values per step,")
     out.append(f"/// first {rows} used) and `b` ({PANEL_COLUMNS} values per step, first {cols} used), over `kc` steps.")
     out.append("@inline(__always)")
@@ -116,6 +144,8 @@ if __name__ == "__main__":
     for r in ROWS:
         for v in VECTORS:
             parts.append(kernel(r, v))
+    for r in ROWS:
+        parts.append(kernel(r, 2, direct=True))
     parts.append(transpose())
     path = pathlib.Path(__file__).resolve().parent.parent / "Sources/Tensor/Kernels/GEMM+MicroKernels.swift"
     path.write_text("\n\n".join(parts) + "\n")

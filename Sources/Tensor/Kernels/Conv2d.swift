@@ -9,8 +9,9 @@
 //   out_g [O/g, Ho*Wo] = W_g [O/g, C/g*kH*kW] · col_g [C/g*kH*kW, Ho*Wo]
 // where col is the im2col matrix. The forward pass never materializes col: the GEMM's packing
 // routine reads it straight from the image (implicit GEMM). Stride 1 reads rows of zero-padded
-// copies of the images stacked into one tall image (`StackedPaddedImages`, `ShiftedRowsMatrix`:
-// pure vector copies, one product per run of images); other strides gather (`Im2ColMatrix`);
+// copies of the images stacked into one tall image (`StackedPaddedImages`), in place: the direct
+// micro-kernels load each step's 32 positions straight from the shifted row, so nothing is
+// packed but the weight (one product per run of images); other strides gather (`Im2ColMatrix`);
 // a 1x1, stride-1, unpadded convolution reads the image itself as the B matrix. The backward
 // passes are the transposed products: gradInput = col2im(Wᵀ · gradOut) and gradWeight =
 // Σ_n gradOut · colᵀ. At stride 1 both avoid col as well: gradInput is the forward convolution of
@@ -156,58 +157,12 @@ struct Im2ColMatrix: GEMMPackableB, @unchecked Sendable {
     }
 }
 
-/// The im2col matrix of a stride-1 convolution over zero-padded images stacked into one tall
-/// image (`StackedPaddedImages`), computed for every stacked position: entry (q, p) with
-/// q = (c, i, j) is `padded[rowOffsets[q] + p]`, where `rowOffsets[q] = c * plane + i * d * P
-/// + j * d`. Each row is a contiguous run of the padded images, so packing is plain vector
-/// copies; the outputs at positions between images' rows are computed and discarded.
-struct ShiftedRowsMatrix: GEMMPackableB, GEMMPackableA, @unchecked Sendable {
-    // @unchecked: both buffers are only read, and the caller keeps them alive for the call.
-    /// The stacked zero-padded images of one group (see `StackedPaddedImages`).
-    let padded: UnsafePointer<Float>
-    /// The start of each row of the matrix in `padded`.
-    let rowOffsets: UnsafePointer<Int>
-
-    /// Packs the transposed matrix (positions as rows, q as depth) as the A operand of
-    /// outᵀ = colᵀ · Wᵀ: each step of a 12-row panel is 12 adjacent floats of one row of the
-    /// padded images.
-    func packA(rows: Range<Int>, depth: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
-        let kc = depth.count, height = GEMM.panelRows
-        var panel = destination
-        var r0 = rows.lowerBound
-        while r0 < rows.upperBound {
-            let mr = Swift.min(height, rows.upperBound - r0)
-            for step in 0..<kc {
-                GEMM.packStep(padded + rowOffsets[depth.lowerBound + step] + r0, count: mr, width: height,
-                              into: panel + step * height)
-            }
-            panel += height * kc
-            r0 += height
-        }
-    }
-
-    func packB(depth: Range<Int>, columns: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
-        let kc = depth.count, width = GEMM.panelColumns
-        var panel = destination
-        var c0 = columns.lowerBound
-        while c0 < columns.upperBound {
-            let nr = Swift.min(width, columns.upperBound - c0)
-            for step in 0..<kc {
-                GEMM.packStep(padded + rowOffsets[depth.lowerBound + step] + c0, count: nr, width: width,
-                              into: panel + step * width)
-            }
-            panel += width * kc
-            c0 += width
-        }
-    }
-}
-
 /// The im2col matrix of a stacked run of images (`StackedPaddedImages`) restricted to the valid
 /// output positions: column p = (image, y, x) of the run, in output order, is stacked position
 /// `rowStarts[image * Ho + y] + x`, and entry (q, p) is `padded[rowOffsets[q] + rowStarts[·] + x]`.
-/// Unlike `ShiftedRowsMatrix` it computes no discarded positions (at 3x3, padding 1: 36% fewer
-/// columns at 4x4, 21% at 8x8, 11% at 16x16); each packed step is a few copies of Wo contiguous
-/// floats (one vector move per output row when Wo is 4, 8 or 16).
+/// Unlike the direct kernels over every stacked position (`stackedConv2d`) it computes no
+/// discarded positions (at 3x3, padding 1: 36% fewer columns at 4x4, 21% at 8x8); each packed
+/// step is a few copies of Wo contiguous floats (one vector move per output row when Wo is 4 or 8).
 struct CompactStackedMatrix: GEMMPackableB, @unchecked Sendable {
     // @unchecked: the buffers are only read, and the caller keeps them alive for the call.
     /// The stacked zero-padded images of one group.
@@ -219,13 +174,12 @@ struct CompactStackedMatrix: GEMMPackableB, @unchecked Sendable {
     /// Output columns per output row (Wo).
     let outWidth: Int
 
-    /// Used for products that are not transposed (more than `swappedOutputChannels` output
-    /// channels per group) whose output rows tile a 32-wide panel exactly (Wo = 1, 2, 4, 8, 16).
-    /// Measured (one thread, CPU time, N=128, 3x3): 20% faster at 4x4 and 5% at 8x8 with 128
-    /// channels, but 15% slower at 28x28, where rows straddle panels in unaligned pieces.
+    /// Used with more than 32 output channels per group and output rows that tile a 32-wide
+    /// panel exactly (Wo = 1, 2, 4, 8). Measured against the direct kernels (bench, one thread,
+    /// CPU time, N=128, 3x3, 128 channels): 25% faster at 4x4 and 8% at 8x8, 4% slower at
+    /// 16x16; with 32 output channels at 8x8 (the latent model's step) the direct kernels won.
     static func applies(_ g: ConvolutionGeometry) -> Bool {
-        g.groupOutChannels > StackedPaddedImages.swappedOutputChannels && g.outWidth <= 16
-            && GEMM.panelColumns % g.outWidth == 0
+        g.groupOutChannels > 32 && g.outWidth <= 8 && GEMM.panelColumns % g.outWidth == 0
     }
 
     func packB(depth: Range<Int>, columns: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
@@ -264,7 +218,7 @@ struct CompactStackedMatrix: GEMMPackableB, @unchecked Sendable {
 /// row is p zeros then the W pixels (pitch P = W + p), every image is H such rows then p zero
 /// rows, and the stack starts with p zero rows, so pixel (n, iy, ix) of the run sits at
 /// `pointer + c * plane + (p + n * (H + p) + iy) * P + p + ix`. A stride-1 convolution of the run
-/// is then one `ShiftedRowsMatrix` product over this single tall image: output (n, y, x) is
+/// is then one product over this single tall image (`stackedConv2d`): output (n, y, x) is
 /// stacked position (n * (H + p) + y) * P + x, whose window reads exactly the right pixels or
 /// zeros (the p zeros before a row also serve as the p zeros after the previous one). The
 /// positions between outputs (P - Wo per row, H + p - Ho rows per image) are computed and
@@ -293,11 +247,6 @@ struct StackedPaddedImages {
             && g.padding <= (g.kernelWidth - 1) * g.dilation
     }
 
-    /// Up to this many output channels per group, the forward product runs transposed
-    /// (outᵀ = colᵀ · Wᵀ): with 16 or 32 channels as C's rows, a third to three quarters of
-    /// the 12-row tiles would be edge tiles; as C's columns they fill 16- or 32-wide tiles.
-    static let swappedOutputChannels = 32
-
     /// How many images one run holds: about 2048 stacked positions (at least one image).
     static func imagesPerRun(_ g: ConvolutionGeometry) -> Int {
         Swift.max(1, 2048 / ((g.height + g.padding) * (g.width + g.padding)))
@@ -311,8 +260,9 @@ struct StackedPaddedImages {
         blockRows = g.height + p
         plane = (p + images.count * blockRows) * pitch
         outputRows = (images.count - 1) * blockRows + g.outHeight
-        // 16 floats past the last row read: `GEMM.multiplyRowsByRows` reads whole vectors.
-        let count = g.groupChannels * plane + (g.kernelWidth - 1) * g.dilation + 16
+        // 48 floats past the last row read: `GEMM.multiplyRowsByRows` reads whole vectors, the
+        // direct kernels whole blocks of 32 positions.
+        let count = g.groupChannels * plane + (g.kernelWidth - 1) * g.dilation + 48
         pointer = UnsafeMutablePointer<Float>.allocate(capacity: count)
         (pointer + g.groupChannels * plane).initialize(repeating: 0, count: count - g.groupChannels * plane)
         for ch in 0..<g.groupChannels {
@@ -534,10 +484,13 @@ public func conv2dBackwardWeight(_ gradOutput: Tensor, input: Tensor, weightShap
     return Tensor(storage: gradWeight, shape: weightShape, strides: Tensor.contiguousStrides(weightShape))
 }
 
-/// Stride-1 `conv2d` of contiguous `x` and `w`: per group and run of images, one product of the
-/// weight with the shifted-rows matrix of the stacked run (see `StackedPaddedImages`), then the
-/// valid outputs (plus the bias) are copied out of the stacked result. Images 4, 8 or 16 outputs
-/// wide with more than 32 output channels use `CompactStackedMatrix` instead (valid positions only).
+/// Stride-1 `conv2d` of contiguous `x` and `w`: per group and run of images, the weight times
+/// the im2col matrix of the stacked run (see `StackedPaddedImages`) at every stacked position,
+/// whose row q is the stacked images shifted by q's kernel offset: `directKernel12x32` (and its
+/// 8- and 4-row variants) read 32 positions of each such row in place per step, so only the
+/// weight is packed. The valid outputs (plus the bias) are then copied out of the stacked result.
+/// Images 4 or 8 outputs wide with more than 32 output channels use `CompactStackedMatrix`
+/// instead (valid positions only).
 private func stackedConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry) -> Tensor {
     let output = TensorStorage(uninitializedCount: Swift.max(1, Tensor.elementCount(g.outputShape)))
     let biasValues = bias?.contiguous().scalars
@@ -584,37 +537,51 @@ private func stackedConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometr
                     }
                     return
                 }
+                // Every stacked position (valid or discarded), in blocks of 32: each block of each
+                // 12-row panel of packed weights is one `directKernel`, whose B rows are the
+                // shifted rows of the stacked images read in place (no packing).
                 let wide = stack.outputRows * pitch
-                let result = UnsafeMutablePointer<Float>.allocate(capacity: g.groupOutChannels * wide)
-                defer { result.deallocate() }
-                // Few output channels: compute outᵀ = colᵀ · Wᵀ, so the positions fill whole
-                // 12-row tiles and the channels the 16- or 32-column ones (see `swappedOutputChannels`).
-                let swapped = g.groupOutChannels <= StackedPaddedImages.swappedOutputChannels
-                if swapped {
-                    GEMM.multiply(m: wide, n: g.groupOutChannels, k: g.patchSize, alpha: 1,
-                                  a: ShiftedRowsMatrix(padded: stack.pointer, rowOffsets: rowOffsets),
-                                  b: StridedMatrix(weights, rowStride: 1, columnStride: g.patchSize),
-                                  beta: 0, c: result, ldc: g.groupOutChannels, threads: innerThreads)
-                } else {
-                    GEMM.multiply(m: g.groupOutChannels, n: wide, k: g.patchSize, alpha: 1,
-                                  a: StridedMatrix(weights, rowStride: g.patchSize, columnStride: 1),
-                                  b: ShiftedRowsMatrix(padded: stack.pointer, rowOffsets: rowOffsets),
-                                  beta: 0, c: result, ldc: wide, threads: innerThreads)
+                let blocks = (wide + 31) / 32
+                let ldr = blocks * 32
+                let panels = (g.groupOutChannels + 11) / 12
+                let result = UnsafeMutablePointer<Float>.allocate(capacity: panels * 12 * ldr)
+                let packedWeights = UnsafeMutablePointer<Float>.allocate(capacity: panels * 12 * g.patchSize)
+                defer { result.deallocate(); packedWeights.deallocate() }
+                StridedMatrix(weights, rowStride: g.patchSize, columnStride: 1)
+                    .packA(rows: 0..<g.groupOutChannels, depth: 0..<g.patchSize, into: packedWeights)
+                // Each block writes its own 32 columns of `result`; the rest is read only.
+                nonisolated(unsafe) let (image, offsets) = (UnsafePointer(stack.pointer), UnsafePointer(rowOffsets))
+                nonisolated(unsafe) let (target, packed) = (result, UnsafePointer(packedWeights))
+                let (og, patch) = (g.groupOutChannels, g.patchSize)
+                let computeBlocks: @Sendable (Range<Int>) -> Void = { range in
+                    for block in range {
+                        let p0 = block * 32
+                        for panel in 0..<panels {
+                            let rows = og - panel * 12
+                            let a = packed + panel * 12 * patch, c = target + panel * 12 * ldr + p0
+                            if rows > 8 {
+                                directKernel12x32(patch, a, image + p0, offsets, c, ldr)
+                            } else if rows > 4 {
+                                directKernel8x32(patch, a, image + p0, offsets, c, ldr)
+                            } else {
+                                directKernel4x32(patch, a, image + p0, offsets, c, ldr)
+                            }
+                        }
+                    }
                 }
-                // Element (o, position) of the result is at o * oStride + position * pStride.
-                let (oStride, pStride) = swapped ? (1, g.groupOutChannels) : (wide, 1)
+                if innerThreads > 1 {
+                    parallelFor(chunking: blocks, minimumChunk: 4, computeBlocks)
+                } else {
+                    computeBlocks(0..<blocks)
+                }
                 for o in 0..<g.groupOutChannels {
                     let channel = group * g.groupOutChannels + o
                     let b = biasValues?[channel] ?? 0
                     for (slot, n) in images.enumerated() {
                         for y in 0..<g.outHeight {
-                            let from = result + o * oStride + (slot * blockRows + y) * pitch * pStride
+                            let from = result + o * ldr + (slot * blockRows + y) * pitch
                             let to = out + ((n * g.outChannels + channel) * g.outHeight + y) * g.outWidth
-                            if swapped {
-                                for x in 0..<g.outWidth { to[x] = from[x * pStride] + b }
-                            } else {
-                                for x in 0..<g.outWidth { to[x] = from[x] + b }
-                            }
+                            for x in 0..<g.outWidth { to[x] = from[x] + b }
                         }
                     }
                 }

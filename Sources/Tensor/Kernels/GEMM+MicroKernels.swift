@@ -261,6 +261,126 @@ func microKernel12x32(
     storeTile(c11_0, c + 11 * ldc + 0, alpha, beta); storeTile(c11_1, c + 11 * ldc + 16, alpha, beta);
 }
 
+/// `c[0..<4, 0..<32] = a·B` for a packed A panel `a` (12 values per step, first 4
+/// used) and B read in place: row s of B is the 32 floats at `image + offsets[s]`, for `steps` steps.
+@inline(__always)
+func directKernel4x32(
+    _ steps: Int, _ a: UnsafePointer<Float>, _ image: UnsafePointer<Float>, _ offsets: UnsafePointer<Int>,
+    _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+) {
+    var c0_0 = SIMD16<Float>(); var c0_1 = SIMD16<Float>()
+    var c1_0 = SIMD16<Float>(); var c1_1 = SIMD16<Float>()
+    var c2_0 = SIMD16<Float>(); var c2_1 = SIMD16<Float>()
+    var c3_0 = SIMD16<Float>(); var c3_1 = SIMD16<Float>()
+    var pa = a
+    for s in 0..<steps {
+        let pb = UnsafeRawPointer(image + offsets[s])
+        let b0 = pb.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)
+        let b1 = pb.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+        do { let x = SIMD16<Float>(repeating: pa[0]); c0_0.addProduct(x, b0); c0_1.addProduct(x, b1); }
+        do { let x = SIMD16<Float>(repeating: pa[1]); c1_0.addProduct(x, b0); c1_1.addProduct(x, b1); }
+        do { let x = SIMD16<Float>(repeating: pa[2]); c2_0.addProduct(x, b0); c2_1.addProduct(x, b1); }
+        do { let x = SIMD16<Float>(repeating: pa[3]); c3_0.addProduct(x, b0); c3_1.addProduct(x, b1); }
+        pa += 12
+    }
+    storeTile(c0_0, c + 0 * ldc + 0, 1, 0); storeTile(c0_1, c + 0 * ldc + 16, 1, 0);
+    storeTile(c1_0, c + 1 * ldc + 0, 1, 0); storeTile(c1_1, c + 1 * ldc + 16, 1, 0);
+    storeTile(c2_0, c + 2 * ldc + 0, 1, 0); storeTile(c2_1, c + 2 * ldc + 16, 1, 0);
+    storeTile(c3_0, c + 3 * ldc + 0, 1, 0); storeTile(c3_1, c + 3 * ldc + 16, 1, 0);
+}
+
+/// `c[0..<8, 0..<32] = a·B` for a packed A panel `a` (12 values per step, first 8
+/// used) and B read in place: row s of B is the 32 floats at `image + offsets[s]`, for `steps` steps.
+@inline(__always)
+func directKernel8x32(
+    _ steps: Int, _ a: UnsafePointer<Float>, _ image: UnsafePointer<Float>, _ offsets: UnsafePointer<Int>,
+    _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+) {
+    var c0_0 = SIMD16<Float>(); var c0_1 = SIMD16<Float>()
+    var c1_0 = SIMD16<Float>(); var c1_1 = SIMD16<Float>()
+    var c2_0 = SIMD16<Float>(); var c2_1 = SIMD16<Float>()
+    var c3_0 = SIMD16<Float>(); var c3_1 = SIMD16<Float>()
+    var c4_0 = SIMD16<Float>(); var c4_1 = SIMD16<Float>()
+    var c5_0 = SIMD16<Float>(); var c5_1 = SIMD16<Float>()
+    var c6_0 = SIMD16<Float>(); var c6_1 = SIMD16<Float>()
+    var c7_0 = SIMD16<Float>(); var c7_1 = SIMD16<Float>()
+    var pa = a
+    for s in 0..<steps {
+        let pb = UnsafeRawPointer(image + offsets[s])
+        let b0 = pb.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)
+        let b1 = pb.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+        do { let x = SIMD16<Float>(repeating: pa[0]); c0_0.addProduct(x, b0); c0_1.addProduct(x, b1); }
+        do { let x = SIMD16<Float>(repeating: pa[1]); c1_0.addProduct(x, b0); c1_1.addProduct(x, b1); }
+        do { let x = SIMD16<Float>(repeating: pa[2]); c2_0.addProduct(x, b0); c2_1.addProduct(x, b1); }
+        do { let x = SIMD16<Float>(repeating: pa[3]); c3_0.addProduct(x, b0); c3_1.addProduct(x, b1); }
+        do { let x = SIMD16<Float>(repeating: pa[4]); c4_0.addProduct(x, b0); c4_1.addProduct(x, b1); }
+        do { let x = SIMD16<Float>(repeating: pa[5]); c5_0.addProduct(x, b0); c5_1.addProduct(x, b1); }
+        do { let x = SIMD16<Float>(repeating: pa[6]); c6_0.addProduct(x, b0); c6_1.addProduct(x, b1); }
+        do { let x = SIMD16<Float>(repeating: pa[7]); c7_0.addProduct(x, b0); c7_1.addProduct(x, b1); }
+        pa += 12
+    }
+    storeTile(c0_0, c + 0 * ldc + 0, 1, 0); storeTile(c0_1, c + 0 * ldc + 16, 1, 0);
+    storeTile(c1_0, c + 1 * ldc + 0, 1, 0); storeTile(c1_1, c + 1 * ldc + 16, 1, 0);
+    storeTile(c2_0, c + 2 * ldc + 0, 1, 0); storeTile(c2_1, c + 2 * ldc + 16, 1, 0);
+    storeTile(c3_0, c + 3 * ldc + 0, 1, 0); storeTile(c3_1, c + 3 * ldc + 16, 1, 0);
+    storeTile(c4_0, c + 4 * ldc + 0, 1, 0); storeTile(c4_1, c + 4 * ldc + 16, 1, 0);
+    storeTile(c5_0, c + 5 * ldc + 0, 1, 0); storeTile(c5_1, c + 5 * ldc + 16, 1, 0);
+    storeTile(c6_0, c + 6 * ldc + 0, 1, 0); storeTile(c6_1, c + 6 * ldc + 16, 1, 0);
+    storeTile(c7_0, c + 7 * ldc + 0, 1, 0); storeTile(c7_1, c + 7 * ldc + 16, 1, 0);
+}
+
+/// `c[0..<12, 0..<32] = a·B` for a packed A panel `a` (12 values per step, first 12
+/// used) and B read in place: row s of B is the 32 floats at `image + offsets[s]`, for `steps` steps.
+@inline(__always)
+func directKernel12x32(
+    _ steps: Int, _ a: UnsafePointer<Float>, _ image: UnsafePointer<Float>, _ offsets: UnsafePointer<Int>,
+    _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+) {
+    var c0_0 = SIMD16<Float>(); var c0_1 = SIMD16<Float>()
+    var c1_0 = SIMD16<Float>(); var c1_1 = SIMD16<Float>()
+    var c2_0 = SIMD16<Float>(); var c2_1 = SIMD16<Float>()
+    var c3_0 = SIMD16<Float>(); var c3_1 = SIMD16<Float>()
+    var c4_0 = SIMD16<Float>(); var c4_1 = SIMD16<Float>()
+    var c5_0 = SIMD16<Float>(); var c5_1 = SIMD16<Float>()
+    var c6_0 = SIMD16<Float>(); var c6_1 = SIMD16<Float>()
+    var c7_0 = SIMD16<Float>(); var c7_1 = SIMD16<Float>()
+    var c8_0 = SIMD16<Float>(); var c8_1 = SIMD16<Float>()
+    var c9_0 = SIMD16<Float>(); var c9_1 = SIMD16<Float>()
+    var c10_0 = SIMD16<Float>(); var c10_1 = SIMD16<Float>()
+    var c11_0 = SIMD16<Float>(); var c11_1 = SIMD16<Float>()
+    var pa = a
+    for s in 0..<steps {
+        let pb = UnsafeRawPointer(image + offsets[s])
+        let b0 = pb.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)
+        let b1 = pb.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+        do { let x = SIMD16<Float>(repeating: pa[0]); c0_0.addProduct(x, b0); c0_1.addProduct(x, b1); }
+        do { let x = SIMD16<Float>(repeating: pa[1]); c1_0.addProduct(x, b0); c1_1.addProduct(x, b1); }
+        do { let x = SIMD16<Float>(repeating: pa[2]); c2_0.addProduct(x, b0); c2_1.addProduct(x, b1); }
+        do { let x = SIMD16<Float>(repeating: pa[3]); c3_0.addProduct(x, b0); c3_1.addProduct(x, b1); }
+        do { let x = SIMD16<Float>(repeating: pa[4]); c4_0.addProduct(x, b0); c4_1.addProduct(x, b1); }
+        do { let x = SIMD16<Float>(repeating: pa[5]); c5_0.addProduct(x, b0); c5_1.addProduct(x, b1); }
+        do { let x = SIMD16<Float>(repeating: pa[6]); c6_0.addProduct(x, b0); c6_1.addProduct(x, b1); }
+        do { let x = SIMD16<Float>(repeating: pa[7]); c7_0.addProduct(x, b0); c7_1.addProduct(x, b1); }
+        do { let x = SIMD16<Float>(repeating: pa[8]); c8_0.addProduct(x, b0); c8_1.addProduct(x, b1); }
+        do { let x = SIMD16<Float>(repeating: pa[9]); c9_0.addProduct(x, b0); c9_1.addProduct(x, b1); }
+        do { let x = SIMD16<Float>(repeating: pa[10]); c10_0.addProduct(x, b0); c10_1.addProduct(x, b1); }
+        do { let x = SIMD16<Float>(repeating: pa[11]); c11_0.addProduct(x, b0); c11_1.addProduct(x, b1); }
+        pa += 12
+    }
+    storeTile(c0_0, c + 0 * ldc + 0, 1, 0); storeTile(c0_1, c + 0 * ldc + 16, 1, 0);
+    storeTile(c1_0, c + 1 * ldc + 0, 1, 0); storeTile(c1_1, c + 1 * ldc + 16, 1, 0);
+    storeTile(c2_0, c + 2 * ldc + 0, 1, 0); storeTile(c2_1, c + 2 * ldc + 16, 1, 0);
+    storeTile(c3_0, c + 3 * ldc + 0, 1, 0); storeTile(c3_1, c + 3 * ldc + 16, 1, 0);
+    storeTile(c4_0, c + 4 * ldc + 0, 1, 0); storeTile(c4_1, c + 4 * ldc + 16, 1, 0);
+    storeTile(c5_0, c + 5 * ldc + 0, 1, 0); storeTile(c5_1, c + 5 * ldc + 16, 1, 0);
+    storeTile(c6_0, c + 6 * ldc + 0, 1, 0); storeTile(c6_1, c + 6 * ldc + 16, 1, 0);
+    storeTile(c7_0, c + 7 * ldc + 0, 1, 0); storeTile(c7_1, c + 7 * ldc + 16, 1, 0);
+    storeTile(c8_0, c + 8 * ldc + 0, 1, 0); storeTile(c8_1, c + 8 * ldc + 16, 1, 0);
+    storeTile(c9_0, c + 9 * ldc + 0, 1, 0); storeTile(c9_1, c + 9 * ldc + 16, 1, 0);
+    storeTile(c10_0, c + 10 * ldc + 0, 1, 0); storeTile(c10_1, c + 10 * ldc + 16, 1, 0);
+    storeTile(c11_0, c + 11 * ldc + 0, 1, 0); storeTile(c11_1, c + 11 * ldc + 16, 1, 0);
+}
+
 /// Transposes a 16 x 16 block: row r of the source (`rows` rows from `source`, stride
 /// `sourceStride`; missing rows read as zeros) becomes lane r of the destination rows
 /// (16 rows at `destination`, stride `destinationStride`, the first `lanes` lanes written).
