@@ -81,20 +81,18 @@ public final class Adam: Optimizer {
             }
             var m = firstMoments[index]!, v = secondMoments[index]!
             firstMoments[index] = nil; secondMoments[index] = nil   // unique references: update in place
-            let mode = weightDecayMode
+            let update = AdamUpdate(weightDecay: wd, decoupled: weightDecayMode != .l2, decay: decay,
+                                    oneMinusBeta1: oneMinusBeta1, beta2: b2, oneMinusBeta2: oneMinusBeta2,
+                                    correction2: correction2, epsilon: eps, stepSize: stepSize)
             grad.withUnsafeBufferPointer { gs in
                 p.value.withUnsafeMutableBufferPointer { theta in
                     m.withUnsafeMutableBufferPointer { m in
                         v.withUnsafeMutableBufferPointer { v in
-                            for i in 0..<theta.count {
-                                var g = gs[i]
-                                if wd != 0 {
-                                    if mode == .l2 { g = g + wd * theta[i] } else { theta[i] = theta[i] * decay }
-                                }
-                                m[i] = m[i] + oneMinusBeta1 * (g - m[i])
-                                v[i] = v[i] * b2 + oneMinusBeta2 * g * g
-                                let denominator = v[i].squareRoot() / correction2 + eps
-                                theta[i] = theta[i] + (-stepSize) * (m[i] / denominator)
+                            // Each chunk updates its own elements of theta, m and v.
+                            nonisolated(unsafe) let (gp, tp) = (gs.baseAddress!, theta.baseAddress!)
+                            nonisolated(unsafe) let (mp, vp) = (m.baseAddress!, v.baseAddress!)
+                            parallelFor(chunking: theta.count, minimumChunk: 1 << 16) { range in
+                                update.apply(range, gradient: gp, parameter: tp, firstMoment: mp, secondMoment: vp)
                             }
                         }
                     }
@@ -133,5 +131,54 @@ public final class Adam: Optimizer {
         for key in tensors.keys.sorted() where !known.contains(key) { problems.append("unexpected \(key)") }
         try throwIfProblems(problems, optimizer: "Adam")
         steps = newSteps; firstMoments = newM; secondMoments = newV
+    }
+}
+
+/// One Adam/AdamW update with its per-step constants, applied elementwise (16 lanes at a time,
+/// then the tail). Every lane performs exactly the scalar operations in the same order
+/// (`torch.optim`'s single-tensor formulas), so results do not depend on the vector width.
+private struct AdamUpdate: Sendable {
+    let weightDecay: Float, decoupled: Bool, decay: Float
+    let oneMinusBeta1: Float, beta2: Float, oneMinusBeta2: Float
+    let correction2: Float, epsilon: Float, stepSize: Float
+
+    /// g ← g + λθ (L2) or θ ← θ(1 − lr λ) (decoupled); m ← m + (1 − β₁)(g − m);
+    /// v ← β₂v + (1 − β₂)g²; θ ← θ − step · m / (√v / √(1 − β₂ᵗ) + ε).
+    @inline(__always)
+    func apply<V: SIMD>(_ g: inout V, _ theta: inout V, _ m: inout V, _ v: inout V) where V.Scalar == Float {
+        if weightDecay != 0 {
+            if decoupled { theta = theta * decay } else { g = g + weightDecay * theta }
+        }
+        m = m + oneMinusBeta1 * (g - m)
+        v = v * beta2 + oneMinusBeta2 * g * g
+        let denominator = v.squareRoot() / correction2 + epsilon
+        theta = theta + (-stepSize) * (m / denominator)
+    }
+
+    /// Updates elements `range` of the parameter and its moments in place.
+    func apply(_ range: Range<Int>, gradient: UnsafePointer<Float>, parameter: UnsafeMutablePointer<Float>,
+               firstMoment: UnsafeMutablePointer<Float>, secondMoment: UnsafeMutablePointer<Float>) {
+        let (gp, tp) = (UnsafeRawPointer(gradient), UnsafeMutableRawPointer(parameter))
+        let (mp, vp) = (UnsafeMutableRawPointer(firstMoment), UnsafeMutableRawPointer(secondMoment))
+        var i = range.lowerBound
+        while i + 16 <= range.upperBound {
+            let offset = 4 * i
+            var g = gp.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
+            var theta = UnsafeRawPointer(tp).loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
+            var m = UnsafeRawPointer(mp).loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
+            var v = UnsafeRawPointer(vp).loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
+            apply(&g, &theta, &m, &v)
+            tp.storeBytes(of: theta, toByteOffset: offset, as: SIMD16<Float>.self)
+            mp.storeBytes(of: m, toByteOffset: offset, as: SIMD16<Float>.self)
+            vp.storeBytes(of: v, toByteOffset: offset, as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < range.upperBound {
+            var g = SIMD2<Float>(repeating: gradient[i]), theta = SIMD2<Float>(repeating: parameter[i])
+            var m = SIMD2<Float>(repeating: firstMoment[i]), v = SIMD2<Float>(repeating: secondMoment[i])
+            apply(&g, &theta, &m, &v)
+            parameter[i] = theta[0]; firstMoment[i] = m[0]; secondMoment[i] = v[0]
+            i += 1
+        }
     }
 }
