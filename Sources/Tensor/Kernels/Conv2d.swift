@@ -284,12 +284,29 @@ struct StackedPaddedImages {
     let plane: Int
     /// Stacked output rows (count - 1) * (H + p) + Ho: every output row of every image, plus the discarded ones.
     let outputRows: Int
+    /// The convolution's sizes (for `offset(channel:row:column:)`).
+    let geometry: ConvolutionGeometry
 
-    /// Whether the stacked layout can compute this convolution (stride 1, not a plain 1x1
-    /// product, padding at most the kernel's reach).
+    /// Whether the stacked layout can compute this convolution: stride 1 (not a plain 1x1
+    /// product, padding at most the kernel's reach), or any larger stride without dilation
+    /// (split into phases, see `init(phasesOf:images:group:geometry:)`).
     static func applies(_ g: ConvolutionGeometry) -> Bool {
-        g.stride == 1 && !g.isPointwise && g.padding <= (g.kernelHeight - 1) * g.dilation
+        if g.stride > 1 { return g.dilation == 1 }
+        return !g.isPointwise && g.padding <= (g.kernelHeight - 1) * g.dilation
             && g.padding <= (g.kernelWidth - 1) * g.dilation
+    }
+
+    /// The offset in the buffer of the input pixel that kernel tap (`row`, `column`) of channel
+    /// `channel` reads for stacked output position 0; position p reads it at offset + p.
+    /// At stride 1 that is c * plane + i * d * P + j * d; with phases (stride s) tap (i, j) is tap
+    /// (i / s, j / s) of phase (i % s, j % s).
+    @inline(__always)
+    func offset(channel: Int, row i: Int, column j: Int) -> Int {
+        let g = geometry
+        if g.stride == 1 { return channel * plane + i * g.dilation * pitch + j * g.dilation }
+        let s = g.stride
+        let phase = (i % s) * Swift.min(s, g.kernelWidth) + j % s
+        return (phase * g.groupChannels + channel) * plane + (i / s) * pitch + j / s
     }
 
     /// Up to this many output channels per group, the forward product runs transposed
@@ -299,12 +316,29 @@ struct StackedPaddedImages {
 
     /// How many images one run holds: about 2048 stacked positions (at least one image).
     static func imagesPerRun(_ g: ConvolutionGeometry) -> Int {
-        Swift.max(1, 2048 / ((g.height + g.padding) * (g.width + g.padding)))
+        if g.stride > 1 {
+            let s = g.stride
+            let phaseHeight = g.outHeight + (g.kernelHeight + s - 1) / s - 1
+            let phaseWidth = g.outWidth + (g.kernelWidth + s - 1) / s - 1
+            return Swift.max(1, 2048 / (phaseHeight * phaseWidth))
+        }
+        return Swift.max(1, 2048 / ((g.height + g.padding) * (g.width + g.padding)))
     }
 
     /// Pads and stacks channels `group * C/groups ..< (group + 1) * C/groups` of images `images`
     /// of `input` (contiguous [N, C, H, W]), on the calling thread.
+    /// At stride 1 the padded layout above, at larger strides the phase layout (`init(phasesOf:images:group:geometry:)`).
     init(_ input: UnsafePointer<Float>, images: Range<Int>, group: Int, geometry g: ConvolutionGeometry) {
+        if g.stride > 1 {
+            self.init(phasesOf: input, images: images, group: group, geometry: g)
+        } else {
+            self.init(paddedOf: input, images: images, group: group, geometry: g)
+        }
+    }
+
+    /// The stride-1 padded layout described above.
+    init(paddedOf input: UnsafePointer<Float>, images: Range<Int>, group: Int, geometry g: ConvolutionGeometry) {
+        geometry = g
         let p = g.padding
         pitch = g.width + p
         blockRows = g.height + p
@@ -499,6 +533,8 @@ public func conv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, inputShape
     if stride == 1 && !g.isPointwise && g.kernelHeight == g.kernelWidth && transposedPadding >= 0 {
         return flippedConv2dBackwardInput(gradOutput, weight: weight, geometry: g)
     }
+    // Larger strides without dilation: stride-1 products per phase (see phaseConv2dBackwardInput).
+    if stride > 1 && dilation == 1 { return phaseConv2dBackwardInput(gradOutput, weight: weight, geometry: g) }
     let dy = gradOutput.contiguous(), w = weight.contiguous()
     let gradInput = TensorStorage(count: Swift.max(1, Tensor.elementCount(inputShape)), repeating: 0)
     // Read-only pointers kept alive by `dy`, `w`; each (image, group) writes its own input channels.
@@ -617,8 +653,7 @@ private func stackedConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometr
                 defer { stack.deallocate(); rowOffsets.deallocate() }
                 for q in 0..<g.patchSize {
                     let r = q % kernelArea
-                    rowOffsets[q] = (q / kernelArea) * stack.plane + (r / g.kernelWidth) * g.dilation * pitch
-                        + (r % g.kernelWidth) * g.dilation
+                    rowOffsets[q] = stack.offset(channel: q / kernelArea, row: r / g.kernelWidth, column: r % g.kernelWidth)
                 }
                 let weights = wp + group * g.groupOutChannels * g.patchSize
                 if CompactStackedMatrix.applies(g) {
@@ -743,7 +778,7 @@ private func stackedConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry
                 let stackedGradient = UnsafeMutablePointer<Float>.allocate(capacity: og * depth)
                 defer { stack.deallocate(); kernelOffsets.deallocate(); stackedGradient.deallocate() }
                 for r in 0..<kernelArea {
-                    kernelOffsets[r] = (r / g.kernelWidth) * g.dilation * pitch + (r % g.kernelWidth) * g.dilation
+                    kernelOffsets[r] = stack.offset(channel: 0, row: r / g.kernelWidth, column: r % g.kernelWidth)
                 }
                 for o in 0..<og {
                     let row = stackedGradient + o * depth
