@@ -152,10 +152,7 @@ enum PhaseRows {
             let even = destination + (p % 2) * phaseStride + p / 2
             let odd = destination + ((p + 1) % 2) * phaseStride + (p + 1) / 2
             let pairs = Swift.max(0, Swift.min(width / 2, phaseWidth - (p + 1) / 2))
-            for m in 0..<pairs {
-                even[m] = source[2 * m]
-                odd[m] = source[2 * m + 1]
-            }
+            deinterleave(source, pairs: pairs, even: even, odd: odd)
             q = 2 * pairs
         }
         if q > 0 {
@@ -187,10 +184,7 @@ enum PhaseRows {
             let even = source + (p % 2) * phaseStride + p / 2
             let odd = source + ((p + 1) % 2) * phaseStride + (p + 1) / 2
             let pairs = Swift.max(0, Swift.min(width / 2, phaseWidth - (p + 1) / 2))
-            for m in 0..<pairs {
-                destination[2 * m] = even[m]
-                destination[2 * m + 1] = odd[m]
-            }
+            interleave(even: even, odd: odd, pairs: pairs, into: destination)
             q = 2 * pairs
         }
         if q > 0 {
@@ -209,6 +203,69 @@ enum PhaseRows {
             let inside = b < phases ? Swift.max(firstX, Swift.min(endX, phaseWidth)) : firstX
             for x in firstX..<inside { row[s * x] = from[x * step] }
             for x in inside..<endX { row[s * x] = 0 }
+        }
+    }
+
+    /// even[m] = source[2m], odd[m] = source[2m + 1] for m < `pairs`, 8 (or 4) pairs per vector
+    /// step; the last step overlaps the previous one instead of running a scalar tail (rows here
+    /// are 4-16 pairs long).
+    @inline(__always)
+    static func deinterleave(_ source: UnsafePointer<Float>, pairs: Int, even: UnsafeMutablePointer<Float>,
+                             odd: UnsafeMutablePointer<Float>) {
+        if pairs >= 8 {
+            var m = 0
+            while true {
+                let v = UnsafeRawPointer(source + 2 * m).loadUnaligned(as: SIMD16<Float>.self)
+                UnsafeMutableRawPointer(even + m).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(odd + m).storeBytes(of: v.oddHalf, as: SIMD8<Float>.self)
+                if m + 8 == pairs { return }
+                m = Swift.min(m + 8, pairs - 8)
+            }
+        } else if pairs >= 4 {
+            var m = 0
+            while true {
+                let v = UnsafeRawPointer(source + 2 * m).loadUnaligned(as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(even + m).storeBytes(of: v.evenHalf, as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(odd + m).storeBytes(of: v.oddHalf, as: SIMD4<Float>.self)
+                if m + 4 == pairs { return }
+                m = Swift.min(m + 4, pairs - 4)
+            }
+        }
+        for m in 0..<pairs {
+            even[m] = source[2 * m]
+            odd[m] = source[2 * m + 1]
+        }
+    }
+
+    /// destination[2m] = even[m], destination[2m + 1] = odd[m] for m < `pairs` (the inverse of
+    /// `deinterleave`, with the same overlapping last step).
+    @inline(__always)
+    static func interleave(even: UnsafePointer<Float>, odd: UnsafePointer<Float>, pairs: Int,
+                           into destination: UnsafeMutablePointer<Float>) {
+        if pairs >= 8 {
+            var m = 0
+            while true {
+                var v = SIMD16<Float>()
+                v.evenHalf = UnsafeRawPointer(even + m).loadUnaligned(as: SIMD8<Float>.self)
+                v.oddHalf = UnsafeRawPointer(odd + m).loadUnaligned(as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(destination + 2 * m).storeBytes(of: v, as: SIMD16<Float>.self)
+                if m + 8 == pairs { return }
+                m = Swift.min(m + 8, pairs - 8)
+            }
+        } else if pairs >= 4 {
+            var m = 0
+            while true {
+                var v = SIMD8<Float>()
+                v.evenHalf = UnsafeRawPointer(even + m).loadUnaligned(as: SIMD4<Float>.self)
+                v.oddHalf = UnsafeRawPointer(odd + m).loadUnaligned(as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(destination + 2 * m).storeBytes(of: v, as: SIMD8<Float>.self)
+                if m + 4 == pairs { return }
+                m = Swift.min(m + 4, pairs - 4)
+            }
+        }
+        for m in 0..<pairs {
+            destination[2 * m] = even[m]
+            destination[2 * m + 1] = odd[m]
         }
     }
 }
