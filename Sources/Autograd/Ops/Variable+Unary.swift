@@ -45,17 +45,20 @@ extension Variable {
             let storage = TensorStorage(uninitializedCount: Swift.max(1, y.count))
             g.withUnsafeBufferPointer { gs in
                 y.withUnsafeBufferPointer { ys in
-                    guard let gp = gs.baseAddress, let yp = ys.baseAddress else { return }
-                    let out = storage.pointer, count = ys.count
-                    var i = 0
-                    while i + 16 <= count {
-                        let yv = UnsafeRawPointer(yp + i).loadUnaligned(as: SIMD16<Float>.self)
-                        let gv = UnsafeRawPointer(gp + i).loadUnaligned(as: SIMD16<Float>.self)
-                        UnsafeMutableRawPointer(out + i).storeBytes(of: gv.replacing(with: 0, where: .!(yv .> 0)),
-                                                                    as: SIMD16<Float>.self)
-                        i += 16
+                    guard let g0 = gs.baseAddress, let y0 = ys.baseAddress else { return }
+                    // Read-only inputs; each chunk writes its own range of the output.
+                    nonisolated(unsafe) let (gp, yp, out) = (g0, y0, storage.pointer)
+                    parallelFor(chunking: ys.count, minimumChunk: 1 << 16) { range in
+                        var i = range.lowerBound
+                        while i + 16 <= range.upperBound {
+                            let yv = UnsafeRawPointer(yp + i).loadUnaligned(as: SIMD16<Float>.self)
+                            let gv = UnsafeRawPointer(gp + i).loadUnaligned(as: SIMD16<Float>.self)
+                            UnsafeMutableRawPointer(out + i).storeBytes(of: gv.replacing(with: 0, where: .!(yv .> 0)),
+                                                                        as: SIMD16<Float>.self)
+                            i += 16
+                        }
+                        while i < range.upperBound { out[i] = yp[i] > 0 ? gp[i] : 0; i += 1 }
                     }
-                    while i < count { out[i] = yp[i] > 0 ? gp[i] : 0; i += 1 }
                 }
             }
             self.accumulateGradient(Tensor(storage: storage, shape: y.shape, strides: Tensor.contiguousStrides(y.shape)))

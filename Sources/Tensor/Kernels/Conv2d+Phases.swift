@@ -297,8 +297,9 @@ extension StackedPaddedImages {
         pointer = UnsafeMutablePointer<Float>.allocate(capacity: count)
         pointer.initialize(repeating: 0, count: count)
         let (buffer, plane) = (pointer, plane)
-        for ch in 0..<g.groupChannels {
-            for (slot, n) in images.enumerated() {
+        // Image by image, so the reads run through each image's channels contiguously.
+        for (slot, n) in images.enumerated() {
+            for ch in 0..<g.groupChannels {
                 let image = input + (n * g.channels + group * g.groupChannels + ch) * g.height * g.width
                 for r in 0..<g.height {
                     let (a, y) = ((r + p) % s, (r + p) / s)
