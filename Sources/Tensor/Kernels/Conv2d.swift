@@ -686,7 +686,11 @@ private func stackedConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometr
                 defer { result.deallocate() }
                 // Few output channels: compute outᵀ = colᵀ · Wᵀ, so the positions fill whole
                 // 12-row tiles and the channels the 16- or 32-column ones (see `swappedOutputChannels`).
-                let swapped = g.groupOutChannels <= StackedPaddedImages.swappedOutputChannels
+                // Not for very short products (a 3x3 kernel on one channel): there each tile is
+                // mostly stores, and copying the outputs back out of the transposed result (a
+                // strided gather) cost more than the edge tiles (measured at 1 -> 32 channels,
+                // 28x28, N=128: about half the time).
+                let swapped = g.groupOutChannels <= StackedPaddedImages.swappedOutputChannels && g.patchSize >= 16
                 if swapped {
                     GEMM.multiply(m: wide, n: g.groupOutChannels, k: g.patchSize, alpha: 1,
                                   a: ShiftedRowsMatrix(padded: stack.pointer, rowOffsets: rowOffsets),
