@@ -689,8 +689,9 @@ private func stackedConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometr
                 // Not for very short products (a 3x3 kernel on one channel): there each tile is
                 // mostly stores, and copying the outputs back out of the transposed result (a
                 // strided gather) cost more than the edge tiles (measured at 1 -> 32 channels,
-                // 28x28, N=128: about half the time).
-                let swapped = g.groupOutChannels <= StackedPaddedImages.swappedOutputChannels && g.patchSize >= 16
+                // 28x28, N=128: about half the time). Nor for phases (stride > 1): at 32 -> 32
+                // channels, 28x28 -> 14x14, N=128, the untransposed product took 8.6 ms against 10.4.
+                let swapped = g.groupOutChannels <= StackedPaddedImages.swappedOutputChannels && g.patchSize >= 16 && g.stride == 1
                 if swapped {
                     GEMM.multiply(m: wide, n: g.groupOutChannels, k: g.patchSize, alpha: 1,
                                   a: ShiftedRowsMatrix(padded: stack.pointer, rowOffsets: rowOffsets),
