@@ -70,7 +70,6 @@ func phaseConv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, geometry g: 
     let gradInput = TensorStorage(uninitializedCount: Swift.max(1, Tensor.elementCount(g.inputShape)))
     let dy = gradOutput.contiguous()
     let phaseCount = phaseRows * phaseColumns
-    let swapped = false
     withExtendedLifetime((dy, phaseWeights)) {
         // Read-only inputs; each run writes the input-gradient planes of its own images.
         nonisolated(unsafe) let dyp = UnsafePointer(dy.storage.pointer + dy.offset)
@@ -99,20 +98,15 @@ func phaseConv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, geometry g: 
                         let weights = wp + group * cg * og * kh * kw + firstTap[a * phaseColumns + b] * cg * og
                         let result = results + (a * phaseColumns + b) * cg * positions
                         let rows = ShiftedRowsMatrix(padded: stack.pointer, rowOffsets: rowOffsets)
-                        if swapped {
-                            GEMM.multiply(m: positions, n: cg, k: depth, alpha: 1, a: rows,
-                                          b: StridedMatrix(weights, rowStride: 1, columnStride: depth),
-                                          beta: 0, c: result, ldc: cg, threads: innerThreads)
-                        } else {
-                            GEMM.multiply(m: cg, n: positions, k: depth, alpha: 1,
-                                          a: StridedMatrix(weights, rowStride: depth, columnStride: 1), b: rows,
-                                          beta: 0, c: result, ldc: positions, threads: innerThreads)
-                        }
+                        // One row per input channel (measured faster than positions as rows, as in
+                        // the forward pass).
+                        GEMM.multiply(m: cg, n: positions, k: depth, alpha: 1,
+                                      a: StridedMatrix(weights, rowStride: depth, columnStride: 1), b: rows,
+                                      beta: 0, c: result, ldc: positions, threads: innerThreads)
                     }
                 }
                 // Depth-to-space: input row r is row (r + p) / s of phase row (r + p) % s; rows of
                 // phases no tap reads, or past the phase images, get no gradient.
-                let (cStride, pStride) = swapped ? (1, cg) : (positions, 1)
                 for c in 0..<cg {
                     for (slot, n) in images.enumerated() {
                         let target = gip + ((n * g.channels + group * cg + c) * g.height) * g.width
@@ -122,9 +116,9 @@ func phaseConv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, geometry g: 
                                 (target + r * g.width).initialize(repeating: 0, count: g.width)
                                 continue
                             }
-                            PhaseRows.merge(results + a * phaseColumns * cg * positions + c * cStride
-                                                + (slot * blockRows + y) * pitch * pStride,
-                                            phaseStride: cg * positions, step: pStride, phases: phaseColumns,
+                            PhaseRows.merge(results + a * phaseColumns * cg * positions + c * positions
+                                                + (slot * blockRows + y) * pitch,
+                                            phaseStride: cg * positions, phases: phaseColumns,
                                             phaseWidth: width, into: target + r * g.width, width: g.width,
                                             stride: s, padding: p)
                         }
@@ -174,13 +168,13 @@ enum PhaseRows {
     }
 
     /// The inverse of `split`: writes the row `destination` (`width` floats) from the rows of
-    /// phases 0..<`phases` (phase b's column x at `source[b * phaseStride + x * step]`), with
+    /// phases 0..<`phases` (phase b's column x at `source[b * phaseStride + x]`), with
     /// zeros for columns of other phases or past `phaseWidth`.
     @inline(__always)
-    static func merge(_ source: UnsafePointer<Float>, phaseStride: Int, step: Int, phases: Int, phaseWidth: Int,
+    static func merge(_ source: UnsafePointer<Float>, phaseStride: Int, phases: Int, phaseWidth: Int,
                       into destination: UnsafeMutablePointer<Float>, width: Int, stride s: Int, padding p: Int) {
         var q = 0
-        if s == 2 && phases == 2 && step == 1 {
+        if s == 2 && phases == 2 {
             let even = source + (p % 2) * phaseStride + p / 2
             let odd = source + ((p + 1) % 2) * phaseStride + (p + 1) / 2
             let pairs = Swift.max(0, Swift.min(width / 2, phaseWidth - (p + 1) / 2))
@@ -191,7 +185,7 @@ enum PhaseRows {
             // The few columns left after the pairs.
             while q < width {
                 let (b, x) = ((q + p) % s, (q + p) / s)
-                destination[q] = b < phases && x < phaseWidth ? source[b * phaseStride + x * step] : 0
+                destination[q] = b < phases && x < phaseWidth ? source[b * phaseStride + x] : 0
                 q += 1
             }
             return
@@ -201,7 +195,7 @@ enum PhaseRows {
             let firstX = (p - b + s - 1) / s, endX = (width + p - b + s - 1) / s
             let row = destination + (b - p), from = source + b * phaseStride
             let inside = b < phases ? Swift.max(firstX, Swift.min(endX, phaseWidth)) : firstX
-            for x in firstX..<inside { row[s * x] = from[x * step] }
+            for x in firstX..<inside { row[s * x] = from[x] }
             for x in inside..<endX { row[s * x] = 0 }
         }
     }

@@ -160,30 +160,12 @@ struct Im2ColMatrix: GEMMPackableB, @unchecked Sendable {
 /// q = (c, i, j) is `padded[rowOffsets[q] + p]`, where `rowOffsets[q] = c * plane + i * d * P
 /// + j * d`. Each row is a contiguous run of the padded images, so packing is plain vector
 /// copies; the outputs at positions between images' rows are computed and discarded.
-struct ShiftedRowsMatrix: GEMMPackableB, GEMMPackableA, @unchecked Sendable {
+struct ShiftedRowsMatrix: GEMMPackableB, @unchecked Sendable {
     // @unchecked: both buffers are only read, and the caller keeps them alive for the call.
     /// The stacked zero-padded images of one group (see `StackedPaddedImages`).
     let padded: UnsafePointer<Float>
     /// The start of each row of the matrix in `padded`.
     let rowOffsets: UnsafePointer<Int>
-
-    /// Packs the transposed matrix (positions as rows, q as depth) as the A operand of
-    /// outᵀ = colᵀ · Wᵀ: each step of a 12-row panel is 12 adjacent floats of one row of the
-    /// padded images.
-    func packA(rows: Range<Int>, depth: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
-        let kc = depth.count, height = GEMM.panelRows
-        var panel = destination
-        var r0 = rows.lowerBound
-        while r0 < rows.upperBound {
-            let mr = Swift.min(height, rows.upperBound - r0)
-            for step in 0..<kc {
-                GEMM.packStep(padded + rowOffsets[depth.lowerBound + step] + r0, count: mr, width: height,
-                              into: panel + step * height)
-            }
-            panel += height * kc
-            r0 += height
-        }
-    }
 
     func packB(depth: Range<Int>, columns: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
         let kc = depth.count, width = GEMM.panelColumns
@@ -218,12 +200,12 @@ struct CompactStackedMatrix: GEMMPackableB, @unchecked Sendable {
     /// Output columns per output row (Wo).
     let outWidth: Int
 
-    /// Used for products that are not transposed (more than `swappedOutputChannels` output
-    /// channels per group) whose output rows tile a 32-wide panel exactly (Wo = 1, 2, 4, 8, 16).
+    /// Used for products with more than 32 output channels per group (where it was measured)
+    /// whose output rows tile a 32-wide panel exactly (Wo = 1, 2, 4, 8, 16).
     /// Measured (one thread, CPU time, N=128, 3x3): 20% faster at 4x4 and 5% at 8x8 with 128
     /// channels, but 15% slower at 28x28, where rows straddle panels in unaligned pieces.
     static func applies(_ g: ConvolutionGeometry) -> Bool {
-        g.groupOutChannels > StackedPaddedImages.swappedOutputChannels && g.outWidth <= 16
+        g.groupOutChannels > 32 && g.outWidth <= 16
             && GEMM.panelColumns % g.outWidth == 0
     }
 
@@ -308,11 +290,6 @@ struct StackedPaddedImages {
         let phase = (i % s) * Swift.min(s, g.kernelWidth) + j % s
         return (phase * g.groupChannels + channel) * plane + (i / s) * pitch + j / s
     }
-
-    /// Up to this many output channels per group, the forward product runs transposed
-    /// (outᵀ = colᵀ · Wᵀ): with 16 or 32 channels as C's rows, a third to three quarters of
-    /// the 12-row tiles would be edge tiles; as C's columns they fill 16- or 32-wide tiles.
-    static let swappedOutputChannels = 32
 
     /// How many images one run holds: about 2048 stacked positions (at least one image).
     static func imagesPerRun(_ g: ConvolutionGeometry) -> Int {
@@ -684,39 +661,23 @@ private func stackedConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometr
                 let wide = stack.outputRows * pitch
                 let result = UnsafeMutablePointer<Float>.allocate(capacity: g.groupOutChannels * wide)
                 defer { result.deallocate() }
-                // Few output channels: compute outᵀ = colᵀ · Wᵀ, so the positions fill whole
-                // 12-row tiles and the channels the 16- or 32-column ones (see `swappedOutputChannels`).
-                // Not for very short products (a 3x3 kernel on one channel): there each tile is
-                // mostly stores, and copying the outputs back out of the transposed result (a
-                // strided gather) cost more than the edge tiles (measured at 1 -> 32 channels,
-                // 28x28, N=128: about half the time). Nor for phases (stride > 1): at 32 -> 32
-                // channels, 28x28 -> 14x14, N=128, the untransposed product took 8.6 ms against 10.4.
-                let swapped = g.groupOutChannels <= StackedPaddedImages.swappedOutputChannels && g.patchSize >= 16 && g.stride == 1
-                if swapped {
-                    GEMM.multiply(m: wide, n: g.groupOutChannels, k: g.patchSize, alpha: 1,
-                                  a: ShiftedRowsMatrix(padded: stack.pointer, rowOffsets: rowOffsets),
-                                  b: StridedMatrix(weights, rowStride: 1, columnStride: g.patchSize),
-                                  beta: 0, c: result, ldc: g.groupOutChannels, threads: innerThreads)
-                } else {
-                    GEMM.multiply(m: g.groupOutChannels, n: wide, k: g.patchSize, alpha: 1,
-                                  a: StridedMatrix(weights, rowStride: g.patchSize, columnStride: 1),
-                                  b: ShiftedRowsMatrix(padded: stack.pointer, rowOffsets: rowOffsets),
-                                  beta: 0, c: result, ldc: wide, threads: innerThreads)
-                }
-                // Element (o, position) of the result is at o * oStride + position * pStride.
-                let (oStride, pStride) = swapped ? (1, g.groupOutChannels) : (wide, 1)
+                // One row of the result per output channel, including for few channels: running
+                // the product transposed (positions as the 12-row side) and copying the outputs
+                // back out by a strided gather was slower at every size measured (1 thread, CPU,
+                // N=128, 3x3: 32 -> 32 channels at 28x28 30.9 -> 25.4 ms, 16 -> 16 at 32x32
+                // 14.6 -> 10.7 ms, 32 -> 1 or 4 at 32x32 24 -> 11.5 ms; 128 -> 32 at 8x8 equal).
+                GEMM.multiply(m: g.groupOutChannels, n: wide, k: g.patchSize, alpha: 1,
+                              a: StridedMatrix(weights, rowStride: g.patchSize, columnStride: 1),
+                              b: ShiftedRowsMatrix(padded: stack.pointer, rowOffsets: rowOffsets),
+                              beta: 0, c: result, ldc: wide, threads: innerThreads)
                 for o in 0..<g.groupOutChannels {
                     let channel = group * g.groupOutChannels + o
                     let b = biasValues?[channel] ?? 0
                     for (slot, n) in images.enumerated() {
                         for y in 0..<g.outHeight {
-                            let from = result + o * oStride + (slot * blockRows + y) * pitch * pStride
+                            let from = result + o * wide + (slot * blockRows + y) * pitch
                             let to = out + ((n * g.outChannels + channel) * g.outHeight + y) * g.outWidth
-                            if swapped {
-                                for x in 0..<g.outWidth { to[x] = from[x * pStride] + b }
-                            } else {
-                                for x in 0..<g.outWidth { to[x] = from[x] + b }
-                            }
+                            for x in 0..<g.outWidth { to[x] = from[x] + b }
                         }
                     }
                 }
