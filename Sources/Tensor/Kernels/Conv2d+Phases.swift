@@ -1,4 +1,7 @@
-// The input gradient of a strided convolution (stride s > 1, no dilation), phase by phase.
+// Strided convolutions (stride s > 1, no dilation) on the stride-1 stacked paths: the phase
+// (space-to-depth) layout of the input that the forward pass and the weight gradient read
+// (`StackedPaddedImages.init(phasesOf:images:group:geometry:)`), the row shuffles between an
+// image and its phases (`PhaseRows`), and the input gradient phase by phase.
 //
 // Contract: `phaseConv2dBackwardInput` returns ∂L/∂in of `conv2d` for the geometry it is given,
 // exactly as the defining sum (see Conv2d.swift) transposed, for any stride > 1, padding,

@@ -10,13 +10,16 @@
 // where col is the im2col matrix. The forward pass never materializes col: the GEMM's packing
 // routine reads it straight from the image (implicit GEMM). Stride 1 reads rows of zero-padded
 // copies of the images stacked into one tall image (`StackedPaddedImages`, `ShiftedRowsMatrix`:
-// pure vector copies, one product per run of images); other strides gather (`Im2ColMatrix`);
+// pure vector copies, one product per run of images); larger strides without dilation read the
+// same way from the images split into phases (space-to-depth, `init(phasesOf:...)` in
+// Conv2d+Phases.swift); dilated strided convolutions gather (`Im2ColMatrix`);
 // a 1x1, stride-1, unpadded convolution reads the image itself as the B matrix. The backward
 // passes are the transposed products: gradInput = col2im(Wᵀ · gradOut) and gradWeight =
-// Σ_n gradOut · colᵀ. At stride 1 both avoid col as well: gradInput is the forward convolution of
-// gradOut with the flipped, transposed weight, and gradWeight one product per run of stacked
-// images whose B operand is packed from the stacked images by register transposes
-// (`StackedColumnsTransposed`). Other strides materialize col per image.
+// Σ_n gradOut · colᵀ. Without dilation or at stride 1 both avoid col as well: gradInput is the
+// forward convolution of gradOut with the flipped, transposed weight (per phase at stride > 1,
+// `phaseConv2dBackwardInput`), and gradWeight one product per run of stacked images (or phases)
+// whose B operand is packed from the stack by register transposes (`StackedColumnsTransposed`).
+// Dilated strided convolutions materialize col per image.
 
 /// The sizes of one convolution, checked once.
 struct ConvolutionGeometry {
@@ -609,7 +612,8 @@ public func conv2dBackwardWeight(_ gradOutput: Tensor, input: Tensor, weightShap
     return Tensor(storage: gradWeight, shape: weightShape, strides: Tensor.contiguousStrides(weightShape))
 }
 
-/// Stride-1 `conv2d` of contiguous `x` and `w`: per group and run of images, one product of the
+/// `conv2d` of contiguous `x` and `w` at stride 1, or at larger strides without dilation through
+/// the phase layout: per group and run of images, one product of the
 /// weight with the shifted-rows matrix of the stacked run (see `StackedPaddedImages`), then the
 /// valid outputs (plus the bias) are copied out of the stacked result. Images 4, 8 or 16 outputs
 /// wide with more than 32 output channels use `CompactStackedMatrix` instead (valid positions only).
@@ -713,7 +717,9 @@ private func flippedConv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, ge
                   dilation: g.dilation, groups: g.groups)
 }
 
-/// The weight gradient of a stride-1 convolution: per group and run of images, one product
+/// The weight gradient of a stride-1 convolution (or a strided one without dilation, on the
+/// phase layout, with the tap offsets of `StackedPaddedImages.offset`): per group and run of
+/// images, one product
 /// ∂L/∂w'[o, (i, j, c)] += Σ_p dyStacked[o, p] · stacked[c, p + i d Wp + j d], where dyStacked
 /// places dy at the run's stacked output positions (zeros at the discarded ones), so the sum over
 /// the run's images and pixels is the product's depth (see `StackedColumnsTransposed`). Each
