@@ -4,7 +4,8 @@ import Autograd
 
 @Suite("Autograd convolution and attention: finite-difference checks")
 struct ConvolutionAttentionGradientTests {
-    @Test(arguments: [(1, 0, 1, 1), (1, 1, 1, 1), (2, 1, 1, 1), (1, 2, 2, 1), (1, 1, 1, 2)])
+    @Test(arguments: [(1, 0, 1, 1), (1, 1, 1, 1), (2, 1, 1, 1), (1, 2, 2, 1), (1, 1, 1, 2),
+                      (2, 0, 1, 1), (2, 2, 1, 2), (3, 1, 1, 1), (2, 1, 2, 1)])
     func conv2d(stride: Int, padding: Int, dilation: Int, groups: Int) {
         let x = randomTensor([2, 4, 5, 5], seed: 60)
         let w = randomTensor([6, 4 / groups, 3, 3], seed: 61)

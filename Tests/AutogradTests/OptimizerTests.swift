@@ -48,6 +48,35 @@ struct OptimizerTests {
         compare("sgd_nesterov") { SGD(parameters: $0, learningRate: 0.05, momentum: 0.8, weightDecay: 0.02, nesterov: true) }
     }
     @Test func adam() { compare("adam") { Adam(parameters: $0, learningRate: 0.01) } }
+
+    /// A parameter of 37 elements (two 16-lane steps and a scalar tail) against Adam's update
+    /// written out in Double (Kingma & Ba 2015, Algorithm 1, with torch's ε placement and both
+    /// weight-decay forms), over three steps.
+    @Test(arguments: [false, true])
+    func adamLanesMatchTheFormula(decoupled: Bool) {
+        let (lr, beta1, beta2, eps, wd) = (0.01, 0.9, 0.999, 1e-8, 0.1)
+        let p = Variable(randomTensor([37], seed: 90), requiresGrad: true)
+        let optimizer = Adam(parameters: [("p", p)], learningRate: Float(lr), weightDecay: Float(wd),
+                             weightDecayMode: decoupled ? .decoupled : .l2)
+        var theta = p.value.scalars.map(Double.init)
+        var m = [Double](repeating: 0, count: 37), v = [Double](repeating: 0, count: 37)
+        for step in 1...3 {
+            let g = randomTensor([37], seed: 90 + UInt64(step))
+            p.grad = g
+            optimizer.step()
+            for i in 0..<37 {
+                var gi = Double(g.scalars[i])
+                if decoupled { theta[i] *= 1 - lr * wd } else { gi += wd * theta[i] }
+                m[i] = beta1 * m[i] + (1 - beta1) * gi
+                v[i] = beta2 * v[i] + (1 - beta2) * gi * gi
+                let mHat = m[i] / (1 - Foundation.pow(beta1, Double(step)))
+                let denominator = (v[i] / (1 - Foundation.pow(beta2, Double(step)))).squareRoot() + eps
+                theta[i] -= lr * mHat / denominator
+            }
+            let error = zip(p.value.scalars, theta).map { Swift.abs(Double($0) - $1) }.max() ?? 0
+            #expect(error <= 1e-5, "step \(step): max error \(error)")
+        }
+    }
     @Test func adamL2() {
         compare("adam_l2") { Adam(parameters: $0, learningRate: 0.02, betas: (0.8, 0.99), epsilon: 1e-6, weightDecay: 0.1) }
     }

@@ -100,6 +100,29 @@ struct Conv2dTests {
         ConvCase(input: [1, 64, 6, 36], outChannels: 72, kernel: (3, 3), stride: 1, padding: 0, dilation: 1, groups: 1),
         ConvCase(input: [1, 72, 5, 30], outChannels: 64, kernel: (3, 3), stride: 1, padding: 2, dilation: 1, groups: 1),
         ConvCase(input: [1, 64, 4, 36], outChannels: 64, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        // Strides above 1 without dilation go through the phase (space-to-depth) layout in all
+        // three passes: even and odd sizes, padding 0, 1, 2 and beyond the kernel's reach,
+        // kernels 1 (one phase), 2, 4 and non-square, strides 3 and 4 (phases no tap reads),
+        // groups, one image and several runs of images, 32 channels (the classifier's layers,
+        // register-transposed weight-gradient packing), and 17/33/40 channels (edge tiles, the
+        // forward product not transposed, the input gradient with more than 32 channels).
+        ConvCase(input: [1, 3, 8, 8], outChannels: 5, kernel: (3, 3), stride: 2, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [3, 4, 9, 7], outChannels: 6, kernel: (3, 3), stride: 2, padding: 0, dilation: 1, groups: 1),
+        ConvCase(input: [2, 5, 10, 11], outChannels: 4, kernel: (3, 3), stride: 2, padding: 2, dilation: 1, groups: 1),
+        ConvCase(input: [2, 6, 7, 9], outChannels: 3, kernel: (1, 1), stride: 2, padding: 0, dilation: 1, groups: 1),
+        ConvCase(input: [2, 4, 8, 6], outChannels: 5, kernel: (2, 2), stride: 2, padding: 0, dilation: 1, groups: 1),
+        ConvCase(input: [2, 3, 9, 10], outChannels: 4, kernel: (4, 4), stride: 2, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [2, 2, 5, 6], outChannels: 3, kernel: (2, 3), stride: 2, padding: 3, dilation: 1, groups: 1),
+        ConvCase(input: [2, 3, 11, 10], outChannels: 4, kernel: (3, 5), stride: 3, padding: 2, dilation: 1, groups: 1),
+        ConvCase(input: [2, 3, 10, 9], outChannels: 2, kernel: (3, 3), stride: 4, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [1, 2, 3, 3], outChannels: 2, kernel: (3, 3), stride: 2, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [3, 6, 8, 9], outChannels: 6, kernel: (3, 3), stride: 2, padding: 1, dilation: 1, groups: 3),
+        ConvCase(input: [5, 2, 40, 40], outChannels: 3, kernel: (3, 3), stride: 2, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [3, 32, 10, 10], outChannels: 32, kernel: (3, 3), stride: 2, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [2, 17, 9, 8], outChannels: 33, kernel: (3, 3), stride: 2, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [2, 40, 8, 8], outChannels: 16, kernel: (3, 3), stride: 2, padding: 1, dilation: 1, groups: 1),
+        // Stride 2 with dilation 2: the general (gather) path.
+        ConvCase(input: [2, 4, 9, 9], outChannels: 4, kernel: (3, 3), stride: 2, padding: 1, dilation: 2, groups: 1),
     ]
 
     /// Winograd with 515 tiles per tile row: two chunks, one per thread. Checked forward and for

@@ -41,14 +41,27 @@ extension Variable {
     public func relu() -> Variable {
         let y = value.relu()
         return Variable(result: y, parents: [self]) { g in
-            let dx = Tensor(shape: y.shape) { out in
-                g.withUnsafeBufferPointer { gs in
-                    y.withUnsafeBufferPointer { ys in
-                        for i in 0..<out.count { out[i] = ys[i] > 0 ? gs[i] : 0 }
+            // Every element is written below, so the buffer starts uninitialized.
+            let storage = TensorStorage(uninitializedCount: Swift.max(1, y.count))
+            g.withUnsafeBufferPointer { gs in
+                y.withUnsafeBufferPointer { ys in
+                    guard let g0 = gs.baseAddress, let y0 = ys.baseAddress else { return }
+                    // Read-only inputs; each chunk writes its own range of the output.
+                    nonisolated(unsafe) let (gp, yp, out) = (g0, y0, storage.pointer)
+                    parallelFor(chunking: ys.count, minimumChunk: 1 << 16) { range in
+                        var i = range.lowerBound
+                        while i + 16 <= range.upperBound {
+                            let yv = UnsafeRawPointer(yp + i).loadUnaligned(as: SIMD16<Float>.self)
+                            let gv = UnsafeRawPointer(gp + i).loadUnaligned(as: SIMD16<Float>.self)
+                            UnsafeMutableRawPointer(out + i).storeBytes(of: gv.replacing(with: 0, where: .!(yv .> 0)),
+                                                                        as: SIMD16<Float>.self)
+                            i += 16
+                        }
+                        while i < range.upperBound { out[i] = yp[i] > 0 ? gp[i] : 0; i += 1 }
                     }
                 }
             }
-            self.accumulateGradient(dx)
+            self.accumulateGradient(Tensor(storage: storage, shape: y.shape, strides: Tensor.contiguousStrides(y.shape)))
         }
     }
     /// x². d/dx = 2x.

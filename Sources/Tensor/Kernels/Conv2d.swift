@@ -11,13 +11,16 @@
 // routine reads it straight from the image (implicit GEMM). Stride 1 reads rows of zero-padded
 // copies of the images stacked into one tall image (`StackedPaddedImages`), in place: the direct
 // micro-kernels load each step's 32 positions straight from the shifted row, so nothing is
-// packed but the weight (one product per run of images); other strides gather (`Im2ColMatrix`);
+// packed but the weight (one product per run of images); larger strides without dilation read
+// the same way from the images split into phases (space-to-depth, `init(phasesOf:...)` in
+// Conv2d+Phases.swift); dilated strided convolutions gather (`Im2ColMatrix`);
 // a 1x1, stride-1, unpadded convolution reads the image itself as the B matrix. The backward
 // passes are the transposed products: gradInput = col2im(Wᵀ · gradOut) and gradWeight =
-// Σ_n gradOut · colᵀ. At stride 1 both avoid col as well: gradInput is the forward convolution of
-// gradOut with the flipped, transposed weight, and gradWeight one product per run of stacked
-// images whose operands both run along the positions, so it is computed as row-by-row dot
-// products with nothing packed (`GEMM.multiplyRowsByRows`). Other strides materialize col per
+// Σ_n gradOut · colᵀ. Without dilation or at stride 1 both avoid col as well: gradInput is the
+// forward convolution of gradOut with the flipped, transposed weight (per phase at stride > 1,
+// `phaseConv2dBackwardInput`), and gradWeight one product per run of stacked images (or phases)
+// whose operands both run along the positions, so it is computed as row-by-row dot products with
+// nothing packed (`GEMM.multiplyRowsByRows`). Dilated strided convolutions materialize col per
 // image. 3x3 convolutions with many channels use Winograd's F(2x2, 3x3) instead (Conv2d+Winograd.swift).
 
 /// The sizes of one convolution, checked once.
@@ -157,6 +160,34 @@ struct Im2ColMatrix: GEMMPackableB, @unchecked Sendable {
     }
 }
 
+/// The im2col matrix of a stride-1 convolution over zero-padded images stacked into one tall
+/// image (`StackedPaddedImages`), computed for every stacked position: entry (q, p) with
+/// q = (c, i, j) is `padded[rowOffsets[q] + p]`, where `rowOffsets[q] = c * plane + i * d * P
+/// + j * d`. Each row is a contiguous run of the padded images, so packing is plain vector
+/// copies; the outputs at positions between images' rows are computed and discarded.
+struct ShiftedRowsMatrix: GEMMPackableB, @unchecked Sendable {
+    // @unchecked: both buffers are only read, and the caller keeps them alive for the call.
+    /// The stacked zero-padded images of one group (see `StackedPaddedImages`).
+    let padded: UnsafePointer<Float>
+    /// The start of each row of the matrix in `padded`.
+    let rowOffsets: UnsafePointer<Int>
+
+    func packB(depth: Range<Int>, columns: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
+        let kc = depth.count, width = GEMM.panelColumns
+        var panel = destination
+        var c0 = columns.lowerBound
+        while c0 < columns.upperBound {
+            let nr = Swift.min(width, columns.upperBound - c0)
+            for step in 0..<kc {
+                GEMM.packStep(padded + rowOffsets[depth.lowerBound + step] + c0, count: nr, width: width,
+                              into: panel + step * width)
+            }
+            panel += width * kc
+            c0 += width
+        }
+    }
+}
+
 /// The im2col matrix of a stacked run of images (`StackedPaddedImages`) restricted to the valid
 /// output positions: column p = (image, y, x) of the run, in output order, is stacked position
 /// `rowStarts[image * Ho + y] + x`, and entry (q, p) is `padded[rowOffsets[q] + rowStarts[·] + x]`.
@@ -239,22 +270,56 @@ struct StackedPaddedImages {
     let plane: Int
     /// Stacked output rows (count - 1) * (H + p) + Ho: every output row of every image, plus the discarded ones.
     let outputRows: Int
+    /// The convolution's sizes (for `offset(channel:row:column:)`).
+    let geometry: ConvolutionGeometry
 
-    /// Whether the stacked layout can compute this convolution (stride 1, not a plain 1x1
-    /// product, padding at most the kernel's reach).
+    /// Whether the stacked layout can compute this convolution: stride 1 (not a plain 1x1
+    /// product, padding at most the kernel's reach), or any larger stride without dilation
+    /// (split into phases, see `init(phasesOf:images:group:geometry:)`).
     static func applies(_ g: ConvolutionGeometry) -> Bool {
-        g.stride == 1 && !g.isPointwise && g.padding <= (g.kernelHeight - 1) * g.dilation
+        if g.stride > 1 { return g.dilation == 1 }
+        return !g.isPointwise && g.padding <= (g.kernelHeight - 1) * g.dilation
             && g.padding <= (g.kernelWidth - 1) * g.dilation
+    }
+
+    /// The offset in the buffer of the input pixel that kernel tap (`row`, `column`) of channel
+    /// `channel` reads for stacked output position 0; position p reads it at offset + p.
+    /// At stride 1 that is c * plane + i * d * P + j * d; with phases (stride s) tap (i, j) is tap
+    /// (i / s, j / s) of phase (i % s, j % s).
+    @inline(__always)
+    func offset(channel: Int, row i: Int, column j: Int) -> Int {
+        let g = geometry
+        if g.stride == 1 { return channel * plane + i * g.dilation * pitch + j * g.dilation }
+        let s = g.stride
+        let phase = (i % s) * Swift.min(s, g.kernelWidth) + j % s
+        return (phase * g.groupChannels + channel) * plane + (i / s) * pitch + j / s
     }
 
     /// How many images one run holds: about 2048 stacked positions (at least one image).
     static func imagesPerRun(_ g: ConvolutionGeometry) -> Int {
-        Swift.max(1, 2048 / ((g.height + g.padding) * (g.width + g.padding)))
+        if g.stride > 1 {
+            let s = g.stride
+            let phaseHeight = g.outHeight + (g.kernelHeight + s - 1) / s - 1
+            let phaseWidth = g.outWidth + (g.kernelWidth + s - 1) / s - 1
+            return Swift.max(1, 2048 / (phaseHeight * phaseWidth))
+        }
+        return Swift.max(1, 2048 / ((g.height + g.padding) * (g.width + g.padding)))
     }
 
     /// Pads and stacks channels `group * C/groups ..< (group + 1) * C/groups` of images `images`
     /// of `input` (contiguous [N, C, H, W]), on the calling thread.
+    /// At stride 1 the padded layout above, at larger strides the phase layout (`init(phasesOf:images:group:geometry:)`).
     init(_ input: UnsafePointer<Float>, images: Range<Int>, group: Int, geometry g: ConvolutionGeometry) {
+        if g.stride > 1 {
+            self.init(phasesOf: input, images: images, group: group, geometry: g)
+        } else {
+            self.init(paddedOf: input, images: images, group: group, geometry: g)
+        }
+    }
+
+    /// The stride-1 padded layout described above.
+    init(paddedOf input: UnsafePointer<Float>, images: Range<Int>, group: Int, geometry g: ConvolutionGeometry) {
+        geometry = g
         let p = g.padding
         pitch = g.width + p
         blockRows = g.height + p
@@ -386,6 +451,8 @@ public func conv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, inputShape
     if stride == 1 && !g.isPointwise && g.kernelHeight == g.kernelWidth && transposedPadding >= 0 {
         return flippedConv2dBackwardInput(gradOutput, weight: weight, geometry: g)
     }
+    // Larger strides without dilation: stride-1 products per phase (see phaseConv2dBackwardInput).
+    if stride > 1 && dilation == 1 { return phaseConv2dBackwardInput(gradOutput, weight: weight, geometry: g) }
     let dy = gradOutput.contiguous(), w = weight.contiguous()
     let gradInput = TensorStorage(count: Swift.max(1, Tensor.elementCount(inputShape)), repeating: 0)
     // Read-only pointers kept alive by `dy`, `w`; each (image, group) writes its own input channels.
@@ -484,13 +551,13 @@ public func conv2dBackwardWeight(_ gradOutput: Tensor, input: Tensor, weightShap
     return Tensor(storage: gradWeight, shape: weightShape, strides: Tensor.contiguousStrides(weightShape))
 }
 
-/// Stride-1 `conv2d` of contiguous `x` and `w`: per group and run of images, the weight times
-/// the im2col matrix of the stacked run (see `StackedPaddedImages`) at every stacked position,
-/// whose row q is the stacked images shifted by q's kernel offset: `directKernel12x32` (and its
-/// 8- and 4-row variants) read 32 positions of each such row in place per step, so only the
-/// weight is packed. The valid outputs (plus the bias) are then copied out of the stacked result.
-/// Images 4 or 8 outputs wide with more than 32 output channels use `CompactStackedMatrix`
-/// instead (valid positions only).
+/// `conv2d` of contiguous `x` and `w` at stride 1, or at larger strides without dilation through
+/// the phase layout: per group and run of images, the weight times the im2col matrix of the
+/// stacked run (see `StackedPaddedImages`) at every stacked position, whose row q is the stacked
+/// images shifted by q's kernel offset: `directKernel12x32` (and its 8- and 4-row variants) read
+/// 32 positions of each such row in place per step, so only the weight is packed. The valid
+/// outputs (plus the bias) are then copied out of the stacked result. Images 4 or 8 outputs wide
+/// with more than 32 output channels use `CompactStackedMatrix` instead (valid positions only).
 private func stackedConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry) -> Tensor {
     let output = TensorStorage(uninitializedCount: Swift.max(1, Tensor.elementCount(g.outputShape)))
     let biasValues = bias?.contiguous().scalars
@@ -508,8 +575,7 @@ private func stackedConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometr
                 defer { stack.deallocate(); rowOffsets.deallocate() }
                 for q in 0..<g.patchSize {
                     let r = q % kernelArea
-                    rowOffsets[q] = (q / kernelArea) * stack.plane + (r / g.kernelWidth) * g.dilation * pitch
-                        + (r % g.kernelWidth) * g.dilation
+                    rowOffsets[q] = stack.offset(channel: q / kernelArea, row: r / g.kernelWidth, column: r % g.kernelWidth)
                 }
                 let weights = wp + group * g.groupOutChannels * g.patchSize
                 if CompactStackedMatrix.applies(g) {
@@ -617,13 +683,15 @@ private func flippedConv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, ge
                   dilation: g.dilation, groups: g.groups)
 }
 
-/// The weight gradient of a stride-1 convolution: per group and run of images, one product
+/// The weight gradient of a stride-1 convolution (or a strided one without dilation, on the
+/// phase layout, with the tap offsets of `StackedPaddedImages.offset`): per group and run of
+/// images, one product
 /// ∂L/∂w'[o, (i, j, c)] += Σ_p dyStacked[o, p] · stacked[c, p + i d Wp + j d], where dyStacked
 /// places dy at the run's stacked output positions (zeros at the discarded ones), so the sum over
 /// the run's images and pixels is the product's depth. Both operands have that depth contiguous
 /// (rows of dyStacked; rows of the stacked images shifted by the kernel offset), so the product
-/// is `GEMM.multiplyRowsByRows`, with no packing. Each thread sums its share of the runs into its own partial result; the partials are added and
-/// reordered to [O, C/groups, kH, kW] at the end.
+/// is `GEMM.multiplyRowsByRows`, with no packing. Each thread sums its share of the runs into
+/// its own partial result; the partials are added and reordered to [O, C/groups, kH, kW] at the end.
 private func stackedConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry g: ConvolutionGeometry) -> Tensor {
     let gradWeight = TensorStorage(uninitializedCount: Swift.max(1, Tensor.elementCount(g.weightShape)))
     let kernelArea = g.kernelHeight * g.kernelWidth
@@ -651,8 +719,7 @@ private func stackedConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry
                 defer { stack.deallocate(); columnStarts.deallocate(); stackedGradient.deallocate() }
                 for q in 0..<patch {
                     let r = q / cg
-                    columnStarts[q] = (r / g.kernelWidth) * g.dilation * pitch + (r % g.kernelWidth) * g.dilation
-                        + (q % cg) * stack.plane
+                    columnStarts[q] = stack.offset(channel: q % cg, row: r / g.kernelWidth, column: r % g.kernelWidth)
                 }
                 for o in 0..<og {
                     let row = stackedGradient + o * depth
