@@ -11,9 +11,8 @@ extension Tensor {
         if isContiguous {
             out.pointer.initialize(from: storage.pointer + offset, count: n)
         } else {
-            var i = 0
-            let src = storage.pointer, dst = out.pointer
-            Tensor.forEachOffset(shape: shape, strides: strides, offset: offset) { dst[i] = src[$0]; i += 1 }
+            // Runs contiguous in both layouts (a channel slice's planes, say) move as whole memcpys.
+            copyElements(to: out.pointer, strides: Tensor.contiguousStrides(shape))
         }
         return Tensor(storage: out, shape: shape, strides: Tensor.contiguousStrides(shape))
     }

@@ -13,7 +13,8 @@ extension Variable {
         let x = input.value, w = weight.value
         let y = tensorConv2d(x, w, bias?.value, stride, padding, dilation, groups)
         let parents = [input, weight] + (bias.map { [$0] } ?? [])
-        return Variable(result: y, parents: parents) { g in
+        return Variable(result: y, parents: parents) { gradient in
+            let g = gradient.contiguous()  // once, for all three consumers
             if input.requiresGrad {
                 input.accumulateGradient(conv2dBackwardInput(g, weight: w, inputShape: x.shape, stride: stride,
                                                              padding: padding, dilation: dilation, groups: groups))
