@@ -65,7 +65,7 @@ func normalizationBackward(x: Tensor, dy: Tensor, rows: Int, rowSize: Int, group
                                         accumulatedG += g
                                         s += 16
                                     }
-                                    var dyXhat = accumulatedXhat.sum(), dySum = accumulatedG.sum()
+                                    var dyXhat = accumulatedXhat.laneSum(), dySum = accumulatedG.laneSum()
                                     while s < spatial {
                                         let g = gp[base + k * spatial + s]
                                         dyXhat += g * (xp[base + k * spatial + s] - mu) * rstd

@@ -47,7 +47,7 @@ private func channelSums(_ g: Tensor) -> Tensor {
                     lanes += UnsafeRawPointer(base + i).loadUnaligned(as: SIMD16<Float>.self)
                     i += 16
                 }
-                var partial = lanes.sum()
+                var partial = lanes.laneSum()
                 while i < plane { partial += base[i]; i += 1 }
                 sums[channel] += Double(partial)
             }

@@ -42,7 +42,7 @@ extension GEMM {
                                    rowB.loadUnaligned(fromByteOffset: 4 * p, as: SIMD16<Float>.self))
                     p += 16
                 }
-                c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0) + sum.sum()
+                c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0) + sum.laneSum()
             }
         }
     }
@@ -84,7 +84,7 @@ private func rowDotTile4x6(k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafeP
     }
     @inline(__always) func put(_ sum: SIMD16<Float>, _ i: Int, _ j: Int) {
         let target = c + i * ldc + j
-        target.pointee = (accumulate ? target.pointee : 0) + sum.sum()
+        target.pointee = (accumulate ? target.pointee : 0) + sum.laneSum()
     }
     put(c00, 0, 0); put(c01, 0, 1); put(c02, 0, 2); put(c03, 0, 3); put(c04, 0, 4); put(c05, 0, 5)
     put(c10, 1, 0); put(c11, 1, 1); put(c12, 1, 2); put(c13, 1, 3); put(c14, 1, 4); put(c15, 1, 5)
