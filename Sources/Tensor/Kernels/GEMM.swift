@@ -125,13 +125,18 @@ public enum GEMM {
                 let mc = Swift.min(rowBlock, rows.upperBound - ic)
                 // Panels of an operand that is already packed are read in place (their step count
                 // is the whole depth k); the others are packed here (kc steps per panel).
+                // When all columns fit one block, each A panel serves a single sweep over B: it is
+                // then packed just before that sweep, into the buffer's first panel, where it stays
+                // in L1 (instead of writing the whole block out and reading it back).
+                let streamA = columns.count <= columnStep
                 let (panelsA, stepsA): (UnsafePointer<Float>, Int)
                 if let prepacked = a.packedPanelsA(rows: ic..<(ic + mc), depth: pc..<(pc + kc)) {
                     (panelsA, stepsA) = (prepacked, k)
                 } else {
-                    a.packA(rows: ic..<(ic + mc), depth: pc..<(pc + kc), into: packedA)
+                    if !streamA { a.packA(rows: ic..<(ic + mc), depth: pc..<(pc + kc), into: packedA) }
                     (panelsA, stepsA) = (UnsafePointer(packedA), kc)
                 }
+                let packPanels = streamA && panelsA == UnsafePointer(packedA)
                 var jc = columns.lowerBound
                 while jc < columns.upperBound {
                     let nc = Swift.min(columnStep, columns.upperBound - jc)
@@ -144,9 +149,15 @@ public enum GEMM {
                     }
                     var ir = 0
                     while ir < mc {
-                        let panelA = panelsA + ir * stepsA
-                        let cRow = c + (ic + ir) * ldc + jc
                         let mr = Swift.min(panelRows, mc - ir)
+                        let panelA: UnsafePointer<Float>
+                        if packPanels {
+                            a.packA(rows: (ic + ir)..<(ic + ir + mr), depth: pc..<(pc + kc), into: packedA)
+                            panelA = panelsA
+                        } else {
+                            panelA = panelsA + ir * stepsA
+                        }
+                        let cRow = c + (ic + ir) * ldc + jc
                         var jr = 0
                         while jr < nc {
                             tile(rows: mr, columns: Swift.min(panelColumns, nc - jr), kc: kc, a: panelA,
