@@ -338,8 +338,10 @@ struct StackedPaddedImages {
                 let image = input + ((n * g.channels + group * g.groupChannels + ch) * g.height) * g.width
                 for y in 0..<g.height {
                     let row = block + y * pitch
-                    row.initialize(repeating: 0, count: p)
-                    (row + p).initialize(from: image + y * g.width, count: g.width)
+                    for t in 0..<p { row[t] = 0 }
+                    // Inline vector moves: rows of 4-16 floats made memmove calls a tenth of a
+                    // 4x4 convolution's time.
+                    GEMM.copyFloats(image + y * g.width, to: row + p, count: g.width)
                 }
                 (block + g.height * pitch).initialize(repeating: 0, count: p * pitch)
             }
@@ -726,9 +728,8 @@ private func stackedConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry
                     row.initialize(repeating: 0, count: depth)
                     for (slot, n) in images.enumerated() {
                         for y in 0..<g.outHeight {
-                            (row + (slot * blockRows + y) * pitch).update(
-                                from: dyp + ((n * g.outChannels + group * og + o) * g.outHeight + y) * g.outWidth,
-                                count: g.outWidth)
+                            GEMM.copyFloats(dyp + ((n * g.outChannels + group * og + o) * g.outHeight + y) * g.outWidth,
+                                            to: row + (slot * blockRows + y) * pitch, count: g.outWidth)
                         }
                     }
                 }
