@@ -2,7 +2,9 @@
 //
 // Contract: each `microKernelRxC` writes one R x C tile of row-major C (leading dimension `ldc`)
 // from a packed A panel (12 row values per step of k) and a packed B panel (32 column values per
-// step of k): `c = alpha * a·b + beta * c`, with `beta == 0` meaning C is not read.
+// step of k): `c = alpha * a·b + beta * c`, with `beta == 0` meaning C is not read. Each
+// `directKernelRx32` does the same with alpha 1 and beta 0 for a B whose step s is the 32 floats
+// at `image + offsets[s]`, read in place (stride-1 convolutions over stacked images).
 // The tile's accumulators live in AVX-512 registers for the whole k loop.
 
 /// Writes `alpha * acc + beta * c` to 16 consecutive floats at `p` (`beta == 0`: C is not read).
