@@ -100,6 +100,13 @@ struct Conv2dTests {
         ConvCase(input: [1, 64, 6, 36], outChannels: 72, kernel: (3, 3), stride: 1, padding: 0, dilation: 1, groups: 1),
         ConvCase(input: [1, 72, 5, 30], outChannels: 64, kernel: (3, 3), stride: 1, padding: 2, dilation: 1, groups: 1),
         ConvCase(input: [1, 64, 4, 36], outChannels: 64, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        // Outputs at most 8 x 8 with at least 64 channels: Winograd across images (forward and
+        // input gradient). Batches that are not a multiple of 16, odd sizes, padding 0 and 2.
+        ConvCase(input: [5, 64, 4, 4], outChannels: 64, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [3, 64, 8, 8], outChannels: 72, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [17, 72, 5, 7], outChannels: 64, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [2, 64, 6, 6], outChannels: 64, kernel: (3, 3), stride: 1, padding: 0, dilation: 1, groups: 1),
+        ConvCase(input: [2, 64, 3, 3], outChannels: 64, kernel: (3, 3), stride: 1, padding: 2, dilation: 1, groups: 1),
         // Strides above 1 without dilation go through the phase (space-to-depth) layout in all
         // three passes: even and odd sizes, padding 0, 1, 2 and beyond the kernel's reach,
         // kernels 1 (one phase), 2, 4 and non-square, strides 3 and 4 (phases no tap reads),
@@ -125,11 +132,13 @@ struct Conv2dTests {
         ConvCase(input: [2, 4, 9, 9], outChannels: 4, kernel: (3, 3), stride: 2, padding: 1, dilation: 2, groups: 1),
     ]
 
-    /// Winograd with 515 tiles per tile row: two chunks, one per thread. Checked forward and for
-    /// the input gradient only: its weight gradient (not Winograd) sums 4120 products per entry,
-    /// beyond what the elementwise tolerance models for Float accumulation.
+    /// Winograd with two chunks, one per thread (515 tiles per tile row; 130 images across
+    /// images). Checked forward and for the input gradient only: their weight gradients sum 2080
+    /// to 4120 products per entry, beyond what the elementwise tolerance models for Float accumulation.
     static let wideCases: [ConvCase] = [
         ConvCase(input: [1, 64, 4, 1030], outChannels: 64, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        // Winograd across images with 130 4x4 images: two chunks of 128, one per thread.
+        ConvCase(input: [130, 64, 4, 4], outChannels: 64, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
     ]
 
     @Test(arguments: cases + wideCases)

@@ -389,6 +389,7 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride:
                                 padding: padding, dilation: dilation, groups: groups)
     if let bias { precondition(bias.shape == [g.outChannels], "conv2d: bias must be [\(g.outChannels)], got \(bias.shape)") }
     let x = input.contiguous(), w = weight.contiguous()
+    if WinogradF2x3.appliesAcrossImages(g) { return winogradImagesConv2d(x, weight: w, bias: bias, geometry: g) }
     if WinogradF2x3.applies(g) { return winogradConv2d(x, weight: w, bias: bias, geometry: g) }
     if StackedPaddedImages.applies(g) { return stackedConv2d(x, weight: w, bias: bias, geometry: g) }
     let output = TensorStorage(uninitializedCount: Swift.max(1, Tensor.elementCount(g.outputShape)))
