@@ -21,7 +21,8 @@
 // `phaseConv2dBackwardInput`), and gradWeight one product per run of stacked images (or phases)
 // whose operands both run along the positions, so it is computed as row-by-row dot products with
 // nothing packed (`GEMM.multiplyRowsByRows`). Dilated strided convolutions materialize col per
-// image. 3x3 convolutions with many channels use Winograd's F(2x2, 3x3) instead (Conv2d+Winograd.swift).
+// image. 3x3 convolutions with many channels use Winograd's F(2x2, 3x3) instead (Conv2d+Winograd.swift;
+// Conv2d+WinogradImages.swift for outputs up to 8x8).
 
 /// The sizes of one convolution, checked once.
 struct ConvolutionGeometry {
