@@ -70,6 +70,19 @@ enum WinogradF2x3 {
         return u
     }
 
+    /// The output transform of one tile, 16 lanes at a time: Y = Aᵀ M A with `entry(ξ)` the 16
+    /// values of M's entry ξ = 4i + j; returns (Y00, Y01, Y10, Y11), each plus `bias`.
+    @inline(__always)
+    static func outputTile(bias: SIMD16<Float>, _ entry: (Int) -> SIMD16<Float>)
+        -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
+        // Aᵀ along each row i of M (entries 4i ..< 4i + 4), then along the columns.
+        let s00 = entry(0) + entry(1) + entry(2), s10 = entry(1) - entry(2) - entry(3)
+        let s01 = entry(4) + entry(5) + entry(6), s11 = entry(5) - entry(6) - entry(7)
+        let s02 = entry(8) + entry(9) + entry(10), s12 = entry(9) - entry(10) - entry(11)
+        let s03 = entry(12) + entry(13) + entry(14), s13 = entry(13) - entry(14) - entry(15)
+        return (s00 + s01 + s02 + bias, s10 + s11 + s12 + bias, s01 - s02 - s03 + bias, s11 - s12 - s13 + bias)
+    }
+
     /// Output channels rounded up to whole 12-row panels.
     static func paddedOutChannels(_ outChannels: Int) -> Int { GEMM.roundUp(outChannels, to: GEMM.panelRows) }
 
@@ -112,22 +125,27 @@ private struct WinogradTiling {
         (index * rowsPerChunk)..<Swift.min(tileRows, (index + 1) * rowsPerChunk)
     }
 
-    /// Runs `body(chunk rows, inner GEMM threads, share)` for every chunk: with at least as many
-    /// chunks as threads, each thread takes a contiguous share of them (one GEMM thread each);
-    /// otherwise the chunks run one after the other with every thread inside the products.
-    /// Returns the number of shares.
-    func forEachChunk(_ body: @Sendable (Range<Int>, Int, Int) -> Void) -> Int {
+    /// How many shares `forEachChunk` uses: every thread when there are at least as many chunks
+    /// as threads, else one.
+    var shareCount: Int {
         let threads = Parallel.threadCount
-        if threads > 1 && chunkCount >= threads {
+        return threads > 1 && chunkCount >= threads ? threads : 1
+    }
+
+    /// Runs `body(chunk rows, inner GEMM threads, share)` for every chunk: with `shareCount` > 1
+    /// each thread takes a contiguous share of the chunks (one GEMM thread each); otherwise the
+    /// chunks run one after the other with every thread inside the products.
+    func forEachChunk(_ body: @Sendable (Range<Int>, Int, Int) -> Void) {
+        let threads = Parallel.threadCount
+        if shareCount > 1 {
             parallelFor(threads) { share in
                 for index in (share * chunkCount / threads)..<((share + 1) * chunkCount / threads) {
                     body(rows(ofChunk: index), 1, share)
                 }
             }
-            return threads
+            return
         }
         for index in 0..<chunkCount { body(rows(ofChunk: index), threads, 0) }
-        return 1
     }
 }
 
@@ -242,8 +260,7 @@ func winogradConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometry g: Co
         WinogradF2x3.transformedWeight($0.baseAddress!, outChannels: outChannels, channels: channels)
     }
     defer { u.deallocate() }
-    let threads = Parallel.threadCount
-    let bufferSets = (0..<threads).map { _ in WinogradChunkBuffers(channels: channels, outChannels: outChannels, tiling: tiling) }
+    let bufferSets = (0..<tiling.shareCount).map { _ in WinogradChunkBuffers(channels: channels, outChannels: outChannels, tiling: tiling) }
     defer { for buffers in bufferSets { buffers.deallocate() } }
     withExtendedLifetime((x, w)) {
         // Read-only inputs; each chunk writes the output rows of its own tile rows, with its
@@ -252,7 +269,7 @@ func winogradConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometry g: Co
         nonisolated(unsafe) let up = UnsafePointer(u)
         nonisolated(unsafe) let out = output.pointer
         nonisolated(unsafe) let sets = bufferSets
-        _ = tiling.forEachChunk { rows, innerThreads, share in
+        tiling.forEachChunk { rows, innerThreads, share in
             let buffers = sets[share]
             let tiles = rows.count * tilesWide
             let (ld, rowLd) = (buffers.ld, buffers.rowLd)
@@ -274,18 +291,13 @@ func winogradConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometry g: Co
                     let stride = 4 * outChannels * ld  // bytes from one ξ to the next
                     var t = 0
                     while t < tilesWide {
-                        @inline(__always) func e(_ xi: Int) -> SIMD16<Float> {
+                        let (y00, y01, y10, y11) = WinogradF2x3.outputTile(bias: b) { xi in
                             m0.loadUnaligned(fromByteOffset: xi * stride + 4 * t, as: SIMD16<Float>.self)
                         }
-                        // Aᵀ along the rows of M (row i holds entries 4i ..< 4i + 4), then along the columns.
-                        let s00 = e(0) + e(1) + e(2), s10 = e(1) - e(2) - e(3)
-                        let s01 = e(4) + e(5) + e(6), s11 = e(5) - e(6) - e(7)
-                        let s02 = e(8) + e(9) + e(10), s12 = e(9) - e(10) - e(11)
-                        let s03 = e(12) + e(13) + e(14), s13 = e(13) - e(14) - e(15)
-                        y.storeBytes(of: s00 + s01 + s02 + b, toByteOffset: 4 * t, as: SIMD16<Float>.self)
-                        y.storeBytes(of: s10 + s11 + s12 + b, toByteOffset: 4 * (rowLd + t), as: SIMD16<Float>.self)
-                        y.storeBytes(of: s01 - s02 - s03 + b, toByteOffset: 4 * (2 * rowLd + t), as: SIMD16<Float>.self)
-                        y.storeBytes(of: s11 - s12 - s13 + b, toByteOffset: 4 * (3 * rowLd + t), as: SIMD16<Float>.self)
+                        y.storeBytes(of: y00, toByteOffset: 4 * t, as: SIMD16<Float>.self)
+                        y.storeBytes(of: y01, toByteOffset: 4 * (rowLd + t), as: SIMD16<Float>.self)
+                        y.storeBytes(of: y10, toByteOffset: 4 * (2 * rowLd + t), as: SIMD16<Float>.self)
+                        y.storeBytes(of: y11, toByteOffset: 4 * (3 * rowLd + t), as: SIMD16<Float>.self)
                         t += 16
                     }
                     for a in 0..<2 {
@@ -328,16 +340,15 @@ func winogradConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry g: Con
     let (channels, outChannels) = (g.channels, g.outChannels)
     let tiling = WinogradTiling(g)
     let tilesWide = tiling.tilesWide
-    let threads = Parallel.threadCount
+    let shares = tiling.shareCount
     let filterCount = outChannels * channels
-    let partials = UnsafeMutablePointer<Float>.allocate(capacity: threads * 16 * filterCount)
+    let partials = UnsafeMutablePointer<Float>.allocate(capacity: shares * 16 * filterCount)
     defer { partials.deallocate() }
-    let firstChunk = UnsafeMutablePointer<Bool>.allocate(capacity: threads)
-    firstChunk.initialize(repeating: true, count: threads)
+    let firstChunk = UnsafeMutablePointer<Bool>.allocate(capacity: shares)
+    firstChunk.initialize(repeating: true, count: shares)
     defer { firstChunk.deallocate() }
-    let bufferSets = (0..<threads).map { _ in WinogradChunkBuffers(channels: channels, outChannels: outChannels, tiling: tiling) }
+    let bufferSets = (0..<shares).map { _ in WinogradChunkBuffers(channels: channels, outChannels: outChannels, tiling: tiling) }
     defer { for buffers in bufferSets { buffers.deallocate() } }
-    var shares = 1
     withExtendedLifetime((x, dy)) {
         // Read-only inputs; each share accumulates into its own 16 x O x C partial sums.
         nonisolated(unsafe) let xp = UnsafePointer(x.storage.pointer + x.offset)
@@ -345,7 +356,7 @@ func winogradConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry g: Con
         nonisolated(unsafe) let partial = partials
         nonisolated(unsafe) let first = firstChunk
         nonisolated(unsafe) let sets = bufferSets
-        shares = tiling.forEachChunk { rows, innerThreads, share in
+        tiling.forEachChunk { rows, innerThreads, share in
             let buffers = sets[share]
             let tiles = rows.count * tilesWide
             let (ld, rowLd) = (buffers.ld, buffers.rowLd)

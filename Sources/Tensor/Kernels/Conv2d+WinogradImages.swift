@@ -122,15 +122,9 @@ func winogradImagesConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometry
                     var lane = 0
                     while lane < count {
                         let source = UnsafeRawPointer(m + o * tiles + tile * chunkImages + lane)
-                        @inline(__always) func e(_ xi: Int) -> SIMD16<Float> {
+                        let (y00, y01, y10, y11) = WinogradF2x3.outputTile(bias: bias) { xi in
                             source.loadUnaligned(fromByteOffset: xi * mCount * 4, as: SIMD16<Float>.self)
                         }
-                        let s00 = e(0) + e(1) + e(2), s10 = e(1) - e(2) - e(3)
-                        let s01 = e(4) + e(5) + e(6), s11 = e(5) - e(6) - e(7)
-                        let s02 = e(8) + e(9) + e(10), s12 = e(9) - e(10) - e(11)
-                        let s03 = e(12) + e(13) + e(14), s13 = e(13) - e(14) - e(15)
-                        let y00 = s00 + s01 + s02 + bias, y01 = s10 + s11 + s12 + bias
-                        let y10 = s01 - s02 - s03 + bias, y11 = s11 - s12 - s13 + bias
                         let (oy, ox) = (2 * ty, 2 * tx)
                         let (right, below) = (ox + 1 < g.outWidth, oy + 1 < g.outHeight)
                         for l in 0..<Swift.min(16, count - lane) {

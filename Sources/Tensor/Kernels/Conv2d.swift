@@ -571,7 +571,14 @@ private func stackedConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometr
         nonisolated(unsafe) let xp = UnsafePointer(x.storage.pointer + x.offset)
         nonisolated(unsafe) let wp = UnsafePointer(w.storage.pointer + w.offset)
         nonisolated(unsafe) let out = output.pointer
+        let panels = (g.groupOutChannels + 11) / 12
+        let packedWeights = UnsafeMutablePointer<Float>.allocate(capacity: panels * 12 * g.patchSize)
+        defer { packedWeights.deallocate() }
         for group in 0..<g.groups {
+            // The group's weight, packed once for all its runs (read only inside them).
+            StridedMatrix(wp + group * g.groupOutChannels * g.patchSize, rowStride: g.patchSize, columnStride: 1)
+                .packA(rows: 0..<g.groupOutChannels, depth: 0..<g.patchSize, into: packedWeights)
+            nonisolated(unsafe) let packed = UnsafePointer(packedWeights)
             _ = forEachStackedRun(g) { images, innerThreads, _ in
                 let stack = StackedPaddedImages(xp, images: images, group: group, geometry: g)
                 let (blockRows, pitch) = (stack.blockRows, stack.pitch)
@@ -581,7 +588,6 @@ private func stackedConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometr
                     let r = q % kernelArea
                     rowOffsets[q] = stack.offset(channel: q / kernelArea, row: r / g.kernelWidth, column: r % g.kernelWidth)
                 }
-                let weights = wp + group * g.groupOutChannels * g.patchSize
                 if CompactStackedMatrix.applies(g) {
                     // Narrow images: only the valid positions, in output order (no discarded columns).
                     let perImage = g.outPositions, columns = images.count * perImage
@@ -592,7 +598,7 @@ private func stackedConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometr
                         for y in 0..<g.outHeight { rowStarts[slot * g.outHeight + y] = (slot * blockRows + y) * pitch }
                     }
                     GEMM.multiply(m: g.groupOutChannels, n: columns, k: g.patchSize, alpha: 1,
-                                  a: StridedMatrix(weights, rowStride: g.patchSize, columnStride: 1),
+                                  a: PackedMatrix(base: packed, depth: g.patchSize),
                                   b: CompactStackedMatrix(padded: stack.pointer, rowOffsets: rowOffsets,
                                                           rowStarts: rowStarts, outWidth: g.outWidth),
                                   beta: 0, c: compact, ldc: columns, threads: innerThreads)
@@ -613,15 +619,11 @@ private func stackedConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometr
                 let wide = stack.outputRows * pitch
                 let blocks = (wide + 31) / 32
                 let ldr = blocks * 32
-                let panels = (g.groupOutChannels + 11) / 12
                 let result = UnsafeMutablePointer<Float>.allocate(capacity: panels * 12 * ldr)
-                let packedWeights = UnsafeMutablePointer<Float>.allocate(capacity: panels * 12 * g.patchSize)
-                defer { result.deallocate(); packedWeights.deallocate() }
-                StridedMatrix(weights, rowStride: g.patchSize, columnStride: 1)
-                    .packA(rows: 0..<g.groupOutChannels, depth: 0..<g.patchSize, into: packedWeights)
+                defer { result.deallocate() }
                 // Each block writes its own 32 columns of `result`; the rest is read only.
                 nonisolated(unsafe) let (image, offsets) = (UnsafePointer(stack.pointer), UnsafePointer(rowOffsets))
-                nonisolated(unsafe) let (target, packed) = (result, UnsafePointer(packedWeights))
+                nonisolated(unsafe) let target = result
                 let (og, patch) = (g.groupOutChannels, g.patchSize)
                 let computeBlocks: @Sendable (Range<Int>) -> Void = { range in
                     for block in range {

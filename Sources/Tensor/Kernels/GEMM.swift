@@ -128,15 +128,15 @@ public enum GEMM {
                 // When all columns fit one block, each A panel serves a single sweep over B: it is
                 // then packed just before that sweep, into the buffer's first panel, where it stays
                 // in L1 (instead of writing the whole block out and reading it back).
-                let streamA = columns.count <= columnStep
                 let (panelsA, stepsA): (UnsafePointer<Float>, Int)
+                var packPanels = false
                 if let prepacked = a.packedPanelsA(rows: ic..<(ic + mc), depth: pc..<(pc + kc)) {
                     (panelsA, stepsA) = (prepacked, k)
                 } else {
-                    if !streamA { a.packA(rows: ic..<(ic + mc), depth: pc..<(pc + kc), into: packedA) }
+                    packPanels = columns.count <= columnStep
+                    if !packPanels { a.packA(rows: ic..<(ic + mc), depth: pc..<(pc + kc), into: packedA) }
                     (panelsA, stepsA) = (UnsafePointer(packedA), kc)
                 }
-                let packPanels = streamA && panelsA == UnsafePointer(packedA)
                 var jc = columns.lowerBound
                 while jc < columns.upperBound {
                     let nc = Swift.min(columnStep, columns.upperBound - jc)
