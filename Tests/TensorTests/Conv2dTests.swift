@@ -107,6 +107,16 @@ struct Conv2dTests {
         ConvCase(input: [17, 72, 5, 7], outChannels: 64, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
         ConvCase(input: [2, 64, 6, 6], outChannels: 64, kernel: (3, 3), stride: 1, padding: 0, dilation: 1, groups: 1),
         ConvCase(input: [2, 64, 3, 3], outChannels: 64, kernel: (3, 3), stride: 1, padding: 2, dilation: 1, groups: 1),
+        // Kernels that cover the whole image from every output position (3x3 at padding 1 on
+        // 2x2 and 1x1 images, 5x5 at padding 2 on 3x3, a 3x5 kernel on 2x3): one dense product over
+        // (channel, position) pairs in all three passes. The latent UNet's lowest level (batch 32,
+        // 64 -> 128 channels, large enough for threads in the expansion and the fold), edge panels
+        // (5 x 4 and 7 x 4 columns), and outputs of 1, 3 and 2 x 1 positions.
+        ConvCase(input: [32, 64, 2, 2], outChannels: 128, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [3, 5, 2, 2], outChannels: 7, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [2, 6, 1, 1], outChannels: 40, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [2, 3, 3, 3], outChannels: 4, kernel: (5, 5), stride: 1, padding: 2, dilation: 1, groups: 1),
+        ConvCase(input: [3, 4, 2, 3], outChannels: 5, kernel: (3, 5), stride: 1, padding: 1, dilation: 1, groups: 1),
         // Strides above 1 without dilation go through the phase (space-to-depth) layout in all
         // three passes: even and odd sizes, padding 0, 1, 2 and beyond the kernel's reach,
         // kernels 1 (one phase), 2, 4 and non-square, strides 3 and 4 (phases no tap reads),

@@ -390,6 +390,7 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride:
                                 padding: padding, dilation: dilation, groups: groups)
     if let bias { precondition(bias.shape == [g.outChannels], "conv2d: bias must be [\(g.outChannels)], got \(bias.shape)") }
     let x = input.contiguous(), w = weight.contiguous()
+    if WholeImageConvolution.applies(g) { return wholeImageConv2d(x, weight: w, bias: bias, geometry: g) }
     if WinogradF2x3.appliesAcrossImages(g) { return winogradImagesConv2d(x, weight: w, bias: bias, geometry: g) }
     if WinogradF2x3.applies(g) { return winogradConv2d(x, weight: w, bias: bias, geometry: g) }
     if StackedPaddedImages.applies(g) { return stackedConv2d(x, weight: w, bias: bias, geometry: g) }
@@ -450,6 +451,9 @@ public func conv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, inputShape
                                 padding: padding, dilation: dilation, groups: groups)
     precondition(gradOutput.shape == g.outputShape,
                  "conv2dBackwardInput: gradOutput \(gradOutput.shape) should be \(g.outputShape)")
+    if WholeImageConvolution.applies(g) {
+        return wholeImageConv2dBackwardInput(gradOutput.contiguous(), weight: weight.contiguous(), geometry: g)
+    }
     // Stride 1: the input gradient is itself a stride-1 convolution (see flippedConv2dBackwardInput).
     let transposedPadding = dilation * (g.kernelHeight - 1) - padding
     if stride == 1 && !g.isPointwise && g.kernelHeight == g.kernelWidth && transposedPadding >= 0 {
@@ -525,6 +529,7 @@ public func conv2dBackwardWeight(_ gradOutput: Tensor, input: Tensor, weightShap
     precondition(gradOutput.shape == g.outputShape,
                  "conv2dBackwardWeight: gradOutput \(gradOutput.shape) should be \(g.outputShape)")
     let dy = gradOutput.contiguous(), x = input.contiguous()
+    if WholeImageConvolution.applies(g) { return wholeImageConv2dBackwardWeight(dy, input: x, geometry: g) }
     if WinogradF2x3.applies(g) { return winogradConv2dBackwardWeight(dy, input: x, geometry: g) }
     if StackedPaddedImages.applies(g) { return stackedConv2dBackwardWeight(dy, input: x, geometry: g) }
     let gradWeight = TensorStorage(count: Swift.max(1, Tensor.elementCount(weightShape)), repeating: 0)
