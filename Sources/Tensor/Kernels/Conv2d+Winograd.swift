@@ -86,6 +86,55 @@ enum WinogradF2x3 {
     /// Output channels rounded up to whole 12-row panels.
     static func paddedOutChannels(_ outChannels: Int) -> Int { GEMM.roundUp(outChannels, to: GEMM.panelRows) }
 
+    /// ∂L/∂M = A (∂L/∂Y) Aᵀ of one tile, 16 lanes at a time, from its output gradient
+    /// [a b; c d] (zeros where the tile passes the output's edge): X = (∂L/∂Y) Aᵀ has rows
+    /// [a, a+b, a-b, -b] and [c, c+d, c-d, -d], and A X has rows X0, X0+X1, X0-X1, -X1.
+    /// `put(value, ξ)` receives entry ξ = 4i + j.
+    @inline(__always)
+    static func outputGradientTile(_ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: SIMD16<Float>, _ d: SIMD16<Float>,
+                                   _ put: (SIMD16<Float>, Int) -> Void) {
+        let z = SIMD16<Float>()
+        let x00 = a, x01 = a + b, x02 = a - b, x03 = z - b
+        let x10 = c, x11 = c + d, x12 = c - d, x13 = z - d
+        put(x00, 0); put(x01, 1); put(x02, 2); put(x03, 3)
+        put(x00 + x10, 4); put(x01 + x11, 5); put(x02 + x12, 6); put(x03 + x13, 7)
+        put(x00 - x10, 8); put(x01 - x11, 9); put(x02 - x12, 10); put(x03 - x13, 11)
+        put(z - x10, 12); put(z - x11, 13); put(z - x12, 14); put(z - x13, 15)
+    }
+
+    /// The weight gradient from ∂L/∂U: sums the `shares` partial sums (each 16 matrices
+    /// [O, C], one per entry ξ, back to back) into the first, then ∂L/∂g = Gᵀ (∂L/∂U) G per
+    /// filter, with Gᵀ = [1 ½ ½ 0; 0 ½ -½ 0; 0 ½ ½ 1].
+    static func weightGradient(partials: UnsafeMutablePointer<Float>, shares: Int, geometry g: ConvolutionGeometry) -> Tensor {
+        let filterCount = g.outChannels * g.channels
+        let gradWeight = TensorStorage(uninitializedCount: Swift.max(1, Tensor.elementCount(g.weightShape)))
+        for share in 1..<Swift.max(1, shares) {
+            let source = partials + share * 16 * filterCount
+            for index in 0..<(16 * filterCount) { partials[index] += source[index] }
+        }
+        for filter in 0..<filterCount {
+            @inline(__always) func u(_ xi: Int) -> Float { partials[xi * filterCount + filter] }
+            let target = gradWeight.pointer + filter * 9
+            // T = Gᵀ (∂L/∂U): its rows are u_row0 + ½(u_row1 + u_row2), ½(u_row1 - u_row2) and
+            // ½(u_row1 + u_row2) + u_row3; then each row w of T gives w0 + ½(w1 + w2), ½(w1 - w2), ½(w1 + w2) + w3.
+            for i in 0..<3 {
+                var w = SIMD4<Float>()
+                for j in 0..<4 {
+                    let (u0, u1, u2, u3) = (u(j), u(4 + j), u(8 + j), u(12 + j))
+                    switch i {
+                    case 0: w[j] = u0 + 0.5 * (u1 + u2)
+                    case 1: w[j] = 0.5 * (u1 - u2)
+                    default: w[j] = 0.5 * (u1 + u2) + u3
+                    }
+                }
+                target[3 * i] = w[0] + 0.5 * (w[1] + w[2])
+                target[3 * i + 1] = 0.5 * (w[1] - w[2])
+                target[3 * i + 2] = 0.5 * (w[1] + w[2]) + w[3]
+            }
+        }
+        return Tensor(storage: gradWeight, shape: g.weightShape, strides: Tensor.contiguousStrides(g.weightShape))
+    }
+
     /// The input transform of one padded row: for every tile column t, the 4 values of
     /// (d Bᵀ-row) with d = row[2t ..< 2t + 4]: h0 = d0 - d2, h1 = d1 + d2, h2 = d2 - d1, h3 = d1 - d3,
     /// written to `h`, `h + ld`, `h + 2 ld`, `h + 3 ld`. `row` must be readable to 2 * roundUp(tiles, 16) + 32.
@@ -361,10 +410,8 @@ func winogradConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry g: Con
             let tiles = rows.count * tilesWide
             let (ld, rowLd) = (buffers.ld, buffers.rowLd)
             winogradTransformInput(xp, geometry: g, tiling: tiling, rows: rows, buffers: buffers, packed: false)
-            // ∂L/∂M = A (∂L/∂Y) Aᵀ: with ∂L/∂Y = [a b; c d] per tile, X = (∂L/∂Y) Aᵀ has rows
-            // [a, a+b, a-b, -b] and [c, c+d, c-d, -d], and A X has rows X0, X0+X1, X0-X1, -X1.
+            // ∂L/∂M = A (∂L/∂Y) Aᵀ (`outputGradientTile`), 16 tiles of a tile row at a time.
             let row = buffers.transformed  // free once V is written
-            let z = SIMD16<Float>()
             for o in 0..<outChannels {
                 for r in rows {
                     let n = r / tiling.tilesHigh, ty = r % tiling.tilesHigh
@@ -395,15 +442,9 @@ func winogradConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry g: Con
                         let b = source.loadUnaligned(fromByteOffset: 4 * (rowLd + t), as: SIMD16<Float>.self)
                         let c = source.loadUnaligned(fromByteOffset: 4 * (2 * rowLd + t), as: SIMD16<Float>.self)
                         let d = source.loadUnaligned(fromByteOffset: 4 * (3 * rowLd + t), as: SIMD16<Float>.self)
-                        let x00 = a, x01 = a + b, x02 = a - b, x03 = z - b
-                        let x10 = c, x11 = c + d, x12 = c - d, x13 = z - d
-                        @inline(__always) func put(_ value: SIMD16<Float>, _ xi: Int) {
+                        WinogradF2x3.outputGradientTile(a, b, c, d) { value, xi in
                             m0.storeBytes(of: value, toByteOffset: xi * stride + 4 * t, as: SIMD16<Float>.self)
                         }
-                        put(x00, 0); put(x01, 1); put(x02, 2); put(x03, 3)
-                        put(x00 + x10, 4); put(x01 + x11, 5); put(x02 + x12, 6); put(x03 + x13, 7)
-                        put(x00 - x10, 8); put(x01 - x11, 9); put(x02 - x12, 10); put(x03 - x13, 11)
-                        put(z - x10, 12); put(z - x11, 13); put(z - x12, 14); put(z - x13, 15)
                         t += 16
                     }
                 }
@@ -420,31 +461,6 @@ func winogradConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry g: Con
             first[share] = false
         }
     }
-    // Sum the shares, then ∂L/∂g = Gᵀ (∂L/∂U) G per filter, with Gᵀ = [1 ½ ½ 0; 0 ½ -½ 0; 0 ½ ½ 1].
-    let gradWeight = TensorStorage(uninitializedCount: Swift.max(1, Tensor.elementCount(g.weightShape)))
-    for share in 1..<shares {
-        let source = partials + share * 16 * filterCount
-        for index in 0..<(16 * filterCount) { partials[index] += source[index] }
-    }
-    for filter in 0..<filterCount {
-        @inline(__always) func u(_ xi: Int) -> Float { partials[xi * filterCount + filter] }
-        let target = gradWeight.pointer + filter * 9
-        // T = Gᵀ (∂L/∂U): its rows are u_row0 + ½(u_row1 + u_row2), ½(u_row1 - u_row2) and
-        // ½(u_row1 + u_row2) + u_row3; then each row w of T gives w0 + ½(w1 + w2), ½(w1 - w2), ½(w1 + w2) + w3.
-        for i in 0..<3 {
-            var w = SIMD4<Float>()
-            for j in 0..<4 {
-                let (u0, u1, u2, u3) = (u(j), u(4 + j), u(8 + j), u(12 + j))
-                switch i {
-                case 0: w[j] = u0 + 0.5 * (u1 + u2)
-                case 1: w[j] = 0.5 * (u1 - u2)
-                default: w[j] = 0.5 * (u1 + u2) + u3
-                }
-            }
-            target[3 * i] = w[0] + 0.5 * (w[1] + w[2])
-            target[3 * i + 1] = 0.5 * (w[1] - w[2])
-            target[3 * i + 2] = 0.5 * (w[1] + w[2]) + w[3]
-        }
-    }
-    return Tensor(storage: gradWeight, shape: g.weightShape, strides: Tensor.contiguousStrides(g.weightShape))
+    return WinogradF2x3.weightGradient(partials: partials, shares: shares, geometry: g)
 }
+

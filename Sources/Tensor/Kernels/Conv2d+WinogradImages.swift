@@ -23,91 +23,143 @@ extension WinogradF2x3 {
     }
 }
 
+/// How a batch is cut into chunks of images for the across-images layout: each chunk holds a
+/// multiple of 16 images (whole vectors, so a vector never straddles a 32-column panel), about
+/// `tilesPerChunk` tile columns, but no more than a thread's share of the batch (so small batches
+/// still split between threads and pad at most 15 images).
+struct WinogradImagesTiling {
+    let tilesWide: Int, tilesPerImage: Int, paddedHeight: Int, paddedWidth: Int
+    /// Images per chunk, how many chunks, and tile columns per chunk (chunkImages · tilesPerImage).
+    let chunkImages: Int, chunkCount: Int, tiles: Int
+    /// Floats of one chunk's images-innermost copy [C, Hp, Wp, chunkImages].
+    let transposedCount: Int
+    /// The convolution's sizes.
+    let geometry: ConvolutionGeometry
+
+    init(_ g: ConvolutionGeometry) {
+        geometry = g
+        let tilesHigh = (g.outHeight + 1) / 2
+        tilesWide = (g.outWidth + 1) / 2
+        tilesPerImage = tilesHigh * tilesWide
+        (paddedHeight, paddedWidth) = (2 * tilesHigh + 2, 2 * tilesWide + 2)
+        let threads = Parallel.threadCount
+        let share = GEMM.roundUp((g.batch + threads - 1) / threads, to: 16)
+        chunkImages = Swift.max(16, Swift.min(16 * Swift.max(1, WinogradF2x3.tilesPerChunk / (16 * tilesPerImage)), share))
+        chunkCount = (g.batch + chunkImages - 1) / chunkImages
+        tiles = chunkImages * tilesPerImage
+        transposedCount = g.channels * paddedHeight * paddedWidth * chunkImages
+    }
+
+    /// How many shares `forEachChunk` uses: every thread when there are at least as many chunks
+    /// as threads, else one.
+    var shareCount: Int {
+        let threads = Parallel.threadCount
+        return threads > 1 && chunkCount >= threads ? threads : 1
+    }
+
+    /// Runs `body(chunk index, share, inner GEMM threads)` for every chunk: with `shareCount` > 1
+    /// each thread takes a contiguous share of the chunks (one GEMM thread each); otherwise the
+    /// chunks run one after the other with every thread inside the products.
+    func forEachChunk(_ body: @Sendable (Int, Int, Int) -> Void) {
+        let threads = Parallel.threadCount
+        if shareCount > 1 {
+            parallelFor(threads) { share in
+                for index in (share * chunkCount / threads)..<((share + 1) * chunkCount / threads) { body(index, share, 1) }
+            }
+            return
+        }
+        for index in 0..<chunkCount { body(index, 0, threads) }
+    }
+
+    /// Copies images `first ..< first + count` of `xp` (contiguous [N, C, H, W]) to `xt`, images
+    /// innermost and zero-padded: [C, Hp, Wp, chunkImages], zero lanes past the batch.
+    func transpose(_ xp: UnsafePointer<Float>, first: Int, count: Int, into xt: UnsafeMutablePointer<Float>) {
+        let g = geometry, p = g.padding
+        xt.initialize(repeating: 0, count: transposedCount)
+        for slot in 0..<count {
+            let image = xp + (first + slot) * g.channels * g.height * g.width
+            for c in 0..<g.channels {
+                for y in 0..<g.height {
+                    let row = xt + ((c * paddedHeight + y + p) * paddedWidth + p) * chunkImages + slot
+                    let source = image + (c * g.height + y) * g.width
+                    for column in 0..<g.width { row[column * chunkImages] = source[column] }
+                }
+            }
+        }
+    }
+
+    /// V = Bᵀ d B of the chunk in `xt` for 16 images at a time, into 16 matrices [C, tiles]
+    /// `vCount` floats apart; tile column t = tile · chunkImages + image. `packed`: as the GEMM's
+    /// B panels (column t of channel c at (t / 32) · C · 32 + c · 32 + t % 32, where t % 32 is 0
+    /// or 16); otherwise row-major (c · tiles + t).
+    func transformInput(_ xt: UnsafePointer<Float>, into v: UnsafeMutablePointer<Float>, vCount: Int, packed: Bool) {
+        let channels = geometry.channels
+        for c in 0..<channels {
+            for tile in 0..<tilesPerImage {
+                let (ty, tx) = (tile / tilesWide, tile % tilesWide)
+                let corner = UnsafeRawPointer(xt + ((c * paddedHeight + 2 * ty) * paddedWidth + 2 * tx) * chunkImages)
+                var lane = 0
+                while lane < chunkImages {
+                    @inline(__always) func d(_ i: Int, _ j: Int) -> SIMD16<Float> {
+                        corner.loadUnaligned(fromByteOffset: ((i * paddedWidth + j) * chunkImages + lane) * 4,
+                                             as: SIMD16<Float>.self)
+                    }
+                    let column = tile * chunkImages + lane
+                    let offset = packed ? (column / 32) * channels * 32 + c * 32 + column % 32 : c * tiles + column
+                    let target = UnsafeMutableRawPointer(v + offset)
+                    // Bᵀ d, column by column: c_j holds rows (d0 - d2, d1 + d2, d2 - d1, d1 - d3) of column j.
+                    let c0 = (d(0, 0) - d(2, 0), d(1, 0) + d(2, 0), d(2, 0) - d(1, 0), d(1, 0) - d(3, 0))
+                    let c1 = (d(0, 1) - d(2, 1), d(1, 1) + d(2, 1), d(2, 1) - d(1, 1), d(1, 1) - d(3, 1))
+                    let c2 = (d(0, 2) - d(2, 2), d(1, 2) + d(2, 2), d(2, 2) - d(1, 2), d(1, 2) - d(3, 2))
+                    let c3 = (d(0, 3) - d(2, 3), d(1, 3) + d(2, 3), d(2, 3) - d(1, 3), d(1, 3) - d(3, 3))
+                    @inline(__always) func put(_ value: SIMD16<Float>, _ xi: Int) {
+                        target.storeBytes(of: value, toByteOffset: xi * vCount * 4, as: SIMD16<Float>.self)
+                    }
+                    // Row i of Bᵀ d is (c0.i, c1.i, c2.i, c3.i); then · B along it.
+                    put(c0.0 - c2.0, 0); put(c1.0 + c2.0, 1); put(c2.0 - c1.0, 2); put(c1.0 - c3.0, 3)
+                    put(c0.1 - c2.1, 4); put(c1.1 + c2.1, 5); put(c2.1 - c1.1, 6); put(c1.1 - c3.1, 7)
+                    put(c0.2 - c2.2, 8); put(c1.2 + c2.2, 9); put(c2.2 - c1.2, 10); put(c1.2 - c3.2, 11)
+                    put(c0.3 - c2.3, 12); put(c1.3 + c2.3, 13); put(c2.3 - c1.3, 14); put(c1.3 - c3.3, 15)
+                    lane += 16
+                }
+            }
+        }
+    }
+}
+
 /// `conv2d` of contiguous `x` [N, C, H, W] and `w` [O, C, 3, 3] by Winograd's F(2x2, 3x3) with
 /// transforms vectorized across images (see the file comment).
 func winogradImagesConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry) -> Tensor {
     precondition(WinogradF2x3.appliesAcrossImages(g), "winogradImagesConv2d: geometry does not apply")
     let output = TensorStorage(uninitializedCount: Swift.max(1, Tensor.elementCount(g.outputShape)))
-    let (channels, outChannels, p) = (g.channels, g.outChannels, g.padding)
-    let (tilesHigh, tilesWide) = ((g.outHeight + 1) / 2, (g.outWidth + 1) / 2)
-    let tilesPerImage = tilesHigh * tilesWide
-    let (paddedHeight, paddedWidth) = (2 * tilesHigh + 2, 2 * tilesWide + 2)
-    // Images per chunk: a multiple of 16 (whole vectors, so a vector never straddles a 32-column
-    // panel), about 512 tile columns, but no more than a thread's share of the batch (so small
-    // batches still split between threads and pad at most 15 images).
-    let threads = Parallel.threadCount
-    let share = GEMM.roundUp((g.batch + threads - 1) / threads, to: 16)
-    let chunkImages = Swift.max(16, Swift.min(16 * Swift.max(1, WinogradF2x3.tilesPerChunk / (16 * tilesPerImage)), share))
-    let chunkCount = (g.batch + chunkImages - 1) / chunkImages
-    let tiles = chunkImages * tilesPerImage
+    let (channels, outChannels) = (g.channels, g.outChannels)
+    let tiling = WinogradImagesTiling(g)
+    let (tiles, tilesWide, chunkImages) = (tiling.tiles, tiling.tilesWide, tiling.chunkImages)
     let paddedOut = WinogradF2x3.paddedOutChannels(outChannels)
     let biasValues = bias?.contiguous().scalars ?? [Float](repeating: 0, count: outChannels)
     let u = w.withUnsafeBufferPointer {
         WinogradF2x3.transformedWeight($0.baseAddress!, outChannels: outChannels, channels: channels)
     }
     defer { u.deallocate() }
-    let imageSize = channels * g.height * g.width
     let outputSize = outChannels * g.outHeight * g.outWidth
-    let parallelChunks = threads > 1 && chunkCount >= threads
-    let sets = parallelChunks ? threads : 1
-    // Per thread: the images-innermost input, V (16 packed matrices), M (16 matrices [O, tiles]).
-    let transposedCount = channels * paddedHeight * paddedWidth * chunkImages
+    // Per share: the images-innermost input, V (16 packed matrices), M (16 matrices [O, tiles]).
+    let transposedCount = tiling.transposedCount
     let (vCount, mCount) = (channels * GEMM.roundUp(tiles, to: GEMM.panelColumns), outChannels * tiles)
-    let buffers = UnsafeMutablePointer<Float>.allocate(capacity: sets * (transposedCount + 16 * (vCount + mCount)))
+    let setCount = transposedCount + 16 * (vCount + mCount)
+    let buffers = UnsafeMutablePointer<Float>.allocate(capacity: tiling.shareCount * setCount)
     defer { buffers.deallocate() }
     withExtendedLifetime((x, w)) {
-        // Read-only inputs; each chunk writes the outputs of its own images, with its thread's buffers.
+        // Read-only inputs; each chunk writes the outputs of its own images, with its share's buffers.
         nonisolated(unsafe) let xp = UnsafePointer(x.storage.pointer + x.offset)
         nonisolated(unsafe) let up = UnsafePointer(u)
         nonisolated(unsafe) let out = output.pointer
         nonisolated(unsafe) let scratch = buffers
-        let chunk: @Sendable (Int, Int, Int) -> Void = { index, set, innerThreads in
-            let base = scratch + set * (transposedCount + 16 * (vCount + mCount))
+        tiling.forEachChunk { index, share, innerThreads in
+            let base = scratch + share * setCount
             let (xt, v, m) = (base, base + transposedCount, base + transposedCount + 16 * vCount)
             let first = index * chunkImages, count = Swift.min(chunkImages, g.batch - first)
-            // Images innermost, zero-padded (and zero lanes past the batch).
-            xt.initialize(repeating: 0, count: transposedCount)
-            for slot in 0..<count {
-                let image = xp + (first + slot) * imageSize
-                for c in 0..<channels {
-                    for y in 0..<g.height {
-                        let row = xt + ((c * paddedHeight + y + p) * paddedWidth + p) * chunkImages + slot
-                        let source = image + (c * g.height + y) * g.width
-                        for column in 0..<g.width { row[column * chunkImages] = source[column] }
-                    }
-                }
-            }
-            // V = Bᵀ d B for 16 images at a time; column tile · chunkImages + lane lands in the
-            // packed panels at (column / 32) · C · 32 + c · 32 + column % 32 (column % 32 is 0 or 16).
-            for c in 0..<channels {
-                for tile in 0..<tilesPerImage {
-                    let (ty, tx) = (tile / tilesWide, tile % tilesWide)
-                    let corner = UnsafeRawPointer(xt + ((c * paddedHeight + 2 * ty) * paddedWidth + 2 * tx) * chunkImages)
-                    var lane = 0
-                    while lane < chunkImages {
-                        @inline(__always) func d(_ i: Int, _ j: Int) -> SIMD16<Float> {
-                            corner.loadUnaligned(fromByteOffset: ((i * paddedWidth + j) * chunkImages + lane) * 4,
-                                                 as: SIMD16<Float>.self)
-                        }
-                        let column = tile * chunkImages + lane
-                        let target = UnsafeMutableRawPointer(v + (column / 32) * channels * 32 + c * 32 + column % 32)
-                        // Bᵀ d, column by column: c_j holds rows (d0 - d2, d1 + d2, d2 - d1, d1 - d3) of column j.
-                        let c0 = (d(0, 0) - d(2, 0), d(1, 0) + d(2, 0), d(2, 0) - d(1, 0), d(1, 0) - d(3, 0))
-                        let c1 = (d(0, 1) - d(2, 1), d(1, 1) + d(2, 1), d(2, 1) - d(1, 1), d(1, 1) - d(3, 1))
-                        let c2 = (d(0, 2) - d(2, 2), d(1, 2) + d(2, 2), d(2, 2) - d(1, 2), d(1, 2) - d(3, 2))
-                        let c3 = (d(0, 3) - d(2, 3), d(1, 3) + d(2, 3), d(2, 3) - d(1, 3), d(1, 3) - d(3, 3))
-                        @inline(__always) func put(_ value: SIMD16<Float>, _ xi: Int) {
-                            target.storeBytes(of: value, toByteOffset: xi * vCount * 4, as: SIMD16<Float>.self)
-                        }
-                        // Row i of Bᵀ d is (c0.i, c1.i, c2.i, c3.i); then · B along it.
-                        put(c0.0 - c2.0, 0); put(c1.0 + c2.0, 1); put(c2.0 - c1.0, 2); put(c1.0 - c3.0, 3)
-                        put(c0.1 - c2.1, 4); put(c1.1 + c2.1, 5); put(c2.1 - c1.1, 6); put(c1.1 - c3.1, 7)
-                        put(c0.2 - c2.2, 8); put(c1.2 + c2.2, 9); put(c2.2 - c1.2, 10); put(c1.2 - c3.2, 11)
-                        put(c0.3 - c2.3, 12); put(c1.3 + c2.3, 13); put(c2.3 - c1.3, 14); put(c1.3 - c3.3, 15)
-                        lane += 16
-                    }
-                }
-            }
+            tiling.transpose(xp, first: first, count: count, into: xt)
+            tiling.transformInput(xt, into: v, vCount: vCount, packed: true)
             for xi in 0..<16 {
                 GEMM.multiply(m: outChannels, n: tiles, k: channels, alpha: 1,
                               a: PackedMatrix(base: up + xi * paddedOut * channels, depth: channels),
@@ -117,7 +169,7 @@ func winogradImagesConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometry
             // Y = Aᵀ M A + bias for 16 images at a time, scattered to each image's output.
             for o in 0..<outChannels {
                 let bias = SIMD16<Float>(repeating: biasValues[o])
-                for tile in 0..<tilesPerImage {
+                for tile in 0..<tiling.tilesPerImage {
                     let (ty, tx) = (tile / tilesWide, tile % tilesWide)
                     var lane = 0
                     while lane < count {
@@ -141,15 +193,81 @@ func winogradImagesConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometry
                 }
             }
         }
-        if parallelChunks {
-            parallelFor(threads) { share in
-                for index in (share * chunkCount / threads)..<((share + 1) * chunkCount / threads) {
-                    chunk(index, share, 1)
-                }
-            }
-        } else {
-            for index in 0..<chunkCount { chunk(index, 0, threads) }
-        }
     }
     return Tensor(storage: output, shape: g.outputShape, strides: Tensor.contiguousStrides(g.outputShape))
+}
+
+/// The weight gradient of a convolution `WinogradF2x3.appliesAcrossImages` accepts, in the
+/// Winograd domain (see the file comment and `winogradConv2dBackwardWeight`).
+func winogradImagesConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry g: ConvolutionGeometry) -> Tensor {
+    precondition(WinogradF2x3.appliesAcrossImages(g), "winogradImagesConv2dBackwardWeight: geometry does not apply")
+    let (channels, outChannels) = (g.channels, g.outChannels)
+    let tiling = WinogradImagesTiling(g)
+    let (tiles, tilesWide, chunkImages) = (tiling.tiles, tiling.tilesWide, tiling.chunkImages)
+    let shares = tiling.shareCount
+    let filterCount = outChannels * channels
+    let partials = UnsafeMutablePointer<Float>.allocate(capacity: shares * 16 * filterCount)
+    defer { partials.deallocate() }
+    let firstChunk = UnsafeMutablePointer<Bool>.allocate(capacity: shares)
+    firstChunk.initialize(repeating: true, count: shares)
+    defer { firstChunk.deallocate() }
+    let outputSize = outChannels * g.outHeight * g.outWidth
+    // Per share: the images-innermost input, V (16 row-major [C, tiles]), ∂L/∂M (16 [O, tiles]).
+    let transposedCount = tiling.transposedCount
+    let (vCount, mCount) = (channels * tiles, outChannels * tiles)
+    let setCount = transposedCount + 16 * (vCount + mCount)
+    let buffers = UnsafeMutablePointer<Float>.allocate(capacity: shares * setCount)
+    defer { buffers.deallocate() }
+    withExtendedLifetime((x, dy)) {
+        // Read-only inputs; each share accumulates into its own 16 x O x C partial sums.
+        nonisolated(unsafe) let xp = UnsafePointer(x.storage.pointer + x.offset)
+        nonisolated(unsafe) let dyp = UnsafePointer(dy.storage.pointer + dy.offset)
+        nonisolated(unsafe) let partial = partials
+        nonisolated(unsafe) let firstFlags = firstChunk
+        nonisolated(unsafe) let scratch = buffers
+        tiling.forEachChunk { index, share, innerThreads in
+            let base = scratch + share * setCount
+            let (xt, v, dm) = (base, base + transposedCount, base + transposedCount + 16 * vCount)
+            let first = index * chunkImages, count = Swift.min(chunkImages, g.batch - first)
+            tiling.transpose(xp, first: first, count: count, into: xt)
+            tiling.transformInput(xt, into: v, vCount: vCount, packed: false)
+            // ∂L/∂M per tile, 16 images at a time: the tile's 2x2 output gradient gathered from
+            // each image (zero past the output's edge and for the lanes past the batch).
+            for o in 0..<outChannels {
+                for tile in 0..<tiling.tilesPerImage {
+                    let (oy, ox) = (2 * (tile / tilesWide), 2 * (tile % tilesWide))
+                    let (right, below) = (ox + 1 < g.outWidth, oy + 1 < g.outHeight)
+                    var lane = 0
+                    while lane < chunkImages {
+                        var (a, b, c, d) = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
+                        for l in 0..<Swift.max(0, Swift.min(16, count - lane)) {
+                            let source = dyp + (first + lane + l) * outputSize + (o * g.outHeight + oy) * g.outWidth + ox
+                            a[l] = source[0]
+                            if right { b[l] = source[1] }
+                            if below {
+                                c[l] = source[g.outWidth]
+                                if right { d[l] = source[g.outWidth + 1] }
+                            }
+                        }
+                        let target = UnsafeMutableRawPointer(dm + o * tiles + tile * chunkImages + lane)
+                        WinogradF2x3.outputGradientTile(a, b, c, d) { value, xi in
+                            target.storeBytes(of: value, toByteOffset: xi * mCount * 4, as: SIMD16<Float>.self)
+                        }
+                        lane += 16
+                    }
+                }
+            }
+            // ∂L/∂U_ξ += ∂L/∂M_ξ [O, tiles] · V_ξᵀ [tiles, C].
+            let target = partial + share * 16 * filterCount
+            for xi in 0..<16 {
+                GEMM.multiply(m: outChannels, n: channels, k: tiles, alpha: 1,
+                              a: StridedMatrix(dm + xi * mCount, rowStride: tiles, columnStride: 1),
+                              b: StridedMatrix(v + xi * vCount, rowStride: 1, columnStride: tiles),
+                              beta: firstFlags[share] ? 0 : 1, c: target + xi * filterCount, ldc: channels,
+                              threads: innerThreads)
+            }
+            firstFlags[share] = false
+        }
+    }
+    return WinogradF2x3.weightGradient(partials: partials, shares: shares, geometry: g)
 }

@@ -530,6 +530,7 @@ public func conv2dBackwardWeight(_ gradOutput: Tensor, input: Tensor, weightShap
                  "conv2dBackwardWeight: gradOutput \(gradOutput.shape) should be \(g.outputShape)")
     let dy = gradOutput.contiguous(), x = input.contiguous()
     if WholeImageConvolution.applies(g) { return wholeImageConv2dBackwardWeight(dy, input: x, geometry: g) }
+    if WinogradF2x3.appliesAcrossImages(g) { return winogradImagesConv2dBackwardWeight(dy, input: x, geometry: g) }
     if WinogradF2x3.applies(g) { return winogradConv2dBackwardWeight(dy, input: x, geometry: g) }
     if StackedPaddedImages.applies(g) { return stackedConv2dBackwardWeight(dy, input: x, geometry: g) }
     let gradWeight = TensorStorage(count: Swift.max(1, Tensor.elementCount(weightShape)), repeating: 0)
