@@ -134,8 +134,8 @@ protocol VectorBinaryOperator: Sendable {
 extension Tensor {
     /// `op` applied elementwise with broadcasting. Same-shape contiguous operands and a
     /// one-element operand take a 16-lane loop split across threads for large tensors, and so
-    /// does a value broadcast over trailing axes (`trailingBroadcast`); other broadcasts take the
-    /// general strided path of `zip`.
+    /// do a value broadcast over trailing axes (`trailingBroadcast`) and a row broadcast over
+    /// leading axes (`leadingBroadcast`); other broadcasts take the general strided path of `zip`.
     @inlinable
     static func binary<Op: VectorBinaryOperator>(_ a: Tensor, _ b: Tensor, _ op: Op) -> Tensor {
         guard let shape = broadcastShape(a.shape, b.shape) else {
@@ -144,7 +144,7 @@ extension Tensor {
         let n = elementCount(shape)
         // Fast when each operand is contiguous and either covers the result or is one element.
         guard a.isContiguous, b.isContiguous, a.count == n || a.count == 1, b.count == n || b.count == 1 else {
-            return trailingBroadcast(a, b, shape, op) ?? zip(a, b, op.scalar)
+            return trailingBroadcast(a, b, shape, op) ?? leadingBroadcast(a, b, shape, op) ?? zip(a, b, op.scalar)
         }
         let out = TensorStorage(uninitializedCount: n)
         // Each chunk reads its own range of the inputs and writes its own range of `out`.
@@ -205,6 +205,45 @@ extension Tensor {
                 }
                 while i < inner {
                     target[i] = smallIsLeft ? op.scalar(value, source[i]) : op.scalar(source[i], value)
+                    i += 1
+                }
+            }
+        }
+        return Tensor(storage: out, shape: shape, strides: contiguousStrides(shape))
+    }
+
+    /// `op` for a contiguous operand covering `shape` and a contiguous one equal to its trailing
+    /// axes, repeated along the leading ones (a bias [C] against [N, T, C]), as a 16-lane loop over
+    /// each row of `inner` elements, split across threads. Nil when the operands do not have this form.
+    @inlinable
+    static func leadingBroadcast<Op: VectorBinaryOperator>(_ a: Tensor, _ b: Tensor, _ shape: [Int], _ op: Op) -> Tensor? {
+        let n = elementCount(shape)
+        guard a.isContiguous, b.isContiguous, a.count == n || b.count == n, a.count != b.count else { return nil }
+        let smallIsLeft = a.count < n
+        let small = smallIsLeft ? a : b, full = smallIsLeft ? b : a
+        let inner = small.count
+        guard inner > 0, small.rank <= shape.count else { return nil }
+        // The small operand's shape, less its leading 1s, must be the result's trailing axes.
+        let trimmed = small.shape.drop { $0 == 1 }
+        guard shape.suffix(trimmed.count).elementsEqual(trimmed), elementCount(Array(trimmed)) == inner else { return nil }
+        let rows = n / inner
+        let out = TensorStorage(uninitializedCount: n)
+        // Each chunk of rows reads its own inputs (and the shared row) and writes its own range of `out`.
+        nonisolated(unsafe) let pf = full.storage.pointer + full.offset
+        nonisolated(unsafe) let ps = small.storage.pointer + small.offset
+        nonisolated(unsafe) let dst = out.pointer
+        parallelFor(chunking: rows, minimumChunk: Swift.max(1, (1 << 15) / inner)) { range in
+            for row in range {
+                let source = pf + row * inner, target = dst + row * inner
+                var i = 0
+                while i + 16 <= inner {
+                    let x = UnsafeRawPointer(source + i).loadUnaligned(as: SIMD16<Float>.self)
+                    let y = UnsafeRawPointer(ps + i).loadUnaligned(as: SIMD16<Float>.self)
+                    UnsafeMutableRawPointer(target + i).storeBytes(of: smallIsLeft ? op(y, x) : op(x, y), as: SIMD16<Float>.self)
+                    i += 16
+                }
+                while i < inner {
+                    target[i] = smallIsLeft ? op.scalar(ps[i], source[i]) : op.scalar(source[i], ps[i])
                     i += 1
                 }
             }

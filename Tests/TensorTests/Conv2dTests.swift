@@ -129,6 +129,10 @@ struct Conv2dTests {
         ConvCase(input: [17, 72, 5, 7], outChannels: 64, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
         ConvCase(input: [2, 64, 6, 6], outChannels: 64, kernel: (3, 3), stride: 1, padding: 0, dilation: 1, groups: 1),
         ConvCase(input: [2, 64, 3, 3], outChannels: 64, kernel: (3, 3), stride: 1, padding: 2, dilation: 1, groups: 1),
+        // 1x1 convolutions with a multiple of 16 positions per image: the weight gradient as
+        // row-by-row dot products per image, images shared between threads; with groups.
+        ConvCase(input: [3, 20, 4, 8], outChannels: 13, kernel: (1, 1), stride: 1, padding: 0, dilation: 1, groups: 1),
+        ConvCase(input: [4, 8, 4, 4], outChannels: 12, kernel: (1, 1), stride: 1, padding: 0, dilation: 1, groups: 2),
         // Kernels that cover the whole image from every output position (3x3 at padding 1 on
         // 2x2 and 1x1 images, 5x5 at padding 2 on 3x3, a 3x5 kernel on 2x3): one dense product over
         // (channel, position) pairs in all three passes. The latent UNet's lowest level (batch 32,

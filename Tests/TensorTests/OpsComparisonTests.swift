@@ -45,6 +45,26 @@ struct OpsComparisonTests {
         expectClose((a / (b + 3)).scalars, quotient.values, relative: 1e-7)
     }
 
+    /// Contiguous operands where one repeats along leading axes (a bias row [C] against
+    /// [N, T, C]) or trailing ones (a per-channel value): the vectorized broadcast loops, with
+    /// the small operand on either side, rows shorter and longer than 16 lanes, and enough
+    /// elements to split between threads.
+    @Test(arguments: [([5, 3, 37], [37]), ([37], [5, 3, 37]), ([4, 2, 20], [1, 2, 20]), ([300, 2, 64], [2, 64]),
+                      ([6, 5], [1, 5]), ([3, 40, 1], [40, 1]), ([2, 3, 17, 20], [3, 1, 1]), ([5, 1, 1], [5, 300, 40])])
+    func vectorizedBroadcastsMatchNaiveLoops(_ pair: ([Int], [Int])) {
+        var random = OpsTestRandom(seed: 11)
+        func make(_ shape: [Int]) -> Tensor {
+            Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float(Int(random.uniform(0, 4)) - 1) })
+        }
+        let a = make(pair.0), b = make(pair.1)
+        let cases: [(Tensor, (Double, Double) -> Double)] = [(a + b, +), (a - b, -), (a * b, *), (a / (b + 3), { $0 / ($1 + 3) })]
+        for (result, f) in cases {
+            let expected = naiveBinary(a, b, f)
+            #expect(result.shape == expected.shape)
+            expectClose(result.scalars, expected.values, relative: 1e-7)
+        }
+    }
+
     @Test(arguments: broadcastPairs)
     func comparisonsAreMasksWithBroadcasting(_ pair: ([Int], [Int])) {
         let (a, b) = operands(pair, seed: 5)

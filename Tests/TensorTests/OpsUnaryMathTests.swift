@@ -103,6 +103,19 @@ struct OpsUnaryMathTests {
         #expect(Tensor(shape: [2], scalars: [-100, 100]).silu().scalars[1] == 100)
     }
 
+    /// The SiLU chain rule g·σ(x)(1 + x(1 − σ(x))) against the formula in Double, over a
+    /// tensor large enough to be split between threads (with a tail shorter than 16 lanes).
+    @Test func siluBackwardMatchesFormula() {
+        let count = 70_001
+        let x = Tensor(shape: [count], scalars: (0..<count).map { Float($0 % 2001 - 1000) * 0.02 })
+        let g = Tensor(shape: [count], scalars: (0..<count).map { Float($0 % 7) - 3 })
+        let expected = zip(x.scalars, g.scalars).map { xi, gi -> Double in
+            let s = 1 / (1 + Foundation.exp(-Double(xi)))
+            return Double(gi) * s * (1 + Double(xi) * (1 - s))
+        }
+        expectClose(x.siluBackward(g).scalars, expected, relative: 1e-5, absolute: 1e-6)
+    }
+
     @Test func nanPassesThrough() {
         let t = Tensor(shape: [4], scalars: [.nan, 1, .nan, -1])
         for op in unaryCases where !["abs", "square", "pow 1"].contains(op.name) {

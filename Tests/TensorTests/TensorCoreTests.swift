@@ -42,6 +42,24 @@ struct TensorCoreTests {
         #expect(p.contiguous().scalars == p.scalars)
     }
 
+    /// A copy large enough to be split between threads (75,600 elements, runs of 70 strided
+    /// reads), and a sliced one with contiguous runs, against the index formula.
+    @Test func largeNonContiguousCopiesMatchIndexing() {
+        let shape = [3, 70, 40, 9]
+        let t = Tensor(shape: shape, scalars: (0..<(3 * 70 * 40 * 9)).map(Float.init))
+        let p = t.permuted([0, 2, 3, 1]).contiguous()
+        #expect(p.shape == [3, 40, 9, 70])
+        var expected = [Float]()
+        for n in 0..<3 { for y in 0..<40 { for x in 0..<9 { for c in 0..<70 {
+            expected.append(Float(rowMajor(shape, [n, c, y, x])))
+        } } } }
+        #expect(p.scalars == expected)
+        let s = t.sliced(axis: 2, 5..<37).contiguous()
+        var slice = [Float]()
+        for n in 0..<3 { for c in 0..<70 { for y in 5..<37 { for x in 0..<9 { slice.append(Float(rowMajor(shape, [n, c, y, x]))) } } } }
+        #expect(s.scalars == slice)
+    }
+
     @Test func slicesWithStepAndNegativeBounds() {
         let t = Tensor(shape: [10], scalars: (0..<10).map(Float.init))
         #expect(t.sliced(axis: 0, start: 1, end: 8, step: 3).scalars == [1, 4, 7])

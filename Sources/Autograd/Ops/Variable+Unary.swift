@@ -79,18 +79,8 @@ extension Variable {
         let x = value
         let y = x.silu()
         return Variable(result: y, parents: [self]) { g in
-            // σ(x) = y/x would lose accuracy near 0; the vectorized sigmoid is cheap.
-            let s = x.sigmoid()
-            let dx = Tensor(shape: x.shape) { out in
-                g.withUnsafeBufferPointer { gs in
-                    x.withUnsafeBufferPointer { xs in
-                        s.withUnsafeBufferPointer { ss in
-                            for i in 0..<out.count { out[i] = gs[i] * ss[i] * (1 + xs[i] * (1 - ss[i])) }
-                        }
-                    }
-                }
-            }
-            self.accumulateGradient(dx)
+            // σ(x) is recomputed (σ = y/x would lose accuracy near 0) inside one vectorized pass.
+            self.accumulateGradient(x.siluBackward(g))
         }
     }
 

@@ -533,6 +533,7 @@ public func conv2dBackwardWeight(_ gradOutput: Tensor, input: Tensor, weightShap
     if WinogradF2x3.appliesAcrossImages(g) { return winogradImagesConv2dBackwardWeight(dy, input: x, geometry: g) }
     if WinogradF2x3.applies(g) { return winogradConv2dBackwardWeight(dy, input: x, geometry: g) }
     if StackedPaddedImages.applies(g) { return stackedConv2dBackwardWeight(dy, input: x, geometry: g) }
+    if g.isPointwise && g.outPositions % 16 == 0 { return pointwiseConv2dBackwardWeight(dy, input: x, geometry: g) }
     let gradWeight = TensorStorage(count: Swift.max(1, Tensor.elementCount(weightShape)), repeating: 0)
     let dyp = dy.storage.pointer + dy.offset, xp = x.storage.pointer + x.offset
     let plane = g.height * g.width
@@ -559,6 +560,47 @@ public func conv2dBackwardWeight(_ gradOutput: Tensor, input: Tensor, weightShap
         }
     }
     return Tensor(storage: gradWeight, shape: weightShape, strides: Tensor.contiguousStrides(weightShape))
+}
+
+/// The weight gradient of a 1x1, stride-1, unpadded convolution with a multiple of 16 positions
+/// per image: ∂L/∂w[o, c] = Σ_n Σ_p dy[n, o, p] · x[n, c, p]. The rows of both operands run along
+/// the positions, so each image is one `GEMM.multiplyRowsByRows` (nothing packed or transposed);
+/// threads take contiguous shares of the images, each summing into its own partial result.
+private func pointwiseConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry g: ConvolutionGeometry) -> Tensor {
+    let (og, cg, positions) = (g.groupOutChannels, g.groupChannels, g.outPositions)
+    let filterCount = g.outChannels * cg
+    let shares = Swift.max(1, Swift.min(Parallel.threadCount, g.batch))
+    let partials = UnsafeMutablePointer<Float>.allocate(capacity: shares * filterCount)
+    defer { partials.deallocate() }
+    let starts = (0..<cg).map { $0 * positions }
+    withExtendedLifetime((dy, x)) {
+        starts.withUnsafeBufferPointer { startBuffer in
+            // Read-only inputs; share s writes only its own partial sums.
+            nonisolated(unsafe) let xp = UnsafePointer(x.storage.pointer + x.offset)
+            nonisolated(unsafe) let dyp = UnsafePointer(dy.storage.pointer + dy.offset)
+            nonisolated(unsafe) let bStarts = startBuffer.baseAddress!
+            nonisolated(unsafe) let partial = partials
+            parallelFor(shares) { share in
+                let images = (share * g.batch / shares)..<((share + 1) * g.batch / shares)
+                for n in images {
+                    for group in 0..<g.groups {
+                        GEMM.multiplyRowsByRows(m: og, n: cg, k: positions,
+                                                a: dyp + (n * g.outChannels + group * og) * positions, lda: positions,
+                                                b: xp + (n * g.channels + group * cg) * positions, bStarts: bStarts,
+                                                c: partial + share * filterCount + group * og * cg, ldc: cg,
+                                                accumulate: n != images.lowerBound)
+                    }
+                }
+            }
+        }
+    }
+    for share in 1..<shares {
+        let source = partials + share * filterCount
+        for index in 0..<filterCount { partials[index] += source[index] }
+    }
+    let gradWeight = TensorStorage(uninitializedCount: Swift.max(1, filterCount))
+    gradWeight.pointer.update(from: partials, count: filterCount)
+    return Tensor(storage: gradWeight, shape: g.weightShape, strides: Tensor.contiguousStrides(g.weightShape))
 }
 
 /// `conv2d` of contiguous `x` and `w` at stride 1, or at larger strides without dilation through

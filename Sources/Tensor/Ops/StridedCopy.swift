@@ -22,29 +22,47 @@ extension Tensor {
                 sizes.append(shape[a]); from.append(strides[a]); to.append(destinationStrides[a])
             }
         }
-        let src = UnsafePointer(storage.pointer + offset)
+        // Read-only source, kept alive by `storage`; the destination's runs are split between
+        // threads below so that each writes its own elements.
+        nonisolated(unsafe) let src = UnsafePointer(storage.pointer + offset)
+        nonisolated(unsafe) let target = destination
         withExtendedLifetime(storage) {
-            if sizes.isEmpty { destination[0] = src[0]; return }
+            if sizes.isEmpty { target[0] = src[0]; return }
             let inner = sizes.removeLast(), innerFrom = from.removeLast(), innerTo = to.removeLast()
             let outerCount = sizes.reduce(1, *)
-            var index = [Int](repeating: 0, count: sizes.count)
-            var a = 0, b = 0
-            for _ in 0..<outerCount {
-                if innerFrom == 1 && innerTo == 1 {
-                    (destination + b).update(from: src + a, count: inner)
-                } else {
-                    for k in 0..<inner { destination[b + k * innerTo] = src[a + k * innerFrom] }
+            // Runs `first ..< last` of the outer index, each `inner` elements long.
+            let copyRuns: @Sendable (Range<Int>) -> Void = { [sizes, from, to] runs in
+                // The odometer's start: run index → per-axis index and the two offsets.
+                var index = [Int](repeating: 0, count: sizes.count)
+                var a = 0, b = 0, rest = runs.lowerBound
+                for axis in stride(from: sizes.count - 1, through: 0, by: -1) {
+                    index[axis] = rest % sizes[axis]
+                    rest /= sizes[axis]
+                    a += index[axis] * from[axis]; b += index[axis] * to[axis]
                 }
-                // Advance the outer index like an odometer.
-                var axis = sizes.count - 1
-                while axis >= 0 {
-                    index[axis] += 1
-                    a += from[axis]; b += to[axis]
-                    if index[axis] < sizes[axis] { break }
-                    a -= from[axis] * sizes[axis]; b -= to[axis] * sizes[axis]
-                    index[axis] = 0
-                    axis -= 1
+                for _ in runs {
+                    if innerFrom == 1 && innerTo == 1 {
+                        (target + b).update(from: src + a, count: inner)
+                    } else {
+                        for k in 0..<inner { target[b + k * innerTo] = src[a + k * innerFrom] }
+                    }
+                    // Advance the outer index like an odometer.
+                    var axis = sizes.count - 1
+                    while axis >= 0 {
+                        index[axis] += 1
+                        a += from[axis]; b += to[axis]
+                        if index[axis] < sizes[axis] { break }
+                        a -= from[axis] * sizes[axis]; b -= to[axis] * sizes[axis]
+                        index[axis] = 0
+                        axis -= 1
+                    }
                 }
+            }
+            if count >= parallelElementThreshold && outerCount > 1 {
+                // Distinct indices map to distinct destination offsets, so chunks never overlap.
+                parallelFor(chunking: outerCount, minimumChunk: Swift.max(1, parallelElementThreshold / 2 / inner), copyRuns)
+            } else {
+                copyRuns(0..<outerCount)
             }
         }
     }

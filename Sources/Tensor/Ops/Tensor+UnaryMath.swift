@@ -51,6 +51,19 @@ struct LaneWise: VectorFunction {
     }
 }
 
+/// (x, g) → g·σ(x)·(1 + x·(1 − σ(x))), the SiLU derivative times an incoming gradient.
+@usableFromInline struct SiLUGradientOperator: VectorBinaryOperator {
+    @usableFromInline init() {}
+    @inline(__always) @usableFromInline func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> {
+        let s = VectorMath.sigmoid(x)
+        return g * s * (SIMD16(repeating: 1) + x * (SIMD16(repeating: 1) - s))
+    }
+    /// One element through the same vector formula, so tails round like the body.
+    @inline(__always) @usableFromInline func scalar(_ x: Float, _ g: Float) -> Float {
+        self(SIMD16(repeating: x), SIMD16(repeating: g))[0]
+    }
+}
+
 @usableFromInline struct GELUErfFunction: VectorFunction {
     @usableFromInline init() {}
     @inline(__always) @usableFromInline func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> {
@@ -158,6 +171,13 @@ extension Tensor {
 
     /// SiLU (swish), x·σ(x) (Elfwing et al. 2017, eq. 4; Ramachandran et al. 2017).
     public func silu() -> Tensor { applying(SiLUFunction()) }
+
+    /// The chain rule through SiLU at these inputs: `gradient` · d(x·σ(x))/dx =
+    /// g·σ(x)·(1 + x·(1 − σ(x))), in one vectorized pass (split across threads for large tensors).
+    public func siluBackward(_ gradient: Tensor) -> Tensor {
+        precondition(gradient.shape == shape, "siluBackward: gradient \(gradient.shape) does not match \(shape)")
+        return Tensor.binary(self, gradient, SiLUGradientOperator())
+    }
 
     /// GELU, x·Φ(x) with Φ the standard normal CDF (Hendrycks & Gimpel 2016).
     /// - Parameter approximation: `.none` for the exact erf form, `.tanh` for the tanh form
