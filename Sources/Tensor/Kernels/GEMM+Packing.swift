@@ -31,6 +31,53 @@ extension GEMM {
         while t < count { destination[t] = source[t]; t += 1 }
     }
 
+    /// Packs 16 steps of 12 rows of a row-major matrix (row i at `source + i * rowStride`) into
+    /// panel order (step p's 12 values at `destination + 12 p`). Each group of 4 rows is
+    /// transposed with two rounds of in-lane interleaves (`vunpcklps`/`vunpckhps`, then the
+    /// 64-bit `vunpcklpd`/`vunpckhpd`), after which every 128-bit lane holds one step's 4 values
+    /// and is stored as is: 12 loads, 24 shuffles and 48 four-float stores per 192 floats, with
+    /// few enough live registers to avoid the spills of a full 16 x 16 transpose.
+    @inline(__always)
+    static func transposeRows12x16(_ source: UnsafePointer<Float>, rowStride: Int, into destination: UnsafeMutablePointer<Float>) {
+        let d = UnsafeMutableRawPointer(destination)
+        for group in 0..<3 {
+            let row = source + 4 * group * rowStride
+            let r0 = UnsafeRawPointer(row).loadUnaligned(as: SIMD16<Float>.self)
+            let r1 = UnsafeRawPointer(row + rowStride).loadUnaligned(as: SIMD16<Float>.self)
+            let r2 = UnsafeRawPointer(row + 2 * rowStride).loadUnaligned(as: SIMD16<Float>.self)
+            let r3 = UnsafeRawPointer(row + 3 * rowStride).loadUnaligned(as: SIMD16<Float>.self)
+            // Within each 128-bit lane L (steps 4L ..< 4L + 4): t01lo = (r0[4L], r1[4L], r0[4L+1], r1[4L+1]), ...
+            let t01lo = SIMD16<Float>(r0[0], r1[0], r0[1], r1[1], r0[4], r1[4], r0[5], r1[5],
+                                      r0[8], r1[8], r0[9], r1[9], r0[12], r1[12], r0[13], r1[13])
+            let t01hi = SIMD16<Float>(r0[2], r1[2], r0[3], r1[3], r0[6], r1[6], r0[7], r1[7],
+                                      r0[10], r1[10], r0[11], r1[11], r0[14], r1[14], r0[15], r1[15])
+            let t23lo = SIMD16<Float>(r2[0], r3[0], r2[1], r3[1], r2[4], r3[4], r2[5], r3[5],
+                                      r2[8], r3[8], r2[9], r3[9], r2[12], r3[12], r2[13], r3[13])
+            let t23hi = SIMD16<Float>(r2[2], r3[2], r2[3], r3[3], r2[6], r3[6], r2[7], r3[7],
+                                      r2[10], r3[10], r2[11], r3[11], r2[14], r3[14], r2[15], r3[15])
+            // u_j's lane L is step 4L + j: (r0, r1, r2, r3) at that step.
+            let u0 = SIMD16<Float>(t01lo[0], t01lo[1], t23lo[0], t23lo[1], t01lo[4], t01lo[5], t23lo[4], t23lo[5],
+                                   t01lo[8], t01lo[9], t23lo[8], t23lo[9], t01lo[12], t01lo[13], t23lo[12], t23lo[13])
+            let u1 = SIMD16<Float>(t01lo[2], t01lo[3], t23lo[2], t23lo[3], t01lo[6], t01lo[7], t23lo[6], t23lo[7],
+                                   t01lo[10], t01lo[11], t23lo[10], t23lo[11], t01lo[14], t01lo[15], t23lo[14], t23lo[15])
+            let u2 = SIMD16<Float>(t01hi[0], t01hi[1], t23hi[0], t23hi[1], t01hi[4], t01hi[5], t23hi[4], t23hi[5],
+                                   t01hi[8], t01hi[9], t23hi[8], t23hi[9], t01hi[12], t01hi[13], t23hi[12], t23hi[13])
+            let u3 = SIMD16<Float>(t01hi[2], t01hi[3], t23hi[2], t23hi[3], t01hi[6], t01hi[7], t23hi[6], t23hi[7],
+                                   t01hi[10], t01hi[11], t23hi[10], t23hi[11], t01hi[14], t01hi[15], t23hi[14], t23hi[15])
+            for lane in 0..<4 {
+                let base = 4 * (48 * lane + 4 * group)  // bytes: step 4 lane, rows 4 group ..< 4 group + 4
+                d.storeBytes(of: SIMD4(u0[4 * lane], u0[4 * lane + 1], u0[4 * lane + 2], u0[4 * lane + 3]),
+                             toByteOffset: base, as: SIMD4<Float>.self)
+                d.storeBytes(of: SIMD4(u1[4 * lane], u1[4 * lane + 1], u1[4 * lane + 2], u1[4 * lane + 3]),
+                             toByteOffset: base + 48, as: SIMD4<Float>.self)
+                d.storeBytes(of: SIMD4(u2[4 * lane], u2[4 * lane + 1], u2[4 * lane + 2], u2[4 * lane + 3]),
+                             toByteOffset: base + 96, as: SIMD4<Float>.self)
+                d.storeBytes(of: SIMD4(u3[4 * lane], u3[4 * lane + 1], u3[4 * lane + 2], u3[4 * lane + 3]),
+                             toByteOffset: base + 144, as: SIMD4<Float>.self)
+            }
+        }
+    }
+
     /// Writes one step of a panel `width` floats wide (`panelRows` or `panelColumns`): the
     /// `count` contiguous floats at `source`, then zeros up to `width` (the edge panel's padding).
     @inline(__always)
@@ -136,8 +183,7 @@ struct StridedMatrix: GEMMPackableA, GEMMPackableB, @unchecked Sendable {
                 var first = 0
                 if columnStride == 1 && mr == height {
                     while first + 16 <= kc {
-                        transpose16x16(source + first, sourceStride: rowStride, rows: height,
-                                       panel + first * height, destinationStride: height, lanes: height)
+                        GEMM.transposeRows12x16(source + first, rowStride: rowStride, into: panel + first * height)
                         first += 16
                     }
                 }
