@@ -1,7 +1,6 @@
 #!/usr/bin/env python3
 """Writes Sources/Tensor/Kernels/GEMM+MicroKernels.swift: the register-blocked GEMM micro-kernels
-the direct variants that read B rows in place for stride-1 convolutions, and the 16x16 register
-transpose that packs transposed operands.
+and the direct variants that read B rows in place for stride-1 convolutions.
 
 Each kernel keeps an R x (16 V) tile of C in R*V SIMD16<Float> accumulators (at most 24 of the 32
 AVX-512 registers), and per step of k loads V vectors of packed B and broadcasts R values of packed
@@ -78,52 +77,6 @@ func storeTile(_ acc: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ alpha: 
 }
 '''
 
-def transpose():
-    """A 16x16 transpose in registers: four stages, stage s swapping bit s of the row index with
-    bit s of the lane index (new_r0[l] = l_s == 0 ? r0[l] : r1[l - 2^s], new_r1[l] = l_s == 0 ?
-    r0[l + 2^s] : r1[l]), each output a two-source lane shuffle LLVM lowers to AVX-512 permutes."""
-    out = []
-    out.append("/// Transposes a 16 x 16 block: row r of the source (`rows` rows from `source`, stride")
-    out.append("/// `sourceStride`; missing rows read as zeros) becomes lane r of the destination rows")
-    out.append("/// (16 rows at `destination`, stride `destinationStride`, the first `lanes` lanes written).")
-    out.append("/// Packing a transposed operand with it replaces 256 strided scalar moves by 16 loads,")
-    out.append("/// 64 shuffles and 16 stores.")
-    out.append("@inline(__always)")
-    out.append("func transpose16x16(")
-    out.append("    _ source: UnsafePointer<Float>, sourceStride: Int, rows: Int,")
-    out.append("    _ destination: UnsafeMutablePointer<Float>, destinationStride: Int, lanes: Int")
-    out.append(") {")
-    for r in range(16):
-        out.append(f"    let r{r} = {r} < rows ? UnsafeRawPointer(source + {r} * sourceStride).loadUnaligned(as: SIMD16<Float>.self) : SIMD16<Float>()")
-    prev = "r"
-    for st in range(4):
-        b = 1 << st
-        cur = f"s{st}_"
-        for r0 in range(16):
-            if r0 & b:
-                continue
-            r1 = r0 + b
-            a, c = f"{prev}{r0}", f"{prev}{r1}"
-            lanes0 = ", ".join(f"{a}[{l}]" if not (l & b) else f"{c}[{l - b}]" for l in range(16))
-            lanes1 = ", ".join(f"{a}[{l + b}]" if not (l & b) else f"{c}[{l}]" for l in range(16))
-            out.append(f"    let {cur}{r0} = SIMD16<Float>({lanes0})")
-            out.append(f"    let {cur}{r1} = SIMD16<Float>({lanes1})")
-        prev = cur
-    out.append("    func store(_ v: SIMD16<Float>, _ row: Int) {")
-    out.append("        let p = destination + row * destinationStride")
-    out.append("        // Rows are stored in order, so a full-width store into the next row is overwritten later.")
-    out.append("        if lanes == 16 || (row < 15 && destinationStride == lanes) {")
-    out.append("            UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)")
-    out.append("        } else {")
-    out.append("            for l in 0..<lanes { p[l] = v[l] }")
-    out.append("        }")
-    out.append("    }")
-    for t in range(16):
-        out.append(f"    store({prev}{t}, {t})")
-    out.append("}")
-    return "\n".join(out)
-
-
 if __name__ == "__main__":
     parts = [HEADER]
     for r in ROWS:
@@ -131,7 +84,6 @@ if __name__ == "__main__":
             parts.append(kernel(r, v))
     for r in ROWS:
         parts.append(kernel(r, 2, direct=True))
-    parts.append(transpose())
     path = pathlib.Path(__file__).resolve().parent.parent / "Sources/Tensor/Kernels/GEMM+MicroKernels.swift"
     path.write_text("\n\n".join(parts) + "\n")
     print("wrote", path)

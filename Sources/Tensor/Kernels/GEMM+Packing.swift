@@ -31,16 +31,18 @@ extension GEMM {
         while t < count { destination[t] = source[t]; t += 1 }
     }
 
-    /// Packs 16 steps of 12 rows of a row-major matrix (row i at `source + i * rowStride`) into
-    /// panel order (step p's 12 values at `destination + 12 p`). Each group of 4 rows is
-    /// transposed with two rounds of in-lane interleaves (`vunpcklps`/`vunpckhps`, then the
-    /// 64-bit `vunpcklpd`/`vunpckhpd`), after which every 128-bit lane holds one step's 4 values
-    /// and is stored as is: 12 loads, 24 shuffles and 48 four-float stores per 192 floats, with
-    /// few enough live registers to avoid the spills of a full 16 x 16 transpose.
+    /// Packs 16 steps of `4 * groups` rows of a row-major matrix (row i at `source + i * rowStride`)
+    /// into panel order: step p's values at `destination + p * stepStride`, row i at lane i. Each
+    /// group of 4 rows is transposed with two rounds of in-lane interleaves (`vunpcklps`/`vunpckhps`,
+    /// then the 64-bit `vunpcklpd`/`vunpckhpd`), after which every 128-bit lane holds one step's 4
+    /// values and is stored as is: per group 4 loads, 8 shuffles and 16 four-float stores, with few
+    /// enough live registers to avoid the spills of a full 16 x 16 register transpose.
     @inline(__always)
-    static func transposeRows12x16(_ source: UnsafePointer<Float>, rowStride: Int, into destination: UnsafeMutablePointer<Float>) {
+    static func transposeRows(groups: Int, _ source: UnsafePointer<Float>, rowStride: Int,
+                              into destination: UnsafeMutablePointer<Float>, stepStride: Int) {
         let d = UnsafeMutableRawPointer(destination)
-        for group in 0..<3 {
+        let stepBytes = 4 * stepStride
+        for group in 0..<groups {
             let row = source + 4 * group * rowStride
             let r0 = UnsafeRawPointer(row).loadUnaligned(as: SIMD16<Float>.self)
             let r1 = UnsafeRawPointer(row + rowStride).loadUnaligned(as: SIMD16<Float>.self)
@@ -65,15 +67,15 @@ extension GEMM {
             let u3 = SIMD16<Float>(t01hi[2], t01hi[3], t23hi[2], t23hi[3], t01hi[6], t01hi[7], t23hi[6], t23hi[7],
                                    t01hi[10], t01hi[11], t23hi[10], t23hi[11], t01hi[14], t01hi[15], t23hi[14], t23hi[15])
             for lane in 0..<4 {
-                let base = 4 * (48 * lane + 4 * group)  // bytes: step 4 lane, rows 4 group ..< 4 group + 4
+                let base = 4 * lane * stepBytes + 16 * group  // bytes: step 4 lane, rows 4 group ..< 4 group + 4
                 d.storeBytes(of: SIMD4(u0[4 * lane], u0[4 * lane + 1], u0[4 * lane + 2], u0[4 * lane + 3]),
                              toByteOffset: base, as: SIMD4<Float>.self)
                 d.storeBytes(of: SIMD4(u1[4 * lane], u1[4 * lane + 1], u1[4 * lane + 2], u1[4 * lane + 3]),
-                             toByteOffset: base + 48, as: SIMD4<Float>.self)
+                             toByteOffset: base + stepBytes, as: SIMD4<Float>.self)
                 d.storeBytes(of: SIMD4(u2[4 * lane], u2[4 * lane + 1], u2[4 * lane + 2], u2[4 * lane + 3]),
-                             toByteOffset: base + 96, as: SIMD4<Float>.self)
+                             toByteOffset: base + 2 * stepBytes, as: SIMD4<Float>.self)
                 d.storeBytes(of: SIMD4(u3[4 * lane], u3[4 * lane + 1], u3[4 * lane + 2], u3[4 * lane + 3]),
-                             toByteOffset: base + 144, as: SIMD4<Float>.self)
+                             toByteOffset: base + 3 * stepBytes, as: SIMD4<Float>.self)
             }
         }
     }
@@ -183,7 +185,7 @@ struct StridedMatrix: GEMMPackableA, GEMMPackableB, @unchecked Sendable {
                 var first = 0
                 if columnStride == 1 && mr == height {
                     while first + 16 <= kc {
-                        GEMM.transposeRows12x16(source + first, rowStride: rowStride, into: panel + first * height)
+                        GEMM.transposeRows(groups: 3, source + first, rowStride: rowStride, into: panel + first * height, stepStride: height)
                         first += 16
                     }
                 }
@@ -209,15 +211,13 @@ struct StridedMatrix: GEMMPackableA, GEMMPackableB, @unchecked Sendable {
                 // Row-major B: each step is nr adjacent values (two vector copies for a full panel).
                 for p in 0..<kc { GEMM.packStep(source + p * rowStride, count: nr, width: width, into: panel + p * width) }
             } else {
-                // Bᵀ stored row-major: transpose 16 columns x 16 steps at a time in registers; other
+                // Bᵀ stored row-major: transpose 32 columns x 16 steps at a time in registers; other
                 // strides and the rest gather, writing contiguously (see packA).
                 var first = 0
                 if rowStride == 1 && nr == width {
                     while first + 16 <= kc {
-                        for half in 0..<2 {
-                            transpose16x16(source + half * 16 * columnStride + first, sourceStride: columnStride, rows: 16,
-                                           panel + first * width + half * 16, destinationStride: width, lanes: 16)
-                        }
+                        GEMM.transposeRows(groups: 8, source + first, rowStride: columnStride,
+                                           into: panel + first * width, stepStride: width)
                         first += 16
                     }
                 }
