@@ -40,6 +40,12 @@ CASES = [
     ("train-unet-b128", "DDPM UNet 4.3M, batch 128 x 1x32x32, AdamW", "train_unet", (128,)),
 ]
 
+# The three passes of a convolution at the shipped UNets' levels (Sources/bench/BenchConvPass.swift):
+# (channels, output channels, side), batch 32, 3x3, padding 1.
+for _c, _o, _side in [(128, 128, 2), (128, 128, 4), (64, 64, 4), (64, 64, 8), (32, 32, 8), (32, 32, 16), (16, 16, 32)]:
+    for _pass in ("forward", "input", "weight"):
+        CASES.append((f"convpass-32x{_c}x{_side}x{_side}-{_o}-{_pass}", "", "conv_pass", (32, _c, _side, _side, _o, _pass)))
+
 # The shipped models (Sources/bench/BenchDiffusion.swift): training at batch 32 and one sampling
 # step (a UNet evaluation without gradients) at batch 64 of diffusers' UNet2DModel built from the
 # same config.json. A model whose config.json is absent is skipped, as on the Swift side.
@@ -154,8 +160,8 @@ def flops(kind, p):
     if kind in ("gemm", "linear"):
         m, n, k = p
         return 2.0 * m * n * k
-    if kind == "conv":
-        n, c, h, w, o = p
+    if kind in ("conv", "conv_pass"):
+        n, c, h, w, o = p[:5]
         return 2.0 * n * o * c * 9 * h * w
     if kind == "train_classifier":
         return 3 * 2.0 * CLASSIFIER_MACS * p[0]
@@ -223,6 +229,16 @@ def worker(library, threads, repetitions, name_filter, cpu_time):
                 nb, c, h, w, o = p
                 x, weight = torch.randn(nb, c, h, w), torch.randn(o, c, 3, 3)
                 run = lambda: F.conv2d(x, weight, padding=1)
+            elif kind == "conv_pass":
+                nb, c, h, w, o, which = p
+                x, weight, dy = torch.randn(nb, c, h, w), torch.randn(o, c, 3, 3), torch.randn(nb, o, h, w)
+                if which == "forward":
+                    run = lambda: F.conv2d(x, weight, padding=1)
+                else:
+                    # The backward kernel autograd calls, with only the requested gradient.
+                    mask = [which == "input", which == "weight", False]
+                    run = lambda: torch.ops.aten.convolution_backward(dy, x, weight, None, [1, 1], [1, 1], [1, 1],
+                                                                      False, [0, 0], 1, mask)
             else:
                 bsz, heads, t, d = p
                 q, k_, v = (torch.randn(bsz, heads, t, d) for _ in range(3))

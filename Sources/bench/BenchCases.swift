@@ -94,4 +94,4 @@ func allBenchCases() -> [BenchCase] { [
     attentionCase("attention-sd-4096", batch: 2, heads: 8, tokens: 4096, dim: 40),
     classifierTrainingCase(batch: 128),
     unetTrainingCase(batch: 128),
-] + shippedModelCases() }
+] + shippedModelCases() + convPassShapes.flatMap { convPassCases(c: $0.c, o: $0.o, side: $0.side) } }

@@ -20,9 +20,11 @@
 // forward convolution of gradOut with the flipped, transposed weight (per phase at stride > 1,
 // `phaseConv2dBackwardInput`), and gradWeight one product per run of stacked images (or phases)
 // whose operands both run along the positions, so it is computed as row-by-row dot products with
-// nothing packed (`GEMM.multiplyRowsByRows`). Dilated strided convolutions materialize col per
-// image. 3x3 convolutions with many channels use Winograd's F(2x2, 3x3) instead (Conv2d+Winograd.swift;
-// Conv2d+WinogradImages.swift for outputs up to 8x8).
+// nothing packed (`GEMM.multiplyRowsByRows`; so is a 1x1 convolution's, image by image). Dilated
+// strided convolutions materialize col per image. 3x3 convolutions with many channels use
+// Winograd's F(2x2, 3x3) instead (Conv2d+Winograd.swift; Conv2d+WinogradImages.swift for outputs
+// up to 8x8), and kernels that cover the whole image from every output position (3x3 on 2x2) one
+// dense product over (channel, position) pairs (Conv2d+WholeImage.swift).
 
 /// The sizes of one convolution, checked once.
 struct ConvolutionGeometry {
