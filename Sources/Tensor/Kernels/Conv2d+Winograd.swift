@@ -47,26 +47,50 @@ enum WinogradF2x3 {
     static func transformedWeight(_ weight: UnsafePointer<Float>, outChannels: Int, channels: Int) -> UnsafeMutablePointer<Float> {
         let count = paddedOutChannels(outChannels) * channels
         let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 * count)
-        u.initialize(repeating: 0, count: 16 * count)
-        for o in 0..<outChannels {
-            let panel = u + (o / GEMM.panelRows) * GEMM.panelRows * channels + o % GEMM.panelRows
+        // The 9 taps of the panel's 12 filters from one channel, tap t at `taps + 12 t` (16 more
+        // floats of room: each tap is read as a whole vector, of which 12 lanes are used).
+        let taps = UnsafeMutablePointer<Float>.allocate(capacity: 16 * GEMM.panelRows + 16)
+        taps.initialize(repeating: 0, count: 16 * GEMM.panelRows + 16)
+        defer { taps.deallocate() }
+        let filterStride = channels * 9
+        for first in stride(from: 0, to: outChannels, by: GEMM.panelRows) {
+            let rows = Swift.min(GEMM.panelRows, outChannels - first)
+            let panel = u + first * channels
             for c in 0..<channels {
-                let g = weight + (o * channels + c) * 9
-                let target = panel + c * GEMM.panelRows
-                // t = G g row by row (t0 ... t3), then U = t Gᵀ: row i of t gives entries 4i ..< 4i + 4.
-                for row in 0..<4 {
-                    let (a, b, e): (Float, Float, Float)
-                    switch row {
-                    case 0: (a, b, e) = (g[0], g[1], g[2])
-                    case 1: (a, b, e) = (0.5 * (g[0] + g[3] + g[6]), 0.5 * (g[1] + g[4] + g[7]), 0.5 * (g[2] + g[5] + g[8]))
-                    case 2: (a, b, e) = (0.5 * (g[0] - g[3] + g[6]), 0.5 * (g[1] - g[4] + g[7]), 0.5 * (g[2] - g[5] + g[8]))
-                    default: (a, b, e) = (g[6], g[7], g[8])
+                let source = weight + (first * channels + c) * 9
+                // A whole vector per filter reads 7 floats past its taps, inside the weight
+                // except for the last filter's last channel, which (like a partial panel) is gathered.
+                if rows == GEMM.panelRows && (c + 1 < channels || first + rows < outChannels) {
+                    GEMM.transposeRows(groups: 3, source, rowStride: filterStride, into: taps, stepStride: GEMM.panelRows)
+                } else {
+                    for t in 0..<9 {
+                        for l in 0..<GEMM.panelRows { taps[GEMM.panelRows * t + l] = l < rows ? source[l * filterStride + t] : 0 }
                     }
-                    let entry = target + 4 * row * count
-                    entry[0] = a
-                    entry[count] = 0.5 * (a + b + e)
-                    entry[2 * count] = 0.5 * (a - b + e)
-                    entry[3 * count] = e
+                }
+                @inline(__always) func g(_ t: Int) -> SIMD16<Float> {
+                    UnsafeRawPointer(taps + GEMM.panelRows * t).loadUnaligned(as: SIMD16<Float>.self)
+                }
+                // Entry ξ of the 12 filters goes to matrix ξ, step c of the panel (12 floats).
+                let target = UnsafeMutableRawPointer(panel + c * GEMM.panelRows)
+                @inline(__always) func put(_ value: SIMD16<Float>, _ xi: Int) {
+                    target.storeBytes(of: value.lowHalf, toByteOffset: 4 * xi * count, as: SIMD8<Float>.self)
+                    target.storeBytes(of: SIMD4(value[8], value[9], value[10], value[11]),
+                                      toByteOffset: 4 * (xi * count + 8), as: SIMD4<Float>.self)
+                }
+                // t = G g row by row (t0 ... t3), then U = t Gᵀ: row i of t gives entries 4i ..< 4i + 4.
+                let half = SIMD16<Float>(repeating: 0.5)
+                for row in 0..<4 {
+                    let (a, b, e): (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
+                    switch row {
+                    case 0: (a, b, e) = (g(0), g(1), g(2))
+                    case 1: (a, b, e) = (half * (g(0) + g(3) + g(6)), half * (g(1) + g(4) + g(7)), half * (g(2) + g(5) + g(8)))
+                    case 2: (a, b, e) = (half * (g(0) - g(3) + g(6)), half * (g(1) - g(4) + g(7)), half * (g(2) - g(5) + g(8)))
+                    default: (a, b, e) = (g(6), g(7), g(8))
+                    }
+                    put(a, 4 * row)
+                    put(half * (a + b + e), 4 * row + 1)
+                    put(half * (a - b + e), 4 * row + 2)
+                    put(e, 4 * row + 3)
                 }
             }
         }
