@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Alternates `bench` and the reference script round by round, so each ratio compares runs taken
+a minute apart instead of the whole suite apart.
+
+On a shared machine the speed of both sides drifts by 10-40% over minutes. `bench` runs all of
+its cases and then all of the reference's, so a drift between the two halves lands in the ratio.
+Here each round runs `bench --no-reference` on the chosen cases and then tools/bench_reference.py
+on the same cases; the ratio of a round is the reference's median over ours from that round, and
+the median over the rounds is reported with the range.
+
+Usage (after `swift build -c release --product bench`):
+  python3 tools/bench_paired.py --python /tmp/venv/bin/python --filter train- --threads 1,2 --rounds 3
+  python3 tools/bench_paired.py --python /tmp/venv/bin/python --filter gemm --cpu-time --rounds 3
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def json_lines(command):
+    """The JSON objects a command prints, one per line (other lines are ignored)."""
+    output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bench", default=os.path.join(ROOT, ".build/release/bench"))
+    parser.add_argument("--python", default="python3", help="the Python with NumPy and PyTorch")
+    parser.add_argument("--filter", default="")
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument("--cpu-time", action="store_true")
+    args = parser.parse_args()
+    common = ["--threads", args.threads, "--repetitions", str(args.repetitions)]
+    if args.filter:
+        common += ["--filter", args.filter]
+    if args.cpu_time:
+        common += ["--cpu-time"]
+    ratios = {}  # (name, threads, library) -> [ratio per round]
+    for round_index in range(args.rounds):
+        ours = {(r["name"], r["threads"]): r["milliseconds"]
+                for r in json_lines([args.bench, "--no-reference", "--json"] + common)}
+        theirs = json_lines([args.python, os.path.join(ROOT, "tools/bench_reference.py")] + common)
+        for r in theirs:
+            key = (r["name"], r["threads"])
+            if key in ours:
+                ratio = r["milliseconds"] / ours[key]
+                ratios.setdefault((r["name"], r["threads"], r["library"]), []).append(ratio)
+                print(f"round {round_index + 1}: {r['name']} threads {r['threads']} {r['library']}: "
+                      f"ours {ours[key]:.3f} ms, theirs {r['milliseconds']:.3f} ms, ratio {ratio:.2f}",
+                      file=sys.stderr, flush=True)
+    print(f"{'case':<40} {'threads':>7} {'library':<7} {'median':>6}  per round (their time / ours)")
+    for (name, threads, library), values in sorted(ratios.items(), key=lambda kv: (kv[0][1], kv[0][0], kv[0][2])):
+        rounds = ", ".join(f"{v:.2f}" for v in values)
+        print(f"{name:<40} {threads:>7} {library:<7} {statistics.median(values):>6.2f}  {rounds}")
+
+
+if __name__ == "__main__":
+    main()
