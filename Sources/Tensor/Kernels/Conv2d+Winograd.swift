@@ -129,11 +129,68 @@ enum WinogradF2x3 {
         put(z - x10, 12); put(z - x11, 13); put(z - x12, 14); put(z - x13, 15)
     }
 
-    /// The weight gradient from ∂L/∂U: sums the `shares` partial sums (each 16 matrices
-    /// [O, C], one per entry ξ, back to back) into the first, then ∂L/∂g = Gᵀ (∂L/∂U) G per
-    /// filter, with Gᵀ = [1 ½ ½ 0; 0 ½ -½ 0; 0 ½ ½ 1].
-    static func weightGradient(partials: UnsafeMutablePointer<Float>, shares: Int, geometry g: ConvolutionGeometry) -> Tensor {
-        let filterCount = g.outChannels * g.channels
+
+    /// The input transform of one padded row: for every tile column t, the 4 values of
+    /// (d Bᵀ-row) with d = row[2t ..< 2t + 4]: h0 = d0 - d2, h1 = d1 + d2, h2 = d2 - d1, h3 = d1 - d3,
+    /// written to `h`, `h + ld`, `h + 2 ld`, `h + 3 ld`. `row` must be readable to 2 * roundUp(tiles, 16) + 32.
+    @inline(__always)
+    static func transformRow(_ row: UnsafePointer<Float>, tiles: Int, into h: UnsafeMutablePointer<Float>, ld: Int) {
+        let source = UnsafeRawPointer(row), target = UnsafeMutableRawPointer(h)
+        var t = 0
+        while t < tiles {
+            let front = source.loadUnaligned(fromByteOffset: 8 * t, as: SIMD32<Float>.self)
+            let back = source.loadUnaligned(fromByteOffset: 8 * t + 8, as: SIMD32<Float>.self)
+            let (d0, d1, d2, d3) = (front.evenHalf, front.oddHalf, back.evenHalf, back.oddHalf)
+            target.storeBytes(of: d0 - d2, toByteOffset: 4 * t, as: SIMD16<Float>.self)
+            target.storeBytes(of: d1 + d2, toByteOffset: 4 * (ld + t), as: SIMD16<Float>.self)
+            target.storeBytes(of: d2 - d1, toByteOffset: 4 * (2 * ld + t), as: SIMD16<Float>.self)
+            target.storeBytes(of: d1 - d3, toByteOffset: 4 * (3 * ld + t), as: SIMD16<Float>.self)
+            t += 16
+        }
+    }
+}
+
+/// The weight gradients' ∂L/∂U in the Winograd domain: one set of 16 matrices [O, C] per share
+/// of chunks (so threads never add into the same memory), each chunk adding
+/// ∂L/∂U_ξ += ∂L/∂M_ξ · V_ξᵀ, then summed and taken back to the 3x3 taps.
+struct WinogradWeightGradientSums: @unchecked Sendable {
+    // @unchecked: share s reads and writes only its own matrices and flag.
+    /// The shares' partial sums, `16 * filterCount` floats per share.
+    let partials: UnsafeMutablePointer<Float>
+    /// Whether a share has not added a chunk yet (its first product overwrites).
+    let empty: UnsafeMutablePointer<Bool>
+    let shares: Int, filterCount: Int, geometry: ConvolutionGeometry
+
+    init(shares: Int, geometry g: ConvolutionGeometry) {
+        self.shares = shares
+        geometry = g
+        filterCount = g.outChannels * g.channels
+        partials = .allocate(capacity: shares * 16 * filterCount)
+        empty = .allocate(capacity: shares)
+        empty.initialize(repeating: true, count: shares)
+    }
+
+    /// ∂L/∂U_ξ += ∂L/∂M_ξ [O, tiles] · V_ξᵀ [tiles, C] into `share`'s sums, for the 16 ξ:
+    /// ∂L/∂M_ξ row-major at `m + ξ * mCount` (row stride `mStride`), V_ξ row-major [C, tiles]
+    /// at `v + ξ * vCount` (row stride `vStride`).
+    func add(share: Int, tiles: Int, m: UnsafePointer<Float>, mCount: Int, mStride: Int,
+             v: UnsafePointer<Float>, vCount: Int, vStride: Int, threads: Int) {
+        let target = partials + share * 16 * filterCount
+        for xi in 0..<16 {
+            GEMM.multiply(m: geometry.outChannels, n: geometry.channels, k: tiles, alpha: 1,
+                          a: StridedMatrix(m + xi * mCount, rowStride: mStride, columnStride: 1),
+                          b: StridedMatrix(v + xi * vCount, rowStride: 1, columnStride: vStride),
+                          beta: empty[share] ? 0 : 1, c: target + xi * filterCount, ldc: geometry.channels,
+                          threads: threads)
+        }
+        empty[share] = false
+    }
+
+    /// Sums the shares into the first, then ∂L/∂g = Gᵀ (∂L/∂U) G per filter, with
+    /// Gᵀ = [1 ½ ½ 0; 0 ½ -½ 0; 0 ½ ½ 1]; frees the sums.
+    func gradient() -> Tensor {
+        defer { partials.deallocate(); empty.deallocate() }
+        let g = geometry
         let gradWeight = TensorStorage(uninitializedCount: Swift.max(1, Tensor.elementCount(g.weightShape)))
         for share in 1..<Swift.max(1, shares) {
             let source = partials + share * 16 * filterCount
@@ -160,25 +217,6 @@ enum WinogradF2x3 {
             }
         }
         return Tensor(storage: gradWeight, shape: g.weightShape, strides: Tensor.contiguousStrides(g.weightShape))
-    }
-
-    /// The input transform of one padded row: for every tile column t, the 4 values of
-    /// (d Bᵀ-row) with d = row[2t ..< 2t + 4]: h0 = d0 - d2, h1 = d1 + d2, h2 = d2 - d1, h3 = d1 - d3,
-    /// written to `h`, `h + ld`, `h + 2 ld`, `h + 3 ld`. `row` must be readable to 2 * roundUp(tiles, 16) + 32.
-    @inline(__always)
-    static func transformRow(_ row: UnsafePointer<Float>, tiles: Int, into h: UnsafeMutablePointer<Float>, ld: Int) {
-        let source = UnsafeRawPointer(row), target = UnsafeMutableRawPointer(h)
-        var t = 0
-        while t < tiles {
-            let front = source.loadUnaligned(fromByteOffset: 8 * t, as: SIMD32<Float>.self)
-            let back = source.loadUnaligned(fromByteOffset: 8 * t + 8, as: SIMD32<Float>.self)
-            let (d0, d1, d2, d3) = (front.evenHalf, front.oddHalf, back.evenHalf, back.oddHalf)
-            target.storeBytes(of: d0 - d2, toByteOffset: 4 * t, as: SIMD16<Float>.self)
-            target.storeBytes(of: d1 + d2, toByteOffset: 4 * (ld + t), as: SIMD16<Float>.self)
-            target.storeBytes(of: d2 - d1, toByteOffset: 4 * (2 * ld + t), as: SIMD16<Float>.self)
-            target.storeBytes(of: d1 - d3, toByteOffset: 4 * (3 * ld + t), as: SIMD16<Float>.self)
-            t += 16
-        }
     }
 }
 
@@ -417,20 +455,13 @@ func winogradConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry g: Con
     let tiling = WinogradTiling(g)
     let tilesWide = tiling.tilesWide
     let shares = tiling.shareCount
-    let filterCount = outChannels * channels
-    let partials = UnsafeMutablePointer<Float>.allocate(capacity: shares * 16 * filterCount)
-    defer { partials.deallocate() }
-    let firstChunk = UnsafeMutablePointer<Bool>.allocate(capacity: shares)
-    firstChunk.initialize(repeating: true, count: shares)
-    defer { firstChunk.deallocate() }
+    let sums = WinogradWeightGradientSums(shares: shares, geometry: g)
     let bufferSets = (0..<shares).map { _ in WinogradChunkBuffers(channels: channels, outChannels: outChannels, tiling: tiling) }
     defer { for buffers in bufferSets { buffers.deallocate() } }
     withExtendedLifetime((x, dy)) {
         // Read-only inputs; each share accumulates into its own 16 x O x C partial sums.
         nonisolated(unsafe) let xp = UnsafePointer(x.storage.pointer + x.offset)
         nonisolated(unsafe) let dyp = UnsafePointer(dy.storage.pointer + dy.offset)
-        nonisolated(unsafe) let partial = partials
-        nonisolated(unsafe) let first = firstChunk
         nonisolated(unsafe) let sets = bufferSets
         tiling.forEachChunk { rows, innerThreads, share in
             let buffers = sets[share]
@@ -477,17 +508,10 @@ func winogradConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry g: Con
                 }
             }
             // ∂L/∂U_ξ += ∂L/∂M_ξ · V_ξᵀ.
-            let target = partial + share * 16 * filterCount
-            for xi in 0..<16 {
-                GEMM.multiply(m: outChannels, n: channels, k: tiles, alpha: 1,
-                              a: StridedMatrix(buffers.m + xi * outChannels * ld, rowStride: ld, columnStride: 1),
-                              b: StridedMatrix(buffers.v + xi * buffers.vCount, rowStride: 1, columnStride: ld),
-                              beta: first[share] ? 0 : 1, c: target + xi * filterCount, ldc: channels,
-                              threads: innerThreads)
-            }
-            first[share] = false
+            sums.add(share: share, tiles: tiles, m: buffers.m, mCount: outChannels * ld, mStride: ld,
+                     v: buffers.v, vCount: buffers.vCount, vStride: ld, threads: innerThreads)
         }
     }
-    return WinogradF2x3.weightGradient(partials: partials, shares: shares, geometry: g)
+    return sums.gradient()
 }
 

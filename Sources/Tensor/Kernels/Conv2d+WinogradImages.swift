@@ -205,12 +205,7 @@ func winogradImagesConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry 
     let tiling = WinogradImagesTiling(g)
     let (tiles, tilesWide, chunkImages) = (tiling.tiles, tiling.tilesWide, tiling.chunkImages)
     let shares = tiling.shareCount
-    let filterCount = outChannels * channels
-    let partials = UnsafeMutablePointer<Float>.allocate(capacity: shares * 16 * filterCount)
-    defer { partials.deallocate() }
-    let firstChunk = UnsafeMutablePointer<Bool>.allocate(capacity: shares)
-    firstChunk.initialize(repeating: true, count: shares)
-    defer { firstChunk.deallocate() }
+    let sums = WinogradWeightGradientSums(shares: shares, geometry: g)
     let outputSize = outChannels * g.outHeight * g.outWidth
     // Per share: the images-innermost input, V (16 row-major [C, tiles]), ∂L/∂M (16 [O, tiles]).
     let transposedCount = tiling.transposedCount
@@ -222,8 +217,6 @@ func winogradImagesConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry 
         // Read-only inputs; each share accumulates into its own 16 x O x C partial sums.
         nonisolated(unsafe) let xp = UnsafePointer(x.storage.pointer + x.offset)
         nonisolated(unsafe) let dyp = UnsafePointer(dy.storage.pointer + dy.offset)
-        nonisolated(unsafe) let partial = partials
-        nonisolated(unsafe) let firstFlags = firstChunk
         nonisolated(unsafe) let scratch = buffers
         tiling.forEachChunk { index, share, innerThreads in
             let base = scratch + share * setCount
@@ -258,16 +251,9 @@ func winogradImagesConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry 
                 }
             }
             // ∂L/∂U_ξ += ∂L/∂M_ξ [O, tiles] · V_ξᵀ [tiles, C].
-            let target = partial + share * 16 * filterCount
-            for xi in 0..<16 {
-                GEMM.multiply(m: outChannels, n: channels, k: tiles, alpha: 1,
-                              a: StridedMatrix(dm + xi * mCount, rowStride: tiles, columnStride: 1),
-                              b: StridedMatrix(v + xi * vCount, rowStride: 1, columnStride: tiles),
-                              beta: firstFlags[share] ? 0 : 1, c: target + xi * filterCount, ldc: channels,
-                              threads: innerThreads)
-            }
-            firstFlags[share] = false
+            sums.add(share: share, tiles: tiles, m: dm, mCount: mCount, mStride: tiles,
+                     v: v, vCount: vCount, vStride: tiles, threads: innerThreads)
         }
     }
-    return WinogradF2x3.weightGradient(partials: partials, shares: shares, geometry: g)
+    return sums.gradient()
 }
