@@ -89,47 +89,42 @@ enum WholeImageConvolution {
     }
 }
 
+extension WholeImageConvolution {
+    /// `c = a · M + beta · c` for the contiguous [N, rows] tensor `a` and the matrix
+    /// M[r, j] = `w[rowParts[r] + columnParts[j]]` (T or Tᵀ), expanded into packed panels for the
+    /// call; `c` is [N, columns] row-major. The forward pass and the input gradient are both this.
+    static func multiply(_ a: Tensor, weight w: Tensor, rowParts: [Int], columnParts: [Int], beta: Float,
+                         into c: UnsafeMutablePointer<Float>) {
+        let (rows, columns) = (rowParts.count, columnParts.count)
+        withExtendedLifetime((a, w)) {
+            let panels = expandedPanels(w.storage.pointer + w.offset, rowParts: rowParts, columnParts: columnParts)
+            defer { panels.deallocate() }
+            GEMM.multiply(m: a.shape[0], n: columns, k: rows, alpha: 1,
+                          a: StridedMatrix(a.storage.pointer + a.offset, rowStride: rows, columnStride: 1),
+                          b: PackedMatrix(base: panels, depth: rows), beta: beta,
+                          c: c, ldc: columns, threads: Parallel.threadCount)
+        }
+    }
+}
+
 /// `conv2d` of contiguous `x` and `w` as one product X · T (see the file comment).
 func wholeImageConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry) -> Tensor {
     precondition(WholeImageConvolution.applies(g), "wholeImageConv2d: geometry does not apply")
-    let (inputs, outputs) = (g.channels * g.height * g.width, g.outChannels * g.outPositions)
-    let output = TensorStorage(uninitializedCount: Swift.max(1, g.batch * outputs))
-    if let bias {
-        let b = bias.contiguous().scalars
-        for n in 0..<g.batch {
-            for o in 0..<g.outChannels {
-                (output.pointer + n * outputs + o * g.outPositions).update(repeating: b[o], count: g.outPositions)
-            }
-        }
-    }
-    withExtendedLifetime((x, w)) {
-        let t = WholeImageConvolution.expandedPanels(w.storage.pointer + w.offset,
-                                                     rowParts: WholeImageConvolution.inputParts(g),
-                                                     columnParts: WholeImageConvolution.outputParts(g))
-        defer { t.deallocate() }
-        GEMM.multiply(m: g.batch, n: outputs, k: inputs, alpha: 1,
-                      a: StridedMatrix(x.storage.pointer + x.offset, rowStride: inputs, columnStride: 1),
-                      b: PackedMatrix(base: t, depth: inputs), beta: bias == nil ? 0 : 1,
-                      c: output.pointer, ldc: outputs, threads: Parallel.threadCount)
-    }
+    let output = TensorStorage(uninitializedCount: Swift.max(1, Tensor.elementCount(g.outputShape)))
+    if let bias { g.fill(output.pointer, withBias: bias) }
+    WholeImageConvolution.multiply(x, weight: w, rowParts: WholeImageConvolution.inputParts(g),
+                                   columnParts: WholeImageConvolution.outputParts(g), beta: bias == nil ? 0 : 1,
+                                   into: output.pointer)
     return Tensor(storage: output, shape: g.outputShape, strides: Tensor.contiguousStrides(g.outputShape))
 }
 
 /// The input gradient of a whole-image convolution: dX = dY · Tᵀ for contiguous `dy` and `w`.
 func wholeImageConv2dBackwardInput(_ dy: Tensor, weight w: Tensor, geometry g: ConvolutionGeometry) -> Tensor {
     precondition(WholeImageConvolution.applies(g), "wholeImageConv2dBackwardInput: geometry does not apply")
-    let (inputs, outputs) = (g.channels * g.height * g.width, g.outChannels * g.outPositions)
+    let inputs = g.channels * g.height * g.width
     let gradInput = TensorStorage(uninitializedCount: Swift.max(1, g.batch * inputs))
-    withExtendedLifetime((dy, w)) {
-        let tTransposed = WholeImageConvolution.expandedPanels(w.storage.pointer + w.offset,
-                                                               rowParts: WholeImageConvolution.outputParts(g),
-                                                               columnParts: WholeImageConvolution.inputParts(g))
-        defer { tTransposed.deallocate() }
-        GEMM.multiply(m: g.batch, n: inputs, k: outputs, alpha: 1,
-                      a: StridedMatrix(dy.storage.pointer + dy.offset, rowStride: outputs, columnStride: 1),
-                      b: PackedMatrix(base: tTransposed, depth: outputs), beta: 0,
-                      c: gradInput.pointer, ldc: inputs, threads: Parallel.threadCount)
-    }
+    WholeImageConvolution.multiply(dy, weight: w, rowParts: WholeImageConvolution.outputParts(g),
+                                   columnParts: WholeImageConvolution.inputParts(g), beta: 0, into: gradInput.pointer)
     return Tensor(storage: gradInput, shape: g.inputShape, strides: Tensor.contiguousStrides(g.inputShape))
 }
 

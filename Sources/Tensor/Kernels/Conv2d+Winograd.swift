@@ -113,6 +113,21 @@ enum WinogradF2x3 {
     /// Output channels rounded up to whole 12-row panels.
     static func paddedOutChannels(_ outChannels: Int) -> Int { GEMM.roundUp(outChannels, to: GEMM.panelRows) }
 
+    /// The 16 products M_ξ [O, tiles] = U_ξ · V_ξ, with U from `transformedWeight` and V stored as
+    /// packed B panels (matrix ξ at `v + ξ * vCount`), both read in place; M_ξ is written
+    /// row-major at `m + ξ * mCount` with row stride `ldm`.
+    static func multiplyTransformed(_ u: UnsafePointer<Float>, outChannels: Int, channels: Int,
+                                    v: UnsafePointer<Float>, vCount: Int, tiles: Int,
+                                    into m: UnsafeMutablePointer<Float>, mCount: Int, ldm: Int, threads: Int) {
+        let uCount = paddedOutChannels(outChannels) * channels
+        for xi in 0..<16 {
+            GEMM.multiply(m: outChannels, n: tiles, k: channels, alpha: 1,
+                          a: PackedMatrix(base: u + xi * uCount, depth: channels),
+                          b: PackedMatrix(base: v + xi * vCount, depth: channels),
+                          beta: 0, c: m + xi * mCount, ldc: ldm, threads: threads)
+        }
+    }
+
     /// ∂L/∂M = A (∂L/∂Y) Aᵀ of one tile, 16 lanes at a time, from its output gradient
     /// [a b; c d] (zeros where the tile passes the output's edge): X = (∂L/∂Y) Aᵀ has rows
     /// [a, a+b, a-b, -b] and [c, c+d, c-d, -d], and A X has rows X0, X0+X1, X0-X1, -X1.
@@ -368,7 +383,6 @@ func winogradConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometry g: Co
     let (channels, outChannels) = (g.channels, g.outChannels)
     let tiling = WinogradTiling(g)
     let tilesWide = tiling.tilesWide
-    let paddedOut = WinogradF2x3.paddedOutChannels(outChannels)
     let biasValues = bias?.contiguous().scalars ?? [Float](repeating: 0, count: outChannels)
     let u = w.withUnsafeBufferPointer {
         WinogradF2x3.transformedWeight($0.baseAddress!, outChannels: outChannels, channels: channels)
@@ -389,12 +403,9 @@ func winogradConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometry g: Co
             let (ld, rowLd) = (buffers.ld, buffers.rowLd)
             winogradTransformInput(xp, geometry: g, tiling: tiling, rows: rows, buffers: buffers, packed: true)
             // The 16 products M_ξ = U_ξ · V_ξ, both operands read in place as packed panels.
-            for xi in 0..<16 {
-                GEMM.multiply(m: outChannels, n: tiles, k: channels, alpha: 1,
-                              a: PackedMatrix(base: up + xi * paddedOut * channels, depth: channels),
-                              b: PackedMatrix(base: buffers.v + xi * buffers.vCount, depth: channels),
-                              beta: 0, c: buffers.m + xi * outChannels * ld, ldc: ld, threads: innerThreads)
-            }
+            WinogradF2x3.multiplyTransformed(up, outChannels: outChannels, channels: channels, v: buffers.v,
+                                             vCount: buffers.vCount, tiles: tiles, into: buffers.m,
+                                             mCount: outChannels * ld, ldm: ld, threads: innerThreads)
             // Output transform Y = Aᵀ M A (+ bias), written to the tiles' 2x2 output pixels.
             let y = UnsafeMutableRawPointer(buffers.outputRows)
             for o in 0..<outChannels {

@@ -71,6 +71,25 @@ struct WinogradImagesTiling {
         for index in 0..<chunkCount { body(index, 0, threads) }
     }
 
+    /// Floats of one share's scratch: the images-innermost copy, then V (16 matrices `vCount`
+    /// floats apart: packed panels padded to whole 32-column panels, or row-major [C, tiles]),
+    /// then M or ∂L/∂M (16 matrices [O, tiles], `mCount` floats apart).
+    func scratchSizes(packed: Bool) -> (vCount: Int, mCount: Int, setCount: Int) {
+        let vCount = geometry.channels * (packed ? GEMM.roundUp(tiles, to: GEMM.panelColumns) : tiles)
+        let mCount = geometry.outChannels * tiles
+        return (vCount, mCount, transposedCount + 16 * (vCount + mCount))
+    }
+
+    /// Chunk `index` of `xp` copied to the images-innermost layout at `scratch` and transformed
+    /// into V right after it (`scratchSizes`); returns the chunk's first image and image count.
+    func loadChunk(_ index: Int, of xp: UnsafePointer<Float>, into scratch: UnsafeMutablePointer<Float>,
+                   vCount: Int, packed: Bool) -> (first: Int, count: Int) {
+        let first = index * chunkImages, count = Swift.min(chunkImages, geometry.batch - first)
+        transpose(xp, first: first, count: count, into: scratch)
+        transformInput(scratch, into: scratch + transposedCount, vCount: vCount, packed: packed)
+        return (first, count)
+    }
+
     /// Copies images `first ..< first + count` of `xp` (contiguous [N, C, H, W]) to `xt`, images
     /// innermost and zero-padded: [C, Hp, Wp, chunkImages], zero lanes past the batch.
     func transpose(_ xp: UnsafePointer<Float>, first: Int, count: Int, into xt: UnsafeMutablePointer<Float>) {
@@ -135,17 +154,14 @@ func winogradImagesConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometry
     let (channels, outChannels) = (g.channels, g.outChannels)
     let tiling = WinogradImagesTiling(g)
     let (tiles, tilesWide, chunkImages) = (tiling.tiles, tiling.tilesWide, tiling.chunkImages)
-    let paddedOut = WinogradF2x3.paddedOutChannels(outChannels)
     let biasValues = bias?.contiguous().scalars ?? [Float](repeating: 0, count: outChannels)
     let u = w.withUnsafeBufferPointer {
         WinogradF2x3.transformedWeight($0.baseAddress!, outChannels: outChannels, channels: channels)
     }
     defer { u.deallocate() }
     let outputSize = outChannels * g.outHeight * g.outWidth
-    // Per share: the images-innermost input, V (16 packed matrices), M (16 matrices [O, tiles]).
+    let (vCount, mCount, setCount) = tiling.scratchSizes(packed: true)
     let transposedCount = tiling.transposedCount
-    let (vCount, mCount) = (channels * GEMM.roundUp(tiles, to: GEMM.panelColumns), outChannels * tiles)
-    let setCount = transposedCount + 16 * (vCount + mCount)
     let buffers = UnsafeMutablePointer<Float>.allocate(capacity: tiling.shareCount * setCount)
     defer { buffers.deallocate() }
     withExtendedLifetime((x, w)) {
@@ -156,16 +172,10 @@ func winogradImagesConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometry
         nonisolated(unsafe) let scratch = buffers
         tiling.forEachChunk { index, share, innerThreads in
             let base = scratch + share * setCount
-            let (xt, v, m) = (base, base + transposedCount, base + transposedCount + 16 * vCount)
-            let first = index * chunkImages, count = Swift.min(chunkImages, g.batch - first)
-            tiling.transpose(xp, first: first, count: count, into: xt)
-            tiling.transformInput(xt, into: v, vCount: vCount, packed: true)
-            for xi in 0..<16 {
-                GEMM.multiply(m: outChannels, n: tiles, k: channels, alpha: 1,
-                              a: PackedMatrix(base: up + xi * paddedOut * channels, depth: channels),
-                              b: PackedMatrix(base: v + xi * vCount, depth: channels),
-                              beta: 0, c: m + xi * mCount, ldc: tiles, threads: innerThreads)
-            }
+            let (v, m) = (base + transposedCount, base + transposedCount + 16 * vCount)
+            let (first, count) = tiling.loadChunk(index, of: xp, into: base, vCount: vCount, packed: true)
+            WinogradF2x3.multiplyTransformed(up, outChannels: outChannels, channels: channels, v: v, vCount: vCount,
+                                             tiles: tiles, into: m, mCount: mCount, ldm: tiles, threads: innerThreads)
             // Y = Aᵀ M A + bias for 16 images at a time, scattered to each image's output.
             for o in 0..<outChannels {
                 let bias = SIMD16<Float>(repeating: biasValues[o])
@@ -201,16 +211,14 @@ func winogradImagesConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometry
 /// Winograd domain (see the file comment and `winogradConv2dBackwardWeight`).
 func winogradImagesConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry g: ConvolutionGeometry) -> Tensor {
     precondition(WinogradF2x3.appliesAcrossImages(g), "winogradImagesConv2dBackwardWeight: geometry does not apply")
-    let (channels, outChannels) = (g.channels, g.outChannels)
+    let outChannels = g.outChannels
     let tiling = WinogradImagesTiling(g)
     let (tiles, tilesWide, chunkImages) = (tiling.tiles, tiling.tilesWide, tiling.chunkImages)
     let shares = tiling.shareCount
     let sums = WinogradWeightGradientSums(shares: shares, geometry: g)
     let outputSize = outChannels * g.outHeight * g.outWidth
-    // Per share: the images-innermost input, V (16 row-major [C, tiles]), ∂L/∂M (16 [O, tiles]).
+    let (vCount, mCount, setCount) = tiling.scratchSizes(packed: false)
     let transposedCount = tiling.transposedCount
-    let (vCount, mCount) = (channels * tiles, outChannels * tiles)
-    let setCount = transposedCount + 16 * (vCount + mCount)
     let buffers = UnsafeMutablePointer<Float>.allocate(capacity: shares * setCount)
     defer { buffers.deallocate() }
     withExtendedLifetime((x, dy)) {
@@ -220,10 +228,8 @@ func winogradImagesConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry 
         nonisolated(unsafe) let scratch = buffers
         tiling.forEachChunk { index, share, innerThreads in
             let base = scratch + share * setCount
-            let (xt, v, dm) = (base, base + transposedCount, base + transposedCount + 16 * vCount)
-            let first = index * chunkImages, count = Swift.min(chunkImages, g.batch - first)
-            tiling.transpose(xp, first: first, count: count, into: xt)
-            tiling.transformInput(xt, into: v, vCount: vCount, packed: false)
+            let (v, dm) = (base + transposedCount, base + transposedCount + 16 * vCount)
+            let (first, count) = tiling.loadChunk(index, of: xp, into: base, vCount: vCount, packed: false)
             // ∂L/∂M per tile, 16 images at a time: the tile's 2x2 output gradient gathered from
             // each image (zero past the output's edge and for the lanes past the batch).
             for o in 0..<outChannels {

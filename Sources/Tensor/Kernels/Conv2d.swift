@@ -70,6 +70,17 @@ struct ConvolutionGeometry {
     /// The weight shape [O, C/groups, kH, kW].
     var weightShape: [Int] { [outChannels, groupChannels, kernelHeight, kernelWidth] }
 
+    /// Writes `bias[o]` to every position of output channel o of every image of `output`
+    /// ([N, O, Ho, Wo], contiguous), for products that then add to it (beta 1).
+    func fill(_ output: UnsafeMutablePointer<Float>, withBias bias: Tensor) {
+        let b = bias.contiguous().scalars
+        for n in 0..<batch {
+            for o in 0..<outChannels {
+                (output + (n * outChannels + o) * outPositions).update(repeating: b[o], count: outPositions)
+            }
+        }
+    }
+
     /// Splits `count` independent (image, group) products between threads: true when running
     /// them side by side (one thread each) keeps every thread busy; otherwise each product
     /// uses all threads inside its GEMM.
@@ -398,14 +409,7 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride:
     if StackedPaddedImages.applies(g) { return stackedConv2d(x, weight: w, bias: bias, geometry: g) }
     let output = TensorStorage(uninitializedCount: Swift.max(1, Tensor.elementCount(g.outputShape)))
     let positions = g.outPositions
-    if let bias {
-        let b = bias.contiguous().scalars
-        for n in 0..<g.batch {
-            for o in 0..<g.outChannels {
-                (output.pointer + (n * g.outChannels + o) * positions).update(repeating: b[o], count: positions)
-            }
-        }
-    }
+    if let bias { g.fill(output.pointer, withBias: bias) }
     let beta: Float = bias == nil ? 0 : 1
     // Pointers into storage the tensors `x`, `w` keep alive (see withExtendedLifetime below);
     // each (image, group) product writes only its own block of output channels.
