@@ -43,24 +43,6 @@ private func naiveConv2dBackwardWeight(_ gradOutput: Tensor, input: Tensor, weig
     return (Tensor(shape: weightShape, scalars: grad.map { Float($0) }), magnitudes)
 }
 
-/// Checks sums computed in Float against exact ones: the error of entry i relative to
-/// 1 + Σ|terms| must be at most `tolerance`. A floating-point sum's rounding error is bounded by
-/// the magnitudes of its terms, not by the magnitude of the result, which cancellation can make
-/// arbitrarily small (Higham, "Accuracy and Stability of Numerical Algorithms", 2nd ed., §3.1).
-private func expectSumsClose(_ actual: Tensor, _ expected: Tensor, magnitudes: [Double], tolerance: Double,
-                             sourceLocation: SourceLocation = #_sourceLocation) {
-    #expect(actual.shape == expected.shape, sourceLocation: sourceLocation)
-    guard actual.shape == expected.shape else { return }
-    let x = actual.scalars, y = expected.scalars
-    var worst = 0.0, worstIndex = 0
-    for i in x.indices {
-        let error = Swift.abs(Double(x[i]) - Double(y[i])) / (1 + magnitudes[i])
-        if !(error <= worst) { worst = error; worstIndex = i }
-    }
-    #expect(worst <= tolerance, "worst error \(worst) at \(worstIndex): \(x.isEmpty ? 0 : x[worstIndex]) vs \(y.isEmpty ? 0 : y[worstIndex])",
-            sourceLocation: sourceLocation)
-}
-
 /// A convolution configuration: input [N, C, H, W], output channels, kernel, stride, padding, dilation, groups.
 struct ConvCase: CustomTestStringConvertible, Sendable {
     let input: [Int], outChannels: Int, kernel: (Int, Int), stride: Int, padding: Int, dilation: Int, groups: Int

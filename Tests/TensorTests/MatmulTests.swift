@@ -53,6 +53,49 @@ struct MatmulTests {
         expectKernelClose(at.matmul(bt), reference, tolerance: 1e-5)
     }
 
+    /// Shapes past the driver's blocking: k = 2100 splits into two depth blocks of 1050 (the
+    /// second adds to C: beta 1), whose packed-A budget allows 2424 rows, so 2430 rows take two
+    /// row blocks (the second of 6 rows: a partial panel); 545 columns take two column blocks.
+    /// Both layouts of each operand go through these boundaries: row-major A and column-major B
+    /// are packed with the in-register transpose, the other two with plain copies.
+    @Test(arguments: [(2430, 20, 2100), (30, 545, 2100)])
+    func blockBoundaries(shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        let a = kernelTestTensor([m, k], seed: 21), b = kernelTestTensor([k, n], seed: 22)
+        // The reference sums in Double; the tolerance is on the error relative to Σ|terms|
+        // (about 525 here): the kernel's Float rounding measures ~1e-7, a single misplaced term
+        // would cost ~5e-4 and a lost depth block ~3e-2.
+        let x = a.scalars, y = b.scalars
+        var exact = [Float](repeating: 0, count: m * n), magnitudes = [Double](repeating: 0, count: m * n)
+        for i in 0..<m { for j in 0..<n {
+            var sum = 0.0, magnitude = 0.0
+            for p in 0..<k {
+                let term = Double(x[i * k + p]) * Double(y[p * n + j])
+                sum += term
+                magnitude += Swift.abs(term)
+            }
+            exact[i * n + j] = Float(sum)
+            magnitudes[i * n + j] = magnitude
+        } }
+        let reference = Tensor(shape: [m, n], scalars: exact)
+        expectSumsClose(a.matmul(b), reference, magnitudes: magnitudes, tolerance: 1e-6)
+        // On one thread, so the row blocks are not split between threads first.
+        let storedA = [a, a.transposed().contiguous()], storedB = [b, b.transposed().contiguous()]
+        for (ta, tb) in [(false, false), (true, true)] {
+            var c = Tensor(shape: [m, n])
+            storedA[ta ? 1 : 0].withUnsafeBufferPointer { pa in
+                storedB[tb ? 1 : 0].withUnsafeBufferPointer { pb in
+                    c.withUnsafeMutableBufferPointer { pc in
+                        GEMM.sgemm(transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: 1,
+                                   a: pa.baseAddress!, lda: ta ? m : k, b: pb.baseAddress!, ldb: tb ? k : n,
+                                   beta: 0, c: pc.baseAddress!, ldc: n, threads: 1)
+                    }
+                }
+            }
+            expectSumsClose(c, reference, magnitudes: magnitudes, tolerance: 1e-6, "transposeA \(ta), transposeB \(tb)")
+        }
+    }
+
     @Test func stridedSlicesAndSteps() {
         let big = kernelTestTensor([40, 50], seed: 5)
         let a = big.sliced(axis: 0, start: 3, end: 30, step: 2).sliced(axis: 1, start: 1, end: 41)  // [14, 40]

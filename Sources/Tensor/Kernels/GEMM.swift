@@ -8,10 +8,12 @@
 // 2008; the loop nest of BLIS, Van Zee & van de Geijn 2015):
 //   for each block of `depthBlock` steps of k                       (pc)
 //     for each block of `rowBlock` rows of A and C                  (ic)  pack A block  -> L3
-//       for each block of `columnBlock` columns of B and C          (jc)  pack B block  -> L2
-//         for each panel of 12 rows                                 (ir)  A panel       -> L1
-//           for each panel of 32 columns                            (jr)  B panel streams from L2
+//       for each block of `columnBlock` columns of B and C          (jc)  pack B block  -> L2/L3
+//         for each panel of 12 rows                                 (ir)  A panel       -> L1/L2
+//           for each panel of 32 columns                            (jr)  B panel streams in
 //             micro-kernel: 12x32 tile of C in 24 AVX-512 registers, k FMAs deep.
+// The blocks are deeper than the caches: the micro-kernel hides L2 and L3 latency on its own
+// (see `depthBlock`), so the blocking is chosen to pass over C and repack operands rarely.
 // Each element of A is packed once per product, each element of B once per row block.
 // Packing lays each panel out in the order the micro-kernel reads it (12 A values, then 32 B
 // values per step of k) and pads edge panels with zeros, so the micro-kernel never branches.
@@ -23,14 +25,25 @@ public enum GEMM {
     static let panelRows = 12
     /// Columns of B per packed panel (the micro-kernel's tile width: two SIMD16 vectors).
     static let panelColumns = 32
-    /// Steps of k per packed block: a 12 x 512 A panel (24 KiB) stays in the 32 KiB L1.
-    static let depthBlock = 512
-    /// Columns of B per packed block: a 512 x 512 B block (1 MiB) is read from L2.
+    /// Steps of k per packed block. Deep blocks pay off because the 12 x 32 micro-kernel needs
+    /// only 176 bytes of operands per 24 FMAs: it runs at the core's FMA peak with its B panels in
+    /// L3 and its A panel in L2 (measured: 113-115 GFLOP/s at depth 128-2048, against 114 for
+    /// FMAs alone), so what a block costs is the pass over C that ends it (C is read, added to
+    /// and written back once per block). Runs alternating depth 512 and 2048 in one process:
+    /// 4096x1280·1280x320 +9%, 2048³ +7%, 1024³ and 1024x640·640x640 +3%.
+    static let depthBlock = 2048
+    /// Columns of B per packed block (a 2048 x 512 block is 4 MiB, read from L3).
     static let columnBlock = 512
-    /// Rows of A per packed block (2496 x 512 floats, 5 MiB): A is packed once per depth block
-    /// for m <= 2496. Interleaved A/B runs favoured 2496 over 960 and 480 by ~5% at
-    /// 4096x320·320x1280; depth 256-640 and columns 256-512 measured within noise here.
-    static let rowBlock = 2496
+    /// Floats of packed A per block: rows per block are this over the depth (2496 rows at depth
+    /// 1024 and less, 1248 at 2048), so the buffer stays at 10 MiB. A is packed once per depth
+    /// block and B once per row block: at 4096x320·320x1280, 2496 rows beat 960 and 480 by ~5%.
+    static let packedABudget = 2496 * 1024
+
+    /// Rows of A per packed block at depth `kc`: the packed-A budget over the depth, a whole
+    /// number of panels, at most 2496.
+    static func rowBlock(depth kc: Int) -> Int {
+        Swift.max(panelRows, Swift.min(2496, packedABudget / Swift.max(kc, 1) / panelRows * panelRows))
+    }
     /// Multiply-adds below which a product runs on one thread (thread start-up costs ~10 µs).
     static let parallelThreshold = 1 << 20
 
@@ -42,17 +55,17 @@ public enum GEMM {
     ///   - m: rows of C. - n: columns of C. - k: the summed dimension.
     ///   - lda, ldb, ldc: row strides (leading dimensions) of the stored A, B and C.
     ///   - beta: scale of the old C; when 0, C is not read (it may hold NaNs).
-    /// Runs on up to `Parallel.threadCount` threads.
+    ///   - threads: the most threads to use (default `Parallel.threadCount`).
     public static func sgemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float,
-        c: UnsafeMutablePointer<Float>, ldc: Int
+        c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int = Parallel.threadCount
     ) {
         precondition(m >= 0 && n >= 0 && k >= 0, "sgemm: negative size m=\(m) n=\(n) k=\(k)")
         let aMatrix = StridedMatrix(a, rowStride: transposeA ? 1 : lda, columnStride: transposeA ? lda : 1)
         let bMatrix = StridedMatrix(b, rowStride: transposeB ? 1 : ldb, columnStride: transposeB ? ldb : 1)
         multiply(m: m, n: n, k: k, alpha: alpha, a: aMatrix, b: bMatrix, beta: beta, c: c, ldc: ldc,
-                 threads: Parallel.threadCount)
+                 threads: threads)
     }
 
     /// The general driver: `C = alpha * A·B + beta * C` where A (m x k) and B (k x n) are any
@@ -104,6 +117,7 @@ public enum GEMM {
         let columnStep = balancedBlock(columns.count, limit: columnBlock, multiple: panelColumns)
         let maxDepth = Swift.min(k, depthStep)
         let maxColumns = roundUp(Swift.min(columns.count, columnStep), to: panelColumns)
+        let rowBlock = rowBlock(depth: maxDepth)
         let maxRows = roundUp(Swift.min(rows.count, rowBlock), to: panelRows)
         let packedA = UnsafeMutableRawPointer.allocate(byteCount: maxRows * maxDepth * 4, alignment: 64)
             .bindMemory(to: Float.self, capacity: maxRows * maxDepth)

@@ -15,6 +15,7 @@
 // test passes.
 
 import Testing
+import Tensor
 
 /// Whether `actual` is within `absolute + relative · |expected|` of `expected`.
 /// NaN matches only NaN; an infinity matches only the same infinity.
@@ -51,4 +52,22 @@ func expectClose<Reference: BinaryFloatingPoint>(
             \(comment?.rawValue ?? "")
             """, sourceLocation: sourceLocation)
     }
+}
+
+/// Checks sums computed in Float against exact ones: the error of entry i relative to
+/// 1 + Σ|terms| must be at most `tolerance`. A floating-point sum's rounding error is bounded by
+/// the magnitudes of its terms, not by the magnitude of the result, which cancellation can make
+/// arbitrarily small (Higham, "Accuracy and Stability of Numerical Algorithms", 2nd ed., §3.1).
+func expectSumsClose(_ actual: Tensor, _ expected: Tensor, magnitudes: [Double], tolerance: Double,
+                     _ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(actual.shape == expected.shape, sourceLocation: sourceLocation)
+    guard actual.shape == expected.shape else { return }
+    let x = actual.scalars, y = expected.scalars
+    var worst = 0.0, worstIndex = 0
+    for i in x.indices {
+        let error = Swift.abs(Double(x[i]) - Double(y[i])) / (1 + magnitudes[i])
+        if !(error <= worst) { worst = error; worstIndex = i }
+    }
+    #expect(worst <= tolerance, "worst error \(worst) at \(worstIndex): \(x.isEmpty ? 0 : x[worstIndex]) vs \(y.isEmpty ? 0 : y[worstIndex]) \(comment?.rawValue ?? "")",
+            sourceLocation: sourceLocation)
 }
