@@ -28,6 +28,16 @@ func expectKernelClose(_ actual: Tensor, _ expected: Tensor, tolerance: Float,
             sourceLocation: sourceLocation)
 }
 
+/// A product for `MatmulTests.blockBoundaries`: its size and the rows and columns whose entries
+/// are checked (nil: every entry).
+struct BlockCase: CustomTestStringConvertible, Sendable {
+    let m: Int, n: Int, k: Int
+    let rows: [Int]?, columns: [Int]?
+    var testDescription: String {
+        "\(m)x\(k)·\(k)x\(n), " + (rows.map { "rows \($0) and columns \(columns ?? [])" } ?? "every entry")
+    }
+}
+
 @Suite("Matmul: packed SIMD GEMM against the naive triple loop")
 struct MatmulTests {
     static let edgeSizes: [(Int, Int, Int)] = [
@@ -53,33 +63,47 @@ struct MatmulTests {
         expectKernelClose(at.matmul(bt), reference, tolerance: 1e-5)
     }
 
-    /// Shapes past the driver's blocking: k = 2100 splits into two depth blocks of 1050 (the
-    /// second adds to C: beta 1), whose packed-A budget allows 2424 rows, so 2430 rows take two
-    /// row blocks (the second of 6 rows: a partial panel); 545 columns take two column blocks.
-    /// Both layouts of each operand go through these boundaries: row-major A and column-major B
-    /// are packed with the in-register transpose, the other two with plain copies.
-    @Test(arguments: [(2430, 20, 2100), (30, 545, 2100)])
-    func blockBoundaries(shape: (Int, Int, Int)) {
-        let (m, n, k) = shape
+    /// Products past the driver's block boundaries, on one thread (so the rows are not first
+    /// split between threads) and through `matmul` (on every thread). k = 2100 makes two depth
+    /// blocks of 1050 (the second adds into C). At that depth 1000 columns exceed one packed-B
+    /// block, so they take two (0..<512, 512..<1000), and rows are then blocked by the packed-A
+    /// budget: 2424 rows, so 2430 rows take two row blocks, the second a partial panel of 6.
+    /// 545 columns fit one block: a single sweep, A packed panel by panel. Both layouts of each
+    /// operand are used: row-major A and column-major B are packed by the in-register transpose,
+    /// the other two by plain copies. Entries on the boundary rows and columns are checked (all
+    /// entries for the small product) against sums in Double.
+    @Test(arguments: [
+        BlockCase(m: 2430, n: 1000, k: 2100, rows: [0, 1, 11, 12, 1211, 2423, 2424, 2425, 2429],
+                  columns: [0, 31, 32, 500, 511, 512, 513, 999]),
+        BlockCase(m: 30, n: 545, k: 2100, rows: nil, columns: nil),
+    ])
+    func blockBoundaries(_ shape: BlockCase) {
+        let (m, n, k) = (shape.m, shape.n, shape.k)
         let a = kernelTestTensor([m, k], seed: 21), b = kernelTestTensor([k, n], seed: 22)
-        // The reference sums in Double; the tolerance is on the error relative to Σ|terms|
-        // (about 525 here): the kernel's Float rounding measures ~1e-7, a single misplaced term
-        // would cost ~5e-4 and a lost depth block ~3e-2.
         let x = a.scalars, y = b.scalars
-        var exact = [Float](repeating: 0, count: m * n), magnitudes = [Double](repeating: 0, count: m * n)
-        for i in 0..<m { for j in 0..<n {
+        let rowSet = Set(shape.rows ?? []), columnSet = Set(shape.columns ?? [])
+        let entries = (0..<m).flatMap { i in
+            (0..<n).filter { j in shape.rows == nil || rowSet.contains(i) || columnSet.contains(j) }.map { (i, $0) }
+        }
+        // The error is measured against Σ|terms| (about 525 here): Float rounding in the kernel
+        // measures ~1e-7, a single misplaced term would cost ~5e-4 and a lost depth block ~3e-2.
+        var exact = [Float](), magnitudes = [Double]()
+        for (i, j) in entries {
             var sum = 0.0, magnitude = 0.0
             for p in 0..<k {
                 let term = Double(x[i * k + p]) * Double(y[p * n + j])
                 sum += term
                 magnitude += Swift.abs(term)
             }
-            exact[i * n + j] = Float(sum)
-            magnitudes[i * n + j] = magnitude
-        } }
-        let reference = Tensor(shape: [m, n], scalars: exact)
-        expectSumsClose(a.matmul(b), reference, magnitudes: magnitudes, tolerance: 1e-6)
-        // On one thread, so the row blocks are not split between threads first.
+            exact.append(Float(sum))
+            magnitudes.append(magnitude)
+        }
+        let reference = Tensor(shape: [entries.count], scalars: exact)
+        func checked(_ c: Tensor) -> Tensor {
+            let values = c.scalars
+            return Tensor(shape: [entries.count], scalars: entries.map { values[$0.0 * n + $0.1] })
+        }
+        expectSumsClose(checked(a.matmul(b)), reference, magnitudes: magnitudes, tolerance: 1e-6, "matmul")
         let storedA = [a, a.transposed().contiguous()], storedB = [b, b.transposed().contiguous()]
         for (ta, tb) in [(false, false), (true, true)] {
             var c = Tensor(shape: [m, n])
@@ -92,7 +116,8 @@ struct MatmulTests {
                     }
                 }
             }
-            expectSumsClose(c, reference, magnitudes: magnitudes, tolerance: 1e-6, "transposeA \(ta), transposeB \(tb)")
+            expectSumsClose(checked(c), reference, magnitudes: magnitudes, tolerance: 1e-6,
+                            "one thread, transposeA \(ta), transposeB \(tb)")
         }
     }
 

@@ -12,9 +12,10 @@
 //         for each panel of 12 rows                                 (ir)  A panel       -> L1/L2
 //           for each panel of 32 columns                            (jr)  B panel streams in
 //             micro-kernel: 12x32 tile of C in 24 AVX-512 registers, k FMAs deep.
-// The blocks are deeper than the caches: the micro-kernel hides L2 and L3 latency on its own
-// (see `depthBlock`), so the blocking is chosen to pass over C and repack operands rarely.
-// Each element of A is packed once per product, each element of B once per row block.
+// The blocks are deeper and wider than the caches: the micro-kernel hides L2 and L3 latency on
+// its own (see `depthBlock`), so the blocking is chosen to pass over C and pack operands rarely.
+// Usually all the columns fit one block (`packedBBudget`); then there is one row block, B is
+// packed once per depth block, and each A panel is packed just before its sweep over B.
 // Packing lays each panel out in the order the micro-kernel reads it (12 A values, then 32 B
 // values per step of k) and pads edge panels with zeros, so the micro-kernel never branches.
 // Threads split C into disjoint column (or row) ranges; each thread packs its own operands.
@@ -32,17 +33,27 @@ public enum GEMM {
     /// and written back once per block). Runs alternating depth 512 and 2048 in one process:
     /// 4096x1280·1280x320 +9%, 2048³ +7%, 1024³ and 1024x640·640x640 +3%.
     static let depthBlock = 2048
-    /// Columns of B per packed block (a 2048 x 512 block is 4 MiB, read from L3).
-    static let columnBlock = 512
-    /// Floats of packed A per block: rows per block are this over the depth (2496 rows at depth
-    /// 1024 and less, 1248 at 2048), so the buffer stays at 10 MiB. A is packed once per depth
-    /// block and B once per row block: at 4096x320·320x1280, 2496 rows beat 960 and 480 by ~5%.
+    /// Floats of packed B per block: columns per block are this over the depth (all 1280 columns
+    /// of 320x1280, 512 at depth 2048), 4 MiB, read from L3. When all the columns fit one block,
+    /// A is packed one panel at a time just before its sweep over B, into L1, and B is packed
+    /// once for all the rows. Alternating runs in one process: 4096x320·320x1280 +8-10% and
+    /// 1024x640·640x640 +5% against 512-column blocks; a 16 MiB block (2048³ in one sweep) lost 30%.
+    static let packedBBudget = 1 << 20
+    /// Floats of packed A per block when the columns take several blocks: rows per block are
+    /// this over the depth (at most 2496), so the buffer stays at 10 MiB. A is packed once per
+    /// depth block and B once per row block.
     static let packedABudget = 2496 * 1024
 
-    /// Rows of A per packed block at depth `kc`: the packed-A budget over the depth, a whole
-    /// number of panels, at most 2496.
+    /// Rows of A per packed block at depth `kc` when the columns take several blocks: the
+    /// packed-A budget over the depth, a whole number of panels, at most 2496.
     static func rowBlock(depth kc: Int) -> Int {
         Swift.max(panelRows, Swift.min(2496, packedABudget / Swift.max(kc, 1) / panelRows * panelRows))
+    }
+
+    /// Columns of B per packed block at depth `kc`: the packed-B budget over the depth, a whole
+    /// number of panels.
+    static func columnBlock(depth kc: Int) -> Int {
+        Swift.max(panelColumns, packedBBudget / Swift.max(kc, 1) / panelColumns * panelColumns)
     }
     /// Multiply-adds below which a product runs on one thread (thread start-up costs ~10 µs).
     static let parallelThreshold = 1 << 20
@@ -114,40 +125,54 @@ public enum GEMM {
     ) {
         // Equal blocks (1280 = 4 x 320 rather than 3 x 384 + 128) keep every block efficient.
         let depthStep = balancedBlock(k, limit: depthBlock, multiple: 1)
-        let columnStep = balancedBlock(columns.count, limit: columnBlock, multiple: panelColumns)
         let maxDepth = Swift.min(k, depthStep)
+        // A B stored packed is read in place, whatever its size: all its columns make one block.
+        let bInPlace = b.packedPanelsB(depth: 0..<maxDepth, columns: columns) != nil
+        let columnStep = bInPlace ? columns.count
+            : balancedBlock(columns.count, limit: columnBlock(depth: maxDepth), multiple: panelColumns)
         let maxColumns = roundUp(Swift.min(columns.count, columnStep), to: panelColumns)
-        let rowBlock = rowBlock(depth: maxDepth)
-        let maxRows = roundUp(Swift.min(rows.count, rowBlock), to: panelRows)
-        let packedA = UnsafeMutableRawPointer.allocate(byteCount: maxRows * maxDepth * 4, alignment: 64)
-            .bindMemory(to: Float.self, capacity: maxRows * maxDepth)
-        let packedB = UnsafeMutableRawPointer.allocate(byteCount: maxDepth * maxColumns * 4, alignment: 64)
-            .bindMemory(to: Float.self, capacity: maxDepth * maxColumns)
-        let scratch = UnsafeMutableRawPointer.allocate(byteCount: panelRows * panelColumns * 4, alignment: 64)
-            .bindMemory(to: Float.self, capacity: panelRows * panelColumns)
-        defer {
-            UnsafeMutableRawPointer(packedA).deallocate()
-            UnsafeMutableRawPointer(packedB).deallocate()
-            UnsafeMutableRawPointer(scratch).deallocate()
+        // One sweep over all the columns: each A panel is packed just before it (one panel of
+        // buffer), and a row block can be every row, so B is packed once per depth block.
+        let singleSweep = columns.count <= columnStep
+        let rowStep = singleSweep ? rows.count : rowBlock(depth: maxDepth)
+        let maxRows = singleSweep ? panelRows : roundUp(Swift.min(rows.count, rowStep), to: panelRows)
+        // No buffer for an operand read in place. The buffers come from a workspace kept between
+        // products (see GEMM+Workspace.swift), each 64-byte aligned.
+        let aInPlace = a.packedPanelsA(rows: rows, depth: 0..<maxDepth) != nil
+        let packedACount = aInPlace ? 0 : roundUp(maxRows * maxDepth, to: 16)
+        let packedBCount = bInPlace ? 0 : roundUp(maxDepth * maxColumns, to: 16)
+        GEMMWorkspace.with(floats: packedACount + packedBCount + panelRows * panelColumns) { workspace in
+            multiplyBlock(rows: rows, columns: columns, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c, ldc: ldc,
+                          depthStep: depthStep, columnStep: columnStep, rowStep: rowStep, singleSweep: singleSweep,
+                          packedA: workspace, packedB: workspace + packedACount,
+                          scratch: workspace + packedACount + packedBCount)
         }
+    }
+
+    /// The loop nest of `multiplyBlock` with its blocking chosen and its buffers provided.
+    static func multiplyBlock<A: GEMMPackableA, B: GEMMPackableB>(
+        rows: Range<Int>, columns: Range<Int>, k: Int, alpha: Float, a: A, b: B, beta: Float,
+        c: UnsafeMutablePointer<Float>, ldc: Int, depthStep: Int, columnStep: Int, rowStep: Int, singleSweep: Bool,
+        packedA: UnsafeMutablePointer<Float>, packedB: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+    ) {
         var pc = 0
         while pc < k {
             let kc = Swift.min(depthStep, k - pc)
             let blockBeta: Float = pc == 0 ? beta : 1
             var ic = rows.lowerBound
             while ic < rows.upperBound {
-                let mc = Swift.min(rowBlock, rows.upperBound - ic)
+                let mc = Swift.min(rowStep, rows.upperBound - ic)
                 // Panels of an operand that is already packed are read in place (their step count
                 // is the whole depth k); the others are packed here (kc steps per panel).
-                // When all columns fit one block, each A panel serves a single sweep over B: it is
-                // then packed just before that sweep, into the buffer's first panel, where it stays
-                // in L1 (instead of writing the whole block out and reading it back).
+                // In a single sweep each A panel is packed just before its sweep over B, into the
+                // buffer's only panel, where it stays in L1 (instead of writing the whole block out
+                // and reading it back).
                 let (panelsA, stepsA): (UnsafePointer<Float>, Int)
                 var packPanels = false
                 if let prepacked = a.packedPanelsA(rows: ic..<(ic + mc), depth: pc..<(pc + kc)) {
                     (panelsA, stepsA) = (prepacked, k)
                 } else {
-                    packPanels = columns.count <= columnStep
+                    packPanels = singleSweep
                     if !packPanels { a.packA(rows: ic..<(ic + mc), depth: pc..<(pc + kc), into: packedA) }
                     (panelsA, stepsA) = (UnsafePointer(packedA), kc)
                 }
