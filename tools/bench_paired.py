@@ -8,9 +8,15 @@ Here each round runs `bench --no-reference` on the chosen cases and then tools/b
 on the same cases; the ratio of a round is the reference's median over ours from that round, and
 the median over the rounds is reported with the range.
 
+With `--baseline OTHER_BENCH` the other side is another build of `bench` instead of the
+reference (a before/after comparison of a change: build the old commit, copy its
+`.build/release/bench` aside); the two run in alternating order, and a ratio is the baseline's
+time over this build's (> 1: this build is faster).
+
 Usage (after `swift build -c release --product bench`):
   python3 tools/bench_paired.py --python /tmp/venv/bin/python --filter train- --threads 1,2 --rounds 3
   python3 tools/bench_paired.py --python /tmp/venv/bin/python --filter gemm --cpu-time --rounds 3
+  python3 tools/bench_paired.py --baseline /tmp/bench-before --filter gemm --threads 1 --rounds 4
 """
 import argparse
 import json
@@ -37,6 +43,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--cpu-time", action="store_true")
+    parser.add_argument("--baseline", help="another bench binary to compare against instead of the reference")
     args = parser.parse_args()
     common = ["--threads", args.threads, "--repetitions", str(args.repetitions)]
     if args.filter:
@@ -45,9 +52,17 @@ def main():
         common += ["--cpu-time"]
     ratios = {}  # (name, threads, library) -> [ratio per round]
     for round_index in range(args.rounds):
-        ours = {(r["name"], r["threads"]): r["milliseconds"]
-                for r in json_lines([args.bench, "--no-reference", "--json"] + common)}
-        theirs = json_lines([args.python, os.path.join(ROOT, "tools/bench_reference.py")] + common)
+        run_ours = lambda: json_lines([args.bench, "--no-reference", "--json"] + common)
+        if args.baseline:
+            run_theirs = lambda: [dict(r, library="baseline")
+                                  for r in json_lines([args.baseline, "--no-reference", "--json"] + common)]
+        else:
+            run_theirs = lambda: json_lines([args.python, os.path.join(ROOT, "tools/bench_reference.py")] + common)
+        if round_index % 2 == 0:
+            ours_lines, theirs = run_ours(), run_theirs()
+        else:
+            theirs, ours_lines = run_theirs(), run_ours()
+        ours = {(r["name"], r["threads"]): r["milliseconds"] for r in ours_lines}
         for r in theirs:
             key = (r["name"], r["threads"])
             if key in ours:

@@ -75,6 +75,11 @@ func attentionCase(_ name: String, batch: Int, heads: Int, tokens: Int, dim: Int
 
 /// Every case, in the order they run and print.
 func allBenchCases() -> [BenchCase] { [
+    // What one core can do, and the GEMM micro-kernel with B in each cache level (no reference).
+    fmaPeakCase(iterations: 2_000_000),
+    microKernelCase(level: "L1", depth: 128, bPanels: 1, calls: 20_000),
+    microKernelCase(level: "L2", depth: 320, bPanels: 14, calls: 8_000),
+    microKernelCase(level: "L3", depth: 1280, bPanels: 10, calls: 2_000),
     gemmCase("gemm-1024", m: 1024, n: 1024, k: 1024),
     gemmCase("gemm-2048", m: 2048, n: 2048, k: 2048),
     gemmCase("gemm-sd-4096x320x1280", m: 4096, n: 1280, k: 320),
@@ -95,3 +100,38 @@ func allBenchCases() -> [BenchCase] { [
     classifierTrainingCase(batch: 128),
     unetTrainingCase(batch: 128),
 ] + shippedModelCases() + convPassShapes.flatMap { convPassCases(c: $0.c, o: $0.o, side: $0.side) } }
+
+/// The core's FMA peak: 12 independent chains of SIMD16 fused multiply-adds, `iterations` deep
+/// (each FMA waits for the one 12 before it, longer than the FMA latency, so only throughput binds).
+func fmaPeakCase(iterations: Int) -> BenchCase {
+    BenchCase(name: "kernel-fma-peak", shape: "12 chains of SIMD16 FMAs x \(iterations)",
+              flops: Double(iterations) * 12 * 32) {
+        { blackHole(fmaChains(iterations)) }
+    }
+}
+
+/// The loop of `fmaPeakCase`.
+@inline(never)
+func fmaChains(_ iterations: Int) -> SIMD16<Float> {
+    let x = SIMD16<Float>(repeating: 0.001), m = SIMD16<Float>(repeating: 0.999)
+    var a0 = x, a1 = x + 1, a2 = x + 2, a3 = x + 3, a4 = x + 4, a5 = x + 5
+    var a6 = x + 6, a7 = x + 7, a8 = x + 8, a9 = x + 9, a10 = x + 10, a11 = x + 11
+    for _ in 0..<iterations {
+        a0.addProduct(a0, m); a1.addProduct(a1, m); a2.addProduct(a2, m); a3.addProduct(a3, m)
+        a4.addProduct(a4, m); a5.addProduct(a5, m); a6.addProduct(a6, m); a7.addProduct(a7, m)
+        a8.addProduct(a8, m); a9.addProduct(a9, m); a10.addProduct(a10, m); a11.addProduct(a11, m)
+    }
+    return a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11
+}
+
+/// Keeps a value alive so the work that produced it is not optimized away.
+@inline(never)
+func blackHole<T>(_ value: T) { withExtendedLifetime(value) {} }
+
+/// The GEMM micro-kernel alone (`GEMM.microKernelWorkload`) with its B panels in `level`.
+func microKernelCase(level: String, depth: Int, bPanels: Int, calls: Int) -> BenchCase {
+    BenchCase(name: "kernel-12x32-\(level)", shape: "depth \(depth), B \(128 * depth * bPanels / 1024) KiB",
+              flops: 2 * 12 * 32 * Double(depth) * Double(calls)) {
+        GEMM.microKernelWorkload(depth: depth, bPanels: bPanels, calls: calls)
+    }
+}
