@@ -68,7 +68,7 @@ extension GEMM {
                                    t01hi[10], t01hi[11], t23hi[10], t23hi[11], t01hi[14], t01hi[15], t23hi[14], t23hi[15])
             // Lane L of u_j goes to step 4L + j. The quarters are taken with constant
             // `lowHalf`/`highHalf` splits (a loop over L with computed indices spills u_j to the
-            // stack and rebuilds each quarter one float at a time: 3x slower packing).
+            // stack and rebuilds each quarter one float at a time: packing ran several times slower).
             let base = 16 * group  // bytes: rows 4 group ..< 4 group + 4 of a step
             storeQuarters(u0, d + base, stepBytes: stepBytes)
             storeQuarters(u1, d + base + stepBytes, stepBytes: stepBytes)

@@ -28,16 +28,14 @@ public enum GEMM {
     static let panelColumns = 32
     /// Steps of k per packed block. Deep blocks pay off because the 12 x 32 micro-kernel needs
     /// only 176 bytes of operands per 24 FMAs: it runs at the core's FMA peak with its B panels in
-    /// L3 and its A panel in L2 (measured: 113-115 GFLOP/s at depth 128-2048, against 114 for
-    /// FMAs alone), so what a block costs is the pass over C that ends it (C is read, added to
-    /// and written back once per block). Runs alternating depth 512 and 2048 in one process:
-    /// 4096x1280·1280x320 +9%, 2048³ +7%, 1024³ and 1024x640·640x640 +3%.
+    /// L3 as in L1 (`bench --filter kernel-`: 91-114 GFLOP/s at every level in four runs, 95-113
+    /// for FMAs alone), so what a block costs is the pass over C that ends it (C is read, added
+    /// to and written back once per block). See docs/benchmarks.md for the measured effect.
     static let depthBlock = 2048
     /// Floats of packed B per block: columns per block are this over the depth (all 1280 columns
     /// of 320x1280, 512 at depth 2048), 4 MiB, read from L3. When all the columns fit one block,
     /// A is packed one panel at a time just before its sweep over B, into L1, and B is packed
-    /// once for all the rows. Alternating runs in one process: 4096x320·320x1280 +8-10% and
-    /// 1024x640·640x640 +5% against 512-column blocks; a 16 MiB block (2048³ in one sweep) lost 30%.
+    /// once for all the rows. Larger B blocks lost (2048³ in one 16 MiB sweep ran ~30% slower).
     static let packedBBudget = 1 << 20
     /// Floats of packed A per block when the columns take several blocks: rows per block are
     /// this over the depth (at most 2496), so the buffer stays at 10 MiB. A is packed once per
