@@ -359,8 +359,9 @@ extension Lesson {
         report.paragraph("""
             The same computation as the sweep, for \(samplers.map { "`\($0)`" }.joined(separator: " and ")) at \
             \(options.liveSteps) steps with \(options.liveCount) images. With the sweep's seed the numbers must \
-            match the CSV (sampling is deterministic given the seed); a second seed shows how much FID moves \
-            when only the random draws change — the noise floor for comparing two entries of the sweep.
+            match the CSV (sampling is deterministic given the seed) up to Float rounding: a kernel that adds \
+            in a different order since the sweep was run can move the last digit. A second seed shows how much \
+            FID moves when only the random draws change — the noise floor for comparing two entries of the sweep.
             """)
         var rows: [[String]] = []
         for model in models {
