@@ -1,3 +1,5 @@
+import Dispatch
+import Synchronization
 import Testing
 import Tensor
 
@@ -119,6 +121,29 @@ struct MatmulTests {
             expectSumsClose(checked(c), reference, magnitudes: magnitudes, tolerance: 1e-6,
                             "one thread, transposeA \(ta), transposeB \(tb)")
         }
+    }
+
+    /// Products started from several threads at once each borrow their own packing workspace
+    /// (`GEMMWorkspace`): sharing one would mix their packed panels. The shapes differ, so
+    /// workspaces are also regrown while others are in use.
+    @Test func concurrentProductsUseSeparateWorkspaces() {
+        let shapes = (0..<8).map { (24 + 12 * $0, 40 + 32 * ($0 % 3), 64 + 48 * $0) }
+        let inputs = shapes.enumerated().map { index, shape in
+            (kernelTestTensor([shape.0, shape.2], seed: UInt64(30 + index)),
+             kernelTestTensor([shape.2, shape.1], seed: UInt64(40 + index)))
+        }
+        let references = inputs.map { naiveMatmul($0.0, $0.1) }
+        // Errors are gathered and checked on the test's own thread (an expectation recorded on a
+        // Dispatch thread loses track of its test).
+        let worst = Mutex([Float](repeating: 0, count: 32 * shapes.count))
+        DispatchQueue.concurrentPerform(iterations: 32 * shapes.count) { task in
+            let index = task % shapes.count
+            let x = inputs[index].0.matmul(inputs[index].1).scalars, y = references[index].scalars
+            let error = zip(x, y).map { Swift.abs($0 - $1) / (1 + Swift.abs($1)) }.max() ?? .infinity
+            worst.withLock { $0[task] = x.count == y.count ? error : .infinity }
+        }
+        let errors = worst.withLock { $0 }
+        #expect(errors.allSatisfy { $0 <= 1e-5 }, "worst relative error \(errors.max() ?? 0)")
     }
 
     @Test func stridedSlicesAndSteps() {
