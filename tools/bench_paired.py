@@ -4,8 +4,8 @@ a minute apart instead of the whole suite apart.
 
 On a shared machine the speed of both sides drifts by 10-40% over minutes. `bench` runs all of
 its cases and then all of the reference's, so a drift between the two halves lands in the ratio.
-Here each round runs `bench --no-reference` on the chosen cases and then tools/bench_reference.py
-on the same cases; the ratio of a round is the reference's median over ours from that round, and
+Here each round runs `bench --no-reference` on the chosen cases and tools/bench_reference.py
+on the same cases, in alternating order from round to round; the ratio of a round is the reference's median over ours from that round, and
 the median over the rounds is reported with the range.
 
 With `--baseline OTHER_BENCH` the other side is another build of `bench` instead of the
@@ -51,13 +51,17 @@ def main():
     if args.cpu_time:
         common += ["--cpu-time"]
     ratios = {}  # (name, threads, library) -> [ratio per round]
-    for round_index in range(args.rounds):
-        run_ours = lambda: json_lines([args.bench, "--no-reference", "--json"] + common)
+    def run_ours():
+        return json_lines([args.bench, "--no-reference", "--json"] + common)
+
+    def run_theirs():
         if args.baseline:
-            run_theirs = lambda: [dict(r, library="baseline")
-                                  for r in json_lines([args.baseline, "--no-reference", "--json"] + common)]
-        else:
-            run_theirs = lambda: json_lines([args.python, os.path.join(ROOT, "tools/bench_reference.py")] + common)
+            return [dict(r, library="baseline")
+                    for r in json_lines([args.baseline, "--no-reference", "--json"] + common)]
+        return json_lines([args.python, os.path.join(ROOT, "tools/bench_reference.py")] + common)
+
+    for round_index in range(args.rounds):
+        # Alternate which side runs first, so a drift within a round does not favour one side.
         if round_index % 2 == 0:
             ours_lines, theirs = run_ours(), run_theirs()
         else:

@@ -186,30 +186,8 @@ extension Tensor {
         guard padded[..<split].elementsEqual(shape[..<split]) else { return nil }
         let inner = shape[split...].reduce(1, *)
         guard inner >= 16 else { return nil }
-        let outer = n / inner
-        let out = TensorStorage(uninitializedCount: n)
-        // Each chunk of runs reads its own inputs and writes its own range of `out`.
-        nonisolated(unsafe) let pf = full.storage.pointer + full.offset
-        nonisolated(unsafe) let ps = small.storage.pointer + small.offset
-        nonisolated(unsafe) let dst = out.pointer
-        parallelFor(chunking: outer, minimumChunk: Swift.max(1, (1 << 15) / inner)) { range in
-            for run in range {
-                let value = ps[run], splat = SIMD16<Float>(repeating: value)
-                let source = pf + run * inner, target = dst + run * inner
-                var i = 0
-                while i + 16 <= inner {
-                    let x = UnsafeRawPointer(source + i).loadUnaligned(as: SIMD16<Float>.self)
-                    UnsafeMutableRawPointer(target + i).storeBytes(of: smallIsLeft ? op(splat, x) : op(x, splat),
-                                                                   as: SIMD16<Float>.self)
-                    i += 16
-                }
-                while i < inner {
-                    target[i] = smallIsLeft ? op.scalar(value, source[i]) : op.scalar(source[i], value)
-                    i += 1
-                }
-            }
-        }
-        return Tensor(storage: out, shape: shape, strides: contiguousStrides(shape))
+        return broadcastRows(full, small, smallIsLeft: smallIsLeft, rows: n / inner, inner: inner, valuePerRow: true,
+                             shape: shape, op)
     }
 
     /// `op` for a contiguous operand covering `shape` and a contiguous one equal to its trailing
@@ -226,24 +204,38 @@ extension Tensor {
         // The small operand's shape, less its leading 1s, must be the result's trailing axes.
         let trimmed = small.shape.drop { $0 == 1 }
         guard shape.suffix(trimmed.count).elementsEqual(trimmed), elementCount(Array(trimmed)) == inner else { return nil }
-        let rows = n / inner
-        let out = TensorStorage(uninitializedCount: n)
-        // Each chunk of rows reads its own inputs (and the shared row) and writes its own range of `out`.
+        return broadcastRows(full, small, smallIsLeft: smallIsLeft, rows: n / inner, inner: inner, valuePerRow: false,
+                             shape: shape, op)
+    }
+
+    /// The loop of `trailingBroadcast` and `leadingBroadcast`: row r of the contiguous `full`
+    /// (`inner` elements) combined with element r of the contiguous `small`, repeated over the
+    /// row (`valuePerRow`), or with `small`'s `inner` elements (otherwise), as a 16-lane loop
+    /// with rows split across threads. `smallIsLeft` puts `small` on the left of `op`.
+    @inlinable
+    static func broadcastRows<Op: VectorBinaryOperator>(
+        _ full: Tensor, _ small: Tensor, smallIsLeft: Bool, rows: Int, inner: Int, valuePerRow: Bool,
+        shape: [Int], _ op: Op
+    ) -> Tensor {
+        let out = TensorStorage(uninitializedCount: rows * inner)
+        // Each chunk of rows reads its own rows of `full` (and `small`) and writes its own rows of `out`.
         nonisolated(unsafe) let pf = full.storage.pointer + full.offset
         nonisolated(unsafe) let ps = small.storage.pointer + small.offset
         nonisolated(unsafe) let dst = out.pointer
         parallelFor(chunking: rows, minimumChunk: Swift.max(1, (1 << 15) / inner)) { range in
             for row in range {
                 let source = pf + row * inner, target = dst + row * inner
+                let splat = SIMD16<Float>(repeating: valuePerRow ? ps[row] : 0)
                 var i = 0
                 while i + 16 <= inner {
                     let x = UnsafeRawPointer(source + i).loadUnaligned(as: SIMD16<Float>.self)
-                    let y = UnsafeRawPointer(ps + i).loadUnaligned(as: SIMD16<Float>.self)
+                    let y = valuePerRow ? splat : UnsafeRawPointer(ps + i).loadUnaligned(as: SIMD16<Float>.self)
                     UnsafeMutableRawPointer(target + i).storeBytes(of: smallIsLeft ? op(y, x) : op(x, y), as: SIMD16<Float>.self)
                     i += 16
                 }
                 while i < inner {
-                    target[i] = smallIsLeft ? op.scalar(ps[i], source[i]) : op.scalar(source[i], ps[i])
+                    let y = valuePerRow ? ps[row] : ps[i]
+                    target[i] = smallIsLeft ? op.scalar(y, source[i]) : op.scalar(source[i], y)
                     i += 1
                 }
             }

@@ -49,23 +49,11 @@ extension GEMM {
             let r2 = UnsafeRawPointer(row + 2 * rowStride).loadUnaligned(as: SIMD16<Float>.self)
             let r3 = UnsafeRawPointer(row + 3 * rowStride).loadUnaligned(as: SIMD16<Float>.self)
             // Within each 128-bit lane L (steps 4L ..< 4L + 4): t01lo = (r0[4L], r1[4L], r0[4L+1], r1[4L+1]), ...
-            let t01lo = SIMD16<Float>(r0[0], r1[0], r0[1], r1[1], r0[4], r1[4], r0[5], r1[5],
-                                      r0[8], r1[8], r0[9], r1[9], r0[12], r1[12], r0[13], r1[13])
-            let t01hi = SIMD16<Float>(r0[2], r1[2], r0[3], r1[3], r0[6], r1[6], r0[7], r1[7],
-                                      r0[10], r1[10], r0[11], r1[11], r0[14], r1[14], r0[15], r1[15])
-            let t23lo = SIMD16<Float>(r2[0], r3[0], r2[1], r3[1], r2[4], r3[4], r2[5], r3[5],
-                                      r2[8], r3[8], r2[9], r3[9], r2[12], r3[12], r2[13], r3[13])
-            let t23hi = SIMD16<Float>(r2[2], r3[2], r2[3], r3[3], r2[6], r3[6], r2[7], r3[7],
-                                      r2[10], r3[10], r2[11], r3[11], r2[14], r3[14], r2[15], r3[15])
+            let t01lo = interleaveFloats(r0, r1, from: 0), t01hi = interleaveFloats(r0, r1, from: 2)
+            let t23lo = interleaveFloats(r2, r3, from: 0), t23hi = interleaveFloats(r2, r3, from: 2)
             // u_j's lane L is step 4L + j: (r0, r1, r2, r3) at that step.
-            let u0 = SIMD16<Float>(t01lo[0], t01lo[1], t23lo[0], t23lo[1], t01lo[4], t01lo[5], t23lo[4], t23lo[5],
-                                   t01lo[8], t01lo[9], t23lo[8], t23lo[9], t01lo[12], t01lo[13], t23lo[12], t23lo[13])
-            let u1 = SIMD16<Float>(t01lo[2], t01lo[3], t23lo[2], t23lo[3], t01lo[6], t01lo[7], t23lo[6], t23lo[7],
-                                   t01lo[10], t01lo[11], t23lo[10], t23lo[11], t01lo[14], t01lo[15], t23lo[14], t23lo[15])
-            let u2 = SIMD16<Float>(t01hi[0], t01hi[1], t23hi[0], t23hi[1], t01hi[4], t01hi[5], t23hi[4], t23hi[5],
-                                   t01hi[8], t01hi[9], t23hi[8], t23hi[9], t01hi[12], t01hi[13], t23hi[12], t23hi[13])
-            let u3 = SIMD16<Float>(t01hi[2], t01hi[3], t23hi[2], t23hi[3], t01hi[6], t01hi[7], t23hi[6], t23hi[7],
-                                   t01hi[10], t01hi[11], t23hi[10], t23hi[11], t01hi[14], t01hi[15], t23hi[14], t23hi[15])
+            let u0 = interleavePairs(t01lo, t23lo, from: 0), u1 = interleavePairs(t01lo, t23lo, from: 2)
+            let u2 = interleavePairs(t01hi, t23hi, from: 0), u3 = interleavePairs(t01hi, t23hi, from: 2)
             // Lane L of u_j goes to step 4L + j. The quarters are taken with constant
             // `lowHalf`/`highHalf` splits (a loop over L with computed indices spills u_j to the
             // stack and rebuilds each quarter one float at a time: packing ran several times slower).
@@ -75,6 +63,22 @@ extension GEMM {
             storeQuarters(u2, d + base + 2 * stepBytes, stepBytes: stepBytes)
             storeQuarters(u3, d + base + 3 * stepBytes, stepBytes: stepBytes)
         }
+    }
+
+    /// In each 128-bit lane L: (a[4L + o], b[4L + o], a[4L + o + 1], b[4L + o + 1]) for o = `from`
+    /// (`vunpcklps` for 0, `vunpckhps` for 2).
+    @inline(__always)
+    static func interleaveFloats(_ a: SIMD16<Float>, _ b: SIMD16<Float>, from o: Int) -> SIMD16<Float> {
+        SIMD16(a[o], b[o], a[o + 1], b[o + 1], a[o + 4], b[o + 4], a[o + 5], b[o + 5],
+               a[o + 8], b[o + 8], a[o + 9], b[o + 9], a[o + 12], b[o + 12], a[o + 13], b[o + 13])
+    }
+
+    /// In each 128-bit lane L: (a[4L + o], a[4L + o + 1], b[4L + o], b[4L + o + 1]) for o = `from`
+    /// (`vunpcklpd` for 0, `vunpckhpd` for 2: pairs of floats moved as one).
+    @inline(__always)
+    static func interleavePairs(_ a: SIMD16<Float>, _ b: SIMD16<Float>, from o: Int) -> SIMD16<Float> {
+        SIMD16(a[o], a[o + 1], b[o], b[o + 1], a[o + 4], a[o + 5], b[o + 4], b[o + 5],
+               a[o + 8], a[o + 9], b[o + 8], b[o + 9], a[o + 12], a[o + 13], b[o + 12], b[o + 13])
     }
 
     /// Stores the four 128-bit quarters of `u` at `destination` + 0, 4, 8 and 12 steps.

@@ -44,38 +44,3 @@ final class GEMMWorkspace: @unchecked Sendable {
         return body(workspace.base.bindMemory(to: Float.self, capacity: workspace.capacity))
     }
 }
-
-extension GEMM {
-    /// For `bench`: a closure that runs the 12 x 32 micro-kernel `calls` times over `depth` steps
-    /// on one packed A panel and `bPanels` packed B panels taken in turn (B's footprint,
-    /// 128 · depth · bPanels bytes, decides whether it streams from L1, L2 or L3), into a 12 x 32
-    /// tile of C that stays in L1. Nothing else is done: no packing and no traffic to a large C,
-    /// so its speed is the kernel's alone, `2 · 12 · 32 · depth · calls` flops per run.
-    public static func microKernelWorkload(depth: Int, bPanels: Int, calls: Int) -> @Sendable () -> Void {
-        precondition(depth > 0 && bPanels > 0 && calls > 0, "microKernelWorkload: sizes must be positive")
-        let buffers = MicroKernelBuffers(depth: depth, bPanels: bPanels)
-        return {
-            for call in 0..<calls {
-                microKernel12x32(depth, buffers.a, buffers.b + (call % bPanels) * panelColumns * depth,
-                                 buffers.c, panelColumns, 1, 0)
-            }
-        }
-    }
-}
-
-/// The operands of `GEMM.microKernelWorkload`, freed with the closure that holds them.
-private final class MicroKernelBuffers: @unchecked Sendable {
-    // @unchecked: the closure that owns these buffers is run by one thread at a time.
-    let a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>
-
-    init(depth: Int, bPanels: Int) {
-        a = .allocate(capacity: GEMM.panelRows * depth)
-        b = .allocate(capacity: GEMM.panelColumns * depth * bPanels)
-        c = .allocate(capacity: GEMM.panelRows * GEMM.panelColumns)
-        // Small values, so the sums stay finite however many calls run.
-        for i in 0..<(GEMM.panelRows * depth) { a[i] = Float(i % 7) * 0.01 }
-        for i in 0..<(GEMM.panelColumns * depth * bPanels) { b[i] = Float(i % 5) * 0.01 }
-    }
-
-    deinit { a.deallocate(); b.deallocate(); c.deallocate() }
-}
