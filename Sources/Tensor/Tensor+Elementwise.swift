@@ -177,9 +177,7 @@ extension Tensor {
     @inlinable
     static func trailingBroadcast<Op: VectorBinaryOperator>(_ a: Tensor, _ b: Tensor, _ shape: [Int], _ op: Op) -> Tensor? {
         let n = elementCount(shape)
-        guard a.isContiguous, b.isContiguous, a.count == n || b.count == n, a.count != b.count else { return nil }
-        let smallIsLeft = a.count < n
-        let small = smallIsLeft ? a : b, full = smallIsLeft ? b : a
+        guard let (full, small, smallIsLeft) = broadcastOperands(a, b, count: n) else { return nil }
         let padded = [Int](repeating: 1, count: shape.count - small.rank) + small.shape
         var split = shape.count
         while split > 0 && padded[split - 1] == 1 { split -= 1 }
@@ -196,9 +194,7 @@ extension Tensor {
     @inlinable
     static func leadingBroadcast<Op: VectorBinaryOperator>(_ a: Tensor, _ b: Tensor, _ shape: [Int], _ op: Op) -> Tensor? {
         let n = elementCount(shape)
-        guard a.isContiguous, b.isContiguous, a.count == n || b.count == n, a.count != b.count else { return nil }
-        let smallIsLeft = a.count < n
-        let small = smallIsLeft ? a : b, full = smallIsLeft ? b : a
+        guard let (full, small, smallIsLeft) = broadcastOperands(a, b, count: n) else { return nil }
         let inner = small.count
         guard inner > 0, small.rank <= shape.count else { return nil }
         // The small operand's shape, less its leading 1s, must be the result's trailing axes.
@@ -206,6 +202,14 @@ extension Tensor {
         guard shape.suffix(trimmed.count).elementsEqual(trimmed), elementCount(Array(trimmed)) == inner else { return nil }
         return broadcastRows(full, small, smallIsLeft: smallIsLeft, rows: n / inner, inner: inner, valuePerRow: false,
                              shape: shape, op)
+    }
+
+    /// For `trailingBroadcast` and `leadingBroadcast`: the contiguous operand of `n` elements, the
+    /// smaller contiguous one, and whether the smaller is `a`; nil when the operands are not so.
+    @inlinable
+    static func broadcastOperands(_ a: Tensor, _ b: Tensor, count n: Int) -> (full: Tensor, small: Tensor, smallIsLeft: Bool)? {
+        guard a.isContiguous, b.isContiguous, a.count == n || b.count == n, a.count != b.count else { return nil }
+        return a.count < n ? (b, a, true) : (a, b, false)
     }
 
     /// The loop of `trailingBroadcast` and `leadingBroadcast`: row r of the contiguous `full`
