@@ -10,7 +10,30 @@ thread count from the environment when NumPy is imported. For the NumPy children
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed: with them set (as on this machine's default
 environment) OpenBLAS falls back to its AVX2 kernel at half its speed.
 
+The three Stable Diffusion 1.5 cases (`sd15-unet-b2-64`, `sd15-vae-decode-512`,
+`sd15-text-encoder-b2`) time diffusers / transformers in float32 on a full-size SD 1.5 with random
+weights: the folder written by `tools/make_sd_fixtures.py --full-size DIR` (fp16 files, diffusers'
+`variant="fp16"` naming), named by the environment variable SWIFTDIFFUSION_SD15_RANDOM; without it they
+are skipped with a note on standard error. The models are loaded (fp16 files upcast to float32:
+`from_pretrained(DIR, subfolder=..., variant="fp16", torch_dtype=torch.float32)`) outside the timing;
+each timed run is one call under torch.inference_mode(): the UNet on a [2, 4, 64, 64] latent with
+timesteps [981, 17.5] and [2, 77, 768] text states, one VAE decode of a [1, 4, 64, 64] latent to
+[1, 3, 512, 512], the text encoder on [2, 77] ids. These calls take seconds, so they get one warm-up
+run and the median of min(--repetitions, 3) timed runs. Their `gflops` is 0 (not counted).
+
+`--sd15-peak-memory` (with SWIFTDIFFUSION_SD15_RANDOM set) instead measures, in this fresh process,
+diffusers' peak resident memory for: load the UNet, VAE and text encoder in float32 (as above), one UNet
+call (batch 2, 64x64, 77 tokens) and one VAE decode (64x64 -> 512x512), all under inference_mode on
+`--threads` threads (the first value of the list). It prints one JSON line:
+  {"name": "sd15-peak-memory", "shape": ..., "threads": N, "peakResidentMB": ..., "afterLoadResidentMB": ...,
+   "seconds": ..., "library": "torch"}
+where the MB figures are getrusage(RUSAGE_SELF).ru_maxrss (peak resident set, KiB on Linux) / 1024,
+the second one read right after loading, and `seconds` is the wall time of the whole sequence. It exits
+with status 2 (and a message) when the variable is unset or the folder is missing.
+
 Usage: python3 tools/bench_reference.py [--threads 1,2] [--repetitions 5] [--filter gemm] [--cpu-time]
+       SWIFTDIFFUSION_SD15_RANDOM=/tmp/sd15-random python3 tools/bench_reference.py --filter sd15
+       SWIFTDIFFUSION_SD15_RANDOM=/tmp/sd15-random python3 tools/bench_reference.py --sd15-peak-memory --threads 2
 """
 import argparse
 import json
@@ -55,6 +78,101 @@ for _folder in ("ddpm-fmnist", "ldm-fmnist"):
     if os.path.exists(_config):
         CASES.append((f"train-{_folder}-b32", "", "train_config", (_config, 32)))
         CASES.append((f"sample-{_folder}-b64", "", "sample_config", (_config, 64)))
+
+# Stable Diffusion 1.5 (random weights, see the module docstring): skipped when the variable is unset.
+SD15_VARIABLE = "SWIFTDIFFUSION_SD15_RANDOM"
+CASES += [
+    ("sd15-unet-b2-64", "SD 1.5 UNet, 2x4x64x64, 77x768 states", "sd15_unet", ()),
+    ("sd15-vae-decode-512", "SD 1.5 VAE decode 1x4x64x64 -> 512x512", "sd15_vae_decode", ()),
+    ("sd15-text-encoder-b2", "SD 1.5 CLIP text encoder, 2x77 ids", "sd15_text_encoder", ()),
+]
+
+
+def sd15_folder():
+    """The folder of tools/make_sd_fixtures.py --full-size, or None (after a note) when unavailable."""
+    folder = os.environ.get(SD15_VARIABLE, "")
+    if not folder:
+        return None
+    if not os.path.isfile(os.path.join(folder, "unet", "diffusion_pytorch_model.fp16.safetensors")):
+        print(f"bench_reference: {SD15_VARIABLE}={folder} holds no unet/diffusion_pytorch_model.fp16.safetensors; "
+              "skipping the sd15 cases (write it with tools/make_sd_fixtures.py --full-size DIR)", file=sys.stderr)
+        return None
+    return folder
+
+
+def sd15_load(part, folder):
+    """One SD 1.5 component in float32 from the fp16 files of `folder` (diffusers' variant naming)."""
+    import torch
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if part == "text_encoder":
+        from transformers import CLIPTextModel
+        return CLIPTextModel.from_pretrained(folder, subfolder=part, variant="fp16", dtype=torch.float32).eval()
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    cls = UNet2DConditionModel if part == "unet" else AutoencoderKL
+    return cls.from_pretrained(folder, subfolder=part, variant="fp16", torch_dtype=torch.float32).eval()
+
+
+def sd15_inputs():
+    """The inputs of the three SD 1.5 cases (their values do not change the cost)."""
+    import torch
+    g = torch.Generator().manual_seed(0)
+    ids = torch.full((2, 77), 49407, dtype=torch.long)
+    ids[:, 0] = 49406
+    ids[1, 1:6] = torch.tensor([320, 1125, 539, 320, 2368])  # "a photo of a cat"
+    return {"sample": torch.randn(2, 4, 64, 64, generator=g), "timesteps": torch.tensor([981.0, 17.5]),
+            "states": torch.randn(2, 77, 768, generator=g), "latent": torch.randn(1, 4, 64, 64, generator=g),
+            "ids": ids}
+
+
+def sd15_step(kind, folder):
+    """A function running one SD 1.5 call of `kind` (model loaded here, outside the timing)."""
+    import torch
+    x = sd15_inputs()
+    if kind == "sd15_unet":
+        unet = sd15_load("unet", folder)
+
+        def run():
+            with torch.inference_mode():
+                unet(x["sample"], x["timesteps"], encoder_hidden_states=x["states"])
+    elif kind == "sd15_vae_decode":
+        vae = sd15_load("vae", folder)
+
+        def run():
+            with torch.inference_mode():
+                vae.decode(x["latent"])
+    else:
+        text_encoder = sd15_load("text_encoder", folder)
+
+        def run():
+            with torch.inference_mode():
+                text_encoder(x["ids"])
+    return run
+
+
+def sd15_peak_memory(threads):
+    """Peak resident memory of diffusers for load (fp32) + one UNet call + one VAE decode; one JSON line."""
+    import resource
+    folder = sd15_folder()
+    if folder is None:
+        print(f"bench_reference: --sd15-peak-memory needs {SD15_VARIABLE} (the folder of "
+              "tools/make_sd_fixtures.py --full-size DIR)", file=sys.stderr)
+        sys.exit(2)
+    start = time.perf_counter()
+    import torch
+    torch.set_num_threads(threads)
+    unet, vae, text_encoder = (sd15_load(part, folder) for part in ("unet", "vae", "text_encoder"))
+    after_load = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    x = sd15_inputs()
+    with torch.inference_mode():
+        unet(x["sample"], x["timesteps"], encoder_hidden_states=x["states"])
+        vae.decode(x["latent"])
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"name": "sd15-peak-memory",
+                      "shape": "load UNet+VAE+text encoder fp32, UNet 2x4x64x64, VAE decode 512x512",
+                      "threads": threads, "peakResidentMB": round(peak, 1),
+                      "afterLoadResidentMB": round(after_load, 1), "seconds": round(seconds, 2),
+                      "library": "torch"}), flush=True)
 
 
 def config_unet(path):
@@ -169,12 +287,14 @@ def flops(kind, p):
         return float(UNET_TRAINING_FLOPS_PER_IMAGE * p[0])
     if kind in ("train_config", "sample_config"):
         return 0.0  # not counted: these cases report images per second
+    if kind.startswith("sd15_"):
+        return 0.0  # not counted
     b, heads, t, d = p
     return 4.0 * b * heads * t * t * d
 
 
-def median_seconds(run, repetitions, clock):
-    for _ in range(2):
+def median_seconds(run, repetitions, clock, warmups=2):
+    for _ in range(warmups):
         run()
     times = []
     for _ in range(repetitions):
@@ -193,8 +313,11 @@ def worker(library, threads, repetitions, name_filter, cpu_time):
         import torch
         torch.set_num_threads(threads)
         torch.manual_seed(0)
+    folder = sd15_folder()
     for name, shape, kind, p in CASES:
         if name_filter and name_filter not in name:
+            continue
+        if kind.startswith("sd15_") and (library != "torch" or folder is None):
             continue
         if library == "numpy":
             if kind not in ("gemm", "linear"):
@@ -217,6 +340,8 @@ def worker(library, threads, repetitions, name_filter, cpu_time):
                 run = config_training_step(*p)
             elif kind == "sample_config":
                 run = config_sampling_step(*p)
+            elif kind.startswith("sd15_"):
+                run = sd15_step(kind, folder)
             elif kind == "gemm":
                 m, n, k = p
                 a, b = torch.randn(m, k), torch.randn(k, n)
@@ -248,7 +373,11 @@ def worker(library, threads, repetitions, name_filter, cpu_time):
                 def run(inner=inner):
                     with torch.no_grad():
                         inner()
-        seconds = median_seconds(run, repetitions, clock)
+        if kind.startswith("sd15_"):  # seconds per call: one warm-up, at most three timed runs
+            seconds = median_seconds(run, min(repetitions, 3), clock, warmups=1)
+        else:
+            seconds = median_seconds(run, repetitions, clock)
+        run = None  # frees a loaded model before the next case
         line = {"name": name, "shape": shape, "threads": threads, "milliseconds": round(seconds * 1e3, 4),
                 "gflops": round(flops(kind, p) / seconds / 1e9, 2), "library": library}
         if kind in ("train_config", "sample_config"):
@@ -264,10 +393,18 @@ def main():
     parser.add_argument("--worker", choices=["numpy", "torch"])
     parser.add_argument("--cpu-time", action="store_true",
                         help="time with CPU seconds, not wall seconds (one thread on a busy machine)")
+    parser.add_argument("--sd15-peak-memory", action="store_true",
+                        help=f"print the peak resident memory of diffusers running SD 1.5 from ${SD15_VARIABLE}")
     args = parser.parse_args()
+    if args.sd15_peak_memory:
+        sd15_peak_memory(int(args.threads.split(",")[0]))
+        return
     if args.worker:
         worker(args.worker, int(args.threads), args.repetitions, args.filter, args.cpu_time)
         return
+    if not os.environ.get(SD15_VARIABLE) and any(k.startswith("sd15_") and args.filter in n for n, _, k, _ in CASES):
+        print(f"bench_reference: {SD15_VARIABLE} is not set; skipping the sd15 cases "
+              "(write the folder with tools/make_sd_fixtures.py --full-size DIR)", file=sys.stderr)
     libraries = []
     for library in ("numpy", "torch"):
         try:
