@@ -80,7 +80,26 @@ public enum Initialization {
     /// U(−bound, bound) computed as torch's `uniform_(from, to)` on the CPU: u·(to − from) + from
     /// with `to − from` in Float32 and the rest in Double (`dist_acctype<float>`), then rounded.
     public static func uniform(_ shape: [Int], bound: Float, generator: inout some RandomTensorGenerator) -> Tensor {
+        if generator is DeferredWeights { return DeferredWeights.placeholder(shape) }
         let width = Double(bound - (-bound)), from = Double(-bound)
         return generator.rand(shape).map { Float(Double($0) * width + from) }
     }
+}
+
+/// A stand-in generator for models whose weights are loaded from a file right after they are
+/// built (PyTorch's meta device, diffusers' `init_empty_weights`): every parameter starts as a
+/// broadcast view of a single zero, which costs no memory, instead of random numbers that would
+/// be drawn (860 M of them for Stable Diffusion's UNet) only to be overwritten. A model built
+/// this way computes zeros until its weights are loaded.
+public struct DeferredWeights: RandomTensorGenerator {
+    /// Creates the stand-in.
+    public init() {}
+    /// A zero-cost all-zero tensor of `shape` (every stride 0 over one element).
+    public static func placeholder(_ shape: [Int]) -> Tensor {
+        Tensor(storage: TensorStorage(count: 1, repeating: 0), shape: shape, strides: Array(repeating: 0, count: shape.count))
+    }
+    /// A placeholder of zeros.
+    public mutating func randn(_ shape: [Int]) -> Tensor { Self.placeholder(shape) }
+    /// A placeholder of zeros.
+    public mutating func rand(_ shape: [Int]) -> Tensor { Self.placeholder(shape) }
 }

@@ -24,8 +24,9 @@ public final class ResnetBlock2D: Module {
     public let norm1: GroupNorm
     /// 3×3 convolution from the input to the output channels.
     public let conv1: Conv2d
-    /// Projection of the (activated) time embedding to the output channels.
-    public let timeEmbeddingProjection: Linear
+    /// Projection of the (activated) time embedding to the output channels (absent in the
+    /// autoencoder's blocks, which have no time input).
+    public let timeEmbeddingProjection: Linear?
     /// GroupNorm of the intermediate features.
     public let norm2: GroupNorm
     /// Dropout before conv2.
@@ -35,12 +36,15 @@ public final class ResnetBlock2D: Module {
     /// 1×1 convolution matching the input channels to the output channels, when they differ.
     public let convShortcut: Conv2d?
 
-    /// Creates the block.
-    public init(inputChannels: Int, outputChannels: Int, timeEmbeddingChannels: Int, groups: Int,
+    /// Creates the block; `timeEmbeddingChannels` nil builds it without time conditioning
+    /// (diffusers' `temb_channels=None`, as in the VAE).
+    public init(inputChannels: Int, outputChannels: Int, timeEmbeddingChannels: Int?, groups: Int,
                 epsilon: Float, dropout: Float, generator: inout some RandomTensorGenerator) {
         norm1 = GroupNorm(groups: groups, channels: inputChannels, epsilon: epsilon)
         conv1 = Conv2d(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: 3, padding: 1, generator: &generator)
-        timeEmbeddingProjection = Linear(inputFeatures: timeEmbeddingChannels, outputFeatures: outputChannels, generator: &generator)
+        timeEmbeddingProjection = timeEmbeddingChannels.map {
+            Linear(inputFeatures: $0, outputFeatures: outputChannels, generator: &generator)
+        }
         norm2 = GroupNorm(groups: groups, channels: outputChannels, epsilon: epsilon)
         self.dropout = Dropout(probability: dropout)
         conv2 = Conv2d(inputChannels: outputChannels, outputChannels: outputChannels, kernelSize: 3, padding: 1, generator: &generator)
@@ -50,32 +54,45 @@ public final class ResnetBlock2D: Module {
 
     /// diffusers' names.
     public var children: [(name: String, module: any Module)] {
-        [("norm1", norm1), ("conv1", conv1), ("time_emb_proj", timeEmbeddingProjection), ("norm2", norm2),
-         ("dropout", dropout), ("conv2", conv2)] + (convShortcut.map { [("conv_shortcut", $0 as any Module)] } ?? [])
+        [("norm1", norm1), ("conv1", conv1)] + (timeEmbeddingProjection.map { [("time_emb_proj", $0 as any Module)] } ?? [])
+            + [("norm2", norm2), ("dropout", dropout), ("conv2", conv2)]
+            + (convShortcut.map { [("conv_shortcut", $0 as any Module)] } ?? [])
     }
 
-    /// The block applied to x [B, Cin, H, W] with `activatedEmbedding` = silu(e) [B, E].
-    public func callAsFunction(_ x: Variable, activatedEmbedding: Variable) -> Variable {
+    /// The block applied to x [B, Cin, H, W] with `activatedEmbedding` = silu(e) [B, E] (nil for
+    /// a block without time conditioning).
+    public func callAsFunction(_ x: Variable, activatedEmbedding: Variable?) -> Variable {
         var h = conv1(norm1(x).silu())
-        let batch = activatedEmbedding.shape[0], channels = h.shape[1]
-        h = h + timeEmbeddingProjection(activatedEmbedding).reshaped([batch, channels, 1, 1])
+        if let timeEmbeddingProjection, let activatedEmbedding {
+            let batch = activatedEmbedding.shape[0], channels = h.shape[1]
+            h = h + timeEmbeddingProjection(activatedEmbedding).reshaped([batch, channels, 1, 1])
+        }
         h = conv2(dropout(norm2(h).silu()))
         return (convShortcut?(x) ?? x) + h
     }
 }
 
 /// Halves the resolution with a 3×3 stride-2 convolution (diffusers `Downsample2D`, `use_conv=True`).
+/// With `padding` 1 (the UNets) the convolution pads every side; with `padding` 0 (the VAE's
+/// encoder) the input is first padded by one row and one column at the bottom and right only,
+/// as diffusers and the original LDM code do.
 public final class Downsample2D: Layer {
     /// The strided convolution.
     public let conv: Conv2d
+    /// 1: symmetric padding inside the convolution; 0: asymmetric (0, 1, 0, 1) padding before it.
+    public let padding: Int
     /// Creates the layer for `channels` channels.
-    public init(channels: Int, generator: inout some RandomTensorGenerator) {
-        conv = Conv2d(inputChannels: channels, outputChannels: channels, kernelSize: 3, stride: 2, padding: 1, generator: &generator)
+    public init(channels: Int, padding: Int = 1, generator: inout some RandomTensorGenerator) {
+        precondition(padding == 0 || padding == 1, "Downsample2D: padding must be 0 or 1")
+        self.padding = padding
+        conv = Conv2d(inputChannels: channels, outputChannels: channels, kernelSize: 3, stride: 2, padding: padding, generator: &generator)
     }
     /// `conv`.
     public var children: [(name: String, module: any Module)] { [("conv", conv)] }
-    /// [B, C, H, W] → [B, C, ⌈H/2⌉, ⌈W/2⌉].
-    public func callAsFunction(_ x: Variable) -> Variable { conv(x) }
+    /// [B, C, H, W] → [B, C, ⌈H/2⌉, ⌈W/2⌉] (padding 1) or [B, C, ⌊H/2⌋, ⌊W/2⌋] (padding 0, even sizes).
+    public func callAsFunction(_ x: Variable) -> Variable {
+        padding == 1 ? conv(x) : conv(x.padded([(0, 0), (0, 0), (0, 1), (0, 1)]))
+    }
 }
 
 /// Doubles the resolution: nearest-neighbour ×2 then a 3×3 convolution (diffusers `Upsample2D`,
@@ -115,8 +132,10 @@ public final class UNet2DDownBlock: Module {
     public let downsampler: Downsample2D?
 
     /// Creates the level.
-    public init(inputChannels: Int, outputChannels: Int, layers: Int, timeEmbeddingChannels: Int, hasAttention: Bool,
-                headDimension: Int?, addsDownsample: Bool, groups: Int, epsilon: Float, dropout: Float,
+    /// `timeEmbeddingChannels` nil and `downsamplePadding` 0 give the VAE encoder's
+    /// `DownEncoderBlock2D` (same parameter names).
+    public init(inputChannels: Int, outputChannels: Int, layers: Int, timeEmbeddingChannels: Int?, hasAttention: Bool,
+                headDimension: Int?, addsDownsample: Bool, downsamplePadding: Int = 1, groups: Int, epsilon: Float, dropout: Float,
                 generator: inout some RandomTensorGenerator) {
         var resnets: [ResnetBlock2D] = [], attentions: [Attention] = []
         for i in 0..<layers {
@@ -130,7 +149,7 @@ public final class UNet2DDownBlock: Module {
         }
         self.resnets = resnets
         self.attentions = attentions
-        downsampler = addsDownsample ? Downsample2D(channels: outputChannels, generator: &generator) : nil
+        downsampler = addsDownsample ? Downsample2D(channels: outputChannels, padding: downsamplePadding, generator: &generator) : nil
     }
 
     /// `resnets.M`, `attentions.M`, `downsamplers.0`.
@@ -141,7 +160,7 @@ public final class UNet2DDownBlock: Module {
     }
 
     /// The level's output and the skip connections it adds (one per block plus the downsampled one).
-    public func callAsFunction(_ x: Variable, activatedEmbedding: Variable) -> (output: Variable, skips: [Variable]) {
+    public func callAsFunction(_ x: Variable, activatedEmbedding: Variable?) -> (output: Variable, skips: [Variable]) {
         var h = x
         var skips: [Variable] = []
         for (i, resnet) in resnets.enumerated() {
@@ -164,8 +183,8 @@ public final class UNet2DMidBlock: Module {
     /// The attention layer between them (absent when `add_attention` is false).
     public let attention: Attention?
 
-    /// Creates the block.
-    public init(channels: Int, timeEmbeddingChannels: Int, hasAttention: Bool, headDimension: Int?, groups: Int,
+    /// Creates the block (`timeEmbeddingChannels` nil: the VAE's mid block, no time input).
+    public init(channels: Int, timeEmbeddingChannels: Int?, hasAttention: Bool, headDimension: Int?, groups: Int,
                 epsilon: Float, dropout: Float, generator: inout some RandomTensorGenerator) {
         let first = ResnetBlock2D(inputChannels: channels, outputChannels: channels, timeEmbeddingChannels: timeEmbeddingChannels,
                                   groups: groups, epsilon: epsilon, dropout: dropout, generator: &generator)
@@ -183,7 +202,7 @@ public final class UNet2DMidBlock: Module {
     }
 
     /// resnet → attention → resnet.
-    public func callAsFunction(_ x: Variable, activatedEmbedding: Variable) -> Variable {
+    public func callAsFunction(_ x: Variable, activatedEmbedding: Variable?) -> Variable {
         var h = resnets[0](x, activatedEmbedding: activatedEmbedding)
         if let attention { h = attention(h) }
         return resnets[1](h, activatedEmbedding: activatedEmbedding)
