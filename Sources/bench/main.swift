@@ -2,7 +2,7 @@
 // PyTorch timed on the same shapes in the same run.
 //
 // Usage: swift run -c release bench [--json] [--threads 1,2] [--repetitions 5] [--filter NAME]
-//                                    [--python PATH] [--no-reference] [--cpu-time]
+//                                    [--python PATH] [--no-reference] [--cpu-time] [--sd15-peak-memory]
 // Each case runs twice to warm up, then `--repetitions` times; the median is reported.
 // `--json` prints one JSON object per line: name, shape, threads, milliseconds, gflops, library
 // (reference lines also carry `ratio`: their time over ours, i.e. our speed over theirs), and
@@ -61,6 +61,9 @@ struct Options: ParsableCommand {
     var noReference = false
     @Flag(help: "Time with process CPU seconds instead of wall seconds (here and in the reference).")
     var cpuTime = false
+    @Flag(name: .customLong("sd15-peak-memory"),
+          help: "Only measure the peak resident memory of Stable Diffusion 1.5 (load, one UNet call, one decode) here and in diffusers; needs SWIFTDIFFUSION_SD15_RANDOM.")
+    var sd15PeakMemory = false
 
     /// Whether the reference script runs.
     var reference: Bool { !noReference }
@@ -161,10 +164,19 @@ func referenceMeasurements(_ options: Options) -> [Measurement]? {
 }
 
 let options = Options.parseOrExit()
+if options.sd15PeakMemory {
+    // Before `keepFreedMemoryForReuse`: memory is measured with the C allocator's defaults, as
+    // the reference is.
+    measureStableDiffusionPeakMemory(options)
+    exit(0)
+}
 // As `diffuse train` does: large buffers stay in the heap between runs instead of being mapped
 // fresh (and page-faulted) every time. The reference processes get the same glibc settings.
 TensorStorage.keepFreedMemoryForReuse()
-let cases = allBenchCases().filter { options.filter.isEmpty || $0.name.contains(options.filter) }
+if stableDiffusionFolder() == nil && "sd15".contains(options.filter) && !options.filter.isEmpty {
+    note("the sd15 cases need SWIFTDIFFUSION_SD15_RANDOM=DIR (tools/make_sd_fixtures.py --full-size DIR)")
+}
+let cases = (allBenchCases() + stableDiffusionCases()).filter { options.filter.isEmpty || $0.name.contains(options.filter) }
 if cases.isEmpty { fail("no case matches --filter \(options.filter)") }
 
 let encoder = JSONEncoder()
