@@ -173,7 +173,7 @@ if options.sd15PeakMemory {
 // As `diffuse train` does: large buffers stay in the heap between runs instead of being mapped
 // fresh (and page-faulted) every time. The reference processes get the same glibc settings.
 TensorStorage.keepFreedMemoryForReuse()
-if stableDiffusionFolder() == nil && "sd15".contains(options.filter) && !options.filter.isEmpty {
+if stableDiffusionFolder() == nil && options.filter.contains("sd15") {
     note("the sd15 cases need SWIFTDIFFUSION_SD15_RANDOM=DIR (tools/make_sd_fixtures.py --full-size DIR)")
 }
 let cases = (allBenchCases() + stableDiffusionCases()).filter { options.filter.isEmpty || $0.name.contains(options.filter) }

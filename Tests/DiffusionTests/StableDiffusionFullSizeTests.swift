@@ -5,11 +5,10 @@
 // (1.9 GB) is built by `tools/make_sd_fixtures.py --full-size DIR`, not by CI: this test runs only
 // when `SWIFTDIFFUSION_SD15_RANDOM=DIR` is set.
 //
-// Tolerance: `relativeError` ≤ 1e-3 (infinity norm relative to the reference's). Both sides
-// compute in Float32 from the same 16-bit weights; the full-size networks are 16 (text), ~70
-// (UNet) and ~30 (VAE) layers deep with sums of up to 11 520 products, so summation-order
-// rounding grows to ~1e-5..1e-4 relative here; 1e-3 still catches any wrong layer or
-// convention, which moves outputs by 1e-2 or more (the tiny-model tests hold 1e-4).
+// Tolerance: `relativeError` ≤ 1e-4 (infinity norm relative to the reference's), as for the tiny
+// models. Both sides compute in Float32 from the same 16-bit weights and differ in summation
+// order only; measured here: text 1.7e-6, UNet 2.1e-6, VAE decode 4.8e-6 — any wrong layer or
+// convention moves outputs by 1e-2 or more.
 
 import Autograd
 import Diffusion
@@ -22,7 +21,7 @@ private let fullSizeFolder = ProcessInfo.processInfo.environment["SWIFTDIFFUSION
 
 @Suite("Stable Diffusion 1.5 at full size (random weights)", .enabled(if: fullSizeFolder != nil, "set SWIFTDIFFUSION_SD15_RANDOM=DIR"))
 struct StableDiffusionFullSizeTests {
-    let tolerance = 1e-3
+    let tolerance = 1e-4
 
     @Test("text encoder, UNet call and VAE decode match diffusers")
     func fullSize() throws {
