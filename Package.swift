@@ -32,7 +32,8 @@ let package = Package(
         .target(name: "Autograd", dependencies: ["Tensor"], swiftSettings: native),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Tensor"],
                     exclude: ["Fixtures"], swiftSettings: native),
-        .target(name: "Diffusion", dependencies: ["Tensor", "Autograd"], swiftSettings: native),
+        // Resources: CLIP's BPE vocabulary (bpe_simple_vocab_16e6.txt.gz) and its licences.
+        .target(name: "Diffusion", dependencies: ["Tensor", "Autograd"], resources: [.copy("Resources")], swiftSettings: native),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Autograd", "Tensor"], exclude: ["Fixtures"], swiftSettings: native),
         .executableTarget(
             name: "diffuse",

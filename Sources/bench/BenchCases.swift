@@ -53,6 +53,23 @@ func linearCase(_ name: String, m: Int, n: Int, k: Int) -> BenchCase {
     }
 }
 
+/// `linearCase` with the weight stored in binary16: `x.matmul(transposed:)` widens W while
+/// packing it (same blocking and micro-kernel as the Float32 product, equal results).
+func halfLinearCase(_ name: String, m: Int, n: Int, k: Int) -> BenchCase {
+    BenchCase(name: name, shape: "\(m)x\(k) * (\(n)x\(k) f16)T", flops: 2 * Double(m) * Double(n) * Double(k)) {
+        let x = benchTensor([m, k], seed: 1), w = HalfPrecisionTensor(narrowing: benchTensor([n, k], seed: 2), format: .float16)
+        return { _ = x.matmul(transposed: w) }
+    }
+}
+
+/// Widening a binary16 weight to a Float32 tensor (what a 16-bit `Conv2d` weight costs per call).
+func widenCase(_ name: String, shape: [Int]) -> BenchCase {
+    BenchCase(name: name, shape: shape.map(String.init).joined(separator: "x") + " f16 -> f32", flops: 0) {
+        let w = HalfPrecisionTensor(narrowing: benchTensor(shape, seed: 3), format: .float16)
+        return { _ = w.widened() }
+    }
+}
+
 /// A 3x3, padding-1 convolution of `[n, c, h, w]` to `outChannels` channels.
 func convCase(_ name: String, n: Int, c: Int, h: Int, w: Int, outChannels: Int) -> BenchCase {
     BenchCase(name: name, shape: "N=\(n) C=\(c) \(h)x\(w) -> \(outChannels), 3x3 pad 1",
@@ -89,6 +106,10 @@ func allBenchCases() -> [BenchCase] { [
     // The same products as linear layers compute them (weight stored [out, in], read transposed).
     linearCase("linear-sd-4096x320x1280", m: 4096, n: 1280, k: 320),
     linearCase("linear-sd-77x768x320", m: 77, n: 320, k: 768),
+    // The same with the weight kept in Float16 (widened while packed), and a whole weight widened.
+    halfLinearCase("linear-sd-4096x320x1280-f16", m: 4096, n: 1280, k: 320),
+    halfLinearCase("linear-sd-77x768x320-f16", m: 77, n: 320, k: 768),
+    widenCase("widen-f16-1280x1280x3x3", shape: [1280, 1280, 3, 3]),
     convCase("conv3x3-sd-2x320x64x64", n: 2, c: 320, h: 64, w: 64, outChannels: 320),
     convCase("conv3x3-128x32x28x28", n: 128, c: 32, h: 28, w: 28, outChannels: 64),
     convCase("conv3x3-128x64x16x16", n: 128, c: 64, h: 16, w: 16, outChannels: 64),

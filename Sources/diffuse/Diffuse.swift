@@ -15,7 +15,7 @@ struct Diffuse: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diffuse",
         abstract: "Train and sample small diffusion models (SwiftDiffusion).",
-        subcommands: [TrainCommand.self, SampleCommand.self, ExportCommand.self, EncodeLatentsCommand.self, FIDCommand.self, FIDSweepCommand.self])
+        subcommands: [TrainCommand.self, SampleCommand.self, ExportCommand.self, EncodeLatentsCommand.self, FIDCommand.self, FIDSweepCommand.self, TokenizeCommand.self])
 }
 
 /// Runs `body`; a thrown library error is printed as `error: <description>` and exits with 1

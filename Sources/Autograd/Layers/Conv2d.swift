@@ -1,4 +1,12 @@
 // 2-D convolution layer, as `torch.nn.Conv2d` (NCHW, square kernel, zero padding).
+// A weight held in 16 bits (`weight.halfPrecisionValue`) is widened into a transient Float32
+// tensor at each call (reading `weight.value`), used by the same kernels and released when the
+// call returns (inference) or with the graph: one layer's weight at a time, so results equal the
+// Float32 weight's bit for bit. The convolution kernels (direct, phase-split, Winograd, whole
+// image) each lay out or transform the weight their own way, so widening once up front is the
+// one change that serves them all. Its cost, for Stable Diffusion's 1280 x 1280 x 3 x 3 weight:
+// 16 ms on one thread (`bench --filter widen-f16`), against 147 ms for that layer's convolution
+// of a batch of 2 at 16 x 16 and 276 ms at 8 x 8 (one thread).
 
 import Tensor
 
@@ -37,7 +45,7 @@ public final class Conv2d: Layer {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
     }
 
-    /// x: [N, in, H, W] → [N, out, H', W'].
+    /// x: [N, in, H, W] → [N, out, H', W']. A 16-bit weight is widened for the call.
     public func callAsFunction(_ x: Variable) -> Variable {
         Variable.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
     }

@@ -1,4 +1,6 @@
-// Embedding: a learned lookup table, as `torch.nn.Embedding`.
+// Embedding: a learned lookup table, as `torch.nn.Embedding`. A table held in 16 bits
+// (`weight.halfPrecisionValue`) widens only the rows it looks up when no gradient is recorded for
+// it (CLIP's 49408 x 768 token table is not widened whole for a 77-token prompt).
 
 import Tensor
 
@@ -17,6 +19,10 @@ public final class Embedding: Module {
 
     /// The rows for `indices`, shaped `shape + [dimension]` (`shape` defaults to [indices.count]).
     public func callAsFunction(_ indices: [Int], shape: [Int]? = nil) -> Variable {
-        Variable.embedding(weight, indices: indices, indexShape: shape)
+        if let half = weight.halfPrecisionValue, !(GradientRecording.isEnabled && weight.requiresGrad) {
+            precondition(half.rank == 2, "embedding: weight must be [V, D], got \(half.shape)")
+            return Variable(half.widenedRows(at: indices).reshaped((shape ?? [indices.count]) + [half.shape[1]]))
+        }
+        return Variable.embedding(weight, indices: indices, indexShape: shape)
     }
 }

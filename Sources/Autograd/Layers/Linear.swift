@@ -1,4 +1,9 @@
 // Linear (fully connected) layer: y = x·Wᵀ + b over the last axis, as `torch.nn.Linear`.
+// A weight held in 16 bits (`weight.halfPrecisionValue`, loaded for inference) is multiplied as
+// stored, widened block by block inside the GEMM's packing (`Tensor.matmul(transposed:)`), with
+// results equal bit for bit to the Float32 weight's, whenever no gradient is recorded for it
+// (inside `withoutGradients`, or when it does not require a gradient). Training it records the
+// Float32 product on a transient widened copy, as any other reader of `value` gets.
 
 import Tensor
 
@@ -24,12 +29,19 @@ public final class Linear: Layer {
     }
 
     /// x: [..., in] → [..., out]. Leading axes are flattened into one GEMM (so the weight
-    /// gradient is one matrix product, not a batch of them).
+    /// gradient is one matrix product, not a batch of them). A 16-bit weight is read as stored
+    /// unless its gradient is being recorded (see the file comment).
     public func callAsFunction(_ x: Variable) -> Variable {
         let inputFeatures = weight.shape[1], outputFeatures = weight.shape[0]
         precondition(x.shape.last == inputFeatures, "Linear: input \(x.shape) does not end in \(inputFeatures) features")
         let leading = Array(x.shape.dropLast())
-        var y = x.reshaped([-1, inputFeatures]).matmul(weight.transposed())
+        let rows = x.reshaped([-1, inputFeatures])
+        var y: Variable
+        if let half = weight.halfPrecisionValue, !(GradientRecording.isEnabled && weight.requiresGrad) {
+            y = rows.matmul(transposed: half)
+        } else {
+            y = rows.matmul(weight.transposed())
+        }
         if let bias { y = y + bias }
         return y.reshaped(leading + [outputFeatures])
     }

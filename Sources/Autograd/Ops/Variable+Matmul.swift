@@ -1,6 +1,8 @@
 // Matrix products on variables, with `torch.matmul` semantics (1-D operands promoted, batch
 // axes broadcast). For C = A·B: dA = dC·Bᵀ and dB = Aᵀ·dC, each summed over the batch axes
 // that broadcasting stretched. The transposes are views, so the GEMM reads them without copies.
+// A constant 16-bit matrix W (a weight kept in Float16/BFloat16) multiplies through the GEMM
+// that widens while packing: y = x·Wᵀ, dx = dy·W, no gradient for W.
 
 import Tensor
 
@@ -36,6 +38,18 @@ extension Variable {
                     other.accumulateGradient(db.summedToShape(b2.shape).reshaped(b.shape))
                 }
             }
+        }
+    }
+}
+
+extension Variable {
+    /// `self · weightᵀ` for a constant 16-bit `weight` [n, k]: self [..., k] → [..., n], bit for
+    /// bit the product with the widened weight. The gradient reaches `self` only
+    /// (dSelf = dY · W, also without widening the weight); the weight is not a variable here.
+    public func matmul(transposed weight: HalfPrecisionTensor) -> Variable {
+        let x = value
+        return Variable(result: x.matmul(transposed: weight), parents: [self]) { g in
+            self.accumulateGradient(g.matmul(weight).reshaped(x.shape))
         }
     }
 }

@@ -10,7 +10,8 @@
 //   converts nothing; `tensor(named:)` converts one tensor to a Float32 `Tensor` when asked.
 //   F32, F16 and BF16 convert exactly. I64 and I32 are readable too: `tensor(named:)` rounds
 //   them to the nearest Float (exact up to 2^24 in magnitude), `integers(named:)` returns them
-//   exactly as `[Int]`.
+//   exactly as `[Int]`. `halfPrecisionTensor(named:)` returns an F16/BF16 tensor as stored,
+//   reading the mapping in place (the mapping lives as long as any tensor taken from it).
 // - Every header field is checked, as the reference implementation does: file shorter than 8
 //   bytes, header length past the end of the file, malformed JSON, entries that are not
 //   objects, unknown dtype, shape not matching the byte count, offsets out of range,
@@ -97,7 +98,8 @@ public struct SafetensorsError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// Read-only memory mapping of a whole file, unmapped when the last reference goes.
+/// Read-only memory mapping of a whole file, unmapped when the last reference goes (the
+/// `SafetensorsFile` values and the `HalfPrecisionTensor`s read from it).
 private final class MappedFile: @unchecked Sendable {   // immutable after init
     let base: UnsafeRawPointer
     let size: Int
@@ -295,6 +297,16 @@ public struct SafetensorsFile: Sendable {
                 }
             }
         }
+    }
+
+    /// Tensor `name` as stored when it is F16 or BF16, nil for any other dtype. Zero-copy: the
+    /// result reads the mapped file (which it keeps mapped while it lives) and converts nothing.
+    public func halfPrecisionTensor(named name: String) throws -> HalfPrecisionTensor? {
+        let info = try info(named: name)
+        guard let format = HalfPrecisionTensor.Format(info.dtype) else { return nil }
+        let bytes = HalfPrecisionStorage(borrowing: file.base + dataStart + info.dataRange.lowerBound,
+                                         byteCount: info.dataRange.count, owner: file)
+        return HalfPrecisionTensor(shape: info.shape, format: format, storage: bytes)
     }
 
     /// The exact values of an I64 or I32 tensor in row-major order; throws `.wrongDType` for
