@@ -44,7 +44,7 @@ extension Module {
     public var parameters: [Variable] { namedParameters().map(\.variable) }
 
     /// The total number of scalar parameters.
-    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
 
     /// Switches dropout (and any other training-only behaviour) on or off in the whole tree,
     /// as `module.train(mode)` / `module.eval()` in PyTorch.

@@ -230,12 +230,24 @@ public struct StableDiffusionCheckpoint {
         }
     }
 
-    /// Sets one parameter.
+    /// Sets one parameter. With `keepHalfPrecision`, an F16/BF16 tensor of two or more axes
+    /// (the weights of linear, convolution and embedding layers: all but ~0.1% of the
+    /// parameters) stays 16-bit, mapped from the file; 1-D tensors (biases, norms) are widened.
     private static func load(_ source: Source, into variable: Variable, keepHalfPrecision: Bool) throws {
+        if keepHalfPrecision, variable.rank >= 2, let half = try source.file.halfPrecisionTensor(named: source.key) {
+            switch source.transform {
+            case .none: variable.halfPrecisionValue = half
+            case .dropTrailingUnitAxes: variable.halfPrecisionValue = half.reshaped(variable.shape)
+            case .thirdOfRows(let k):
+                let n = half.shape[0] / 3
+                variable.halfPrecisionValue = half.slicedRows(k * n..<((k + 1) * n))
+            }
+            return
+        }
         var value = try source.file.tensor(named: source.key)
         switch source.transform {
         case .none: break
-        case .dropTrailingUnitAxes: value = value.reshaped(Array(value.shape.prefix(2)))
+        case .dropTrailingUnitAxes: value = value.reshaped(variable.shape)
         case .thirdOfRows(let k):
             let n = value.shape[0] / 3
             value = value.sliced(axis: 0, start: k * n, end: (k + 1) * n).contiguous()
