@@ -5,8 +5,8 @@
 // Float32 weight's bit for bit. The convolution kernels (direct, phase-split, Winograd, whole
 // image) each lay out or transform the weight their own way, so widening once up front is the
 // one change that serves them all. Its cost, for Stable Diffusion's 1280 x 1280 x 3 x 3 weight:
-// 16 ms on one thread (`bench --filter widen-f16`), against 147 ms for that layer's convolution
-// of a batch of 2 at 16 x 16 and 276 ms at 8 x 8 (one thread).
+// 11 ms on one thread, 6 ms on two (`bench --filter widen-f16`), against 125 / 84 ms for that
+// layer's convolution of a batch of 2 at 16 x 16 and 233 / 135 ms at 8 x 8.
 
 import Tensor
 
