@@ -79,11 +79,13 @@ func measureStableDiffusionPeakMemory(_ options: Options) {
     let ids = [[49406] + Array(repeating: 49407, count: 76), [49406, 320, 1125, 539, 320, 2368] + Array(repeating: 49407, count: 71)]
     let states = models.0(ids)
     let noise = Variable(benchTensor([2, 4, 64, 64], seed: 11))
+    let afterText = peakResidentMegabytes()
     let prediction = withoutGradients { models.1(noise, timesteps: [981, 981], context: Variable(states)).value }
+    let afterUNet = peakResidentMegabytes()
     _ = models.2.decode(prediction.sliced(axis: 0, start: 0, end: 1) * (1 / 0.18215))
     let ours = peakResidentMegabytes()
-    print(String(format: "sd15-peak-memory  swift  threads %d  peak %.0f MB (after loading %.0f MB), %.1f s",
-                 Parallel.threadCount, ours, afterLoad, wallSeconds() - start))
+    print(String(format: "sd15-peak-memory  swift  threads %d  peak %.0f MB (after loading %.0f, text encoder %.0f, UNet call %.0f), %.1f s",
+                 Parallel.threadCount, ours, afterLoad, afterText, afterUNet, wallSeconds() - start))
     guard options.reference else { return }
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../tools/bench_reference.py").standardizedFileURL
