@@ -13,6 +13,8 @@
 // Views: `reshaped` and `slicedRows` (a range of the first axis) share the bytes, as a row-major
 // array allows without strides.
 
+import Foundation
+
 /// An immutable row-major array of binary16 or bfloat16 values, owned or mapped from a file.
 public struct HalfPrecisionTensor: Sendable {
     /// The 16-bit storage formats.
@@ -52,6 +54,20 @@ public struct HalfPrecisionTensor: Sendable {
     public var byteCount: Int { 2 * count }
     /// Whether the bytes are borrowed from a memory-mapped file rather than owned.
     public var isMapped: Bool { storage.owner != nil }
+
+    /// For a tensor mapped from a file, tells the OS that its pages are not needed for now
+    /// (`madvise(MADV_DONTNEED)` on the whole pages inside its bytes), so resident memory drops
+    /// by about its size. The tensor stays valid: the next read faults the pages back in from
+    /// the file (usually from the page cache). The mapping is private and never written, so
+    /// nothing is lost. Does nothing for a tensor in its own heap buffer.
+    public func releaseResidentPages() {
+        guard isMapped, byteCount > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: storage.base + byteOffset), end = start + byteCount
+        let first = (start + page - 1) / page * page, last = end / page * page
+        guard last > first, let pointer = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        _ = madvise(pointer, last - first, Int32(MADV_DONTNEED))
+    }
 
     /// A tensor over `count` elements at `storage + byteOffset`.
     init(shape: [Int], format: Format, storage: HalfPrecisionStorage, byteOffset: Int = 0) {

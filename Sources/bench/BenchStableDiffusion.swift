@@ -9,7 +9,9 @@
 //
 // `bench --sd15-peak-memory` measures the peak resident memory (getrusage's ru_maxrss) of a
 // fresh process that loads all three models from the F16 folder and runs one UNet call and one
-// decode, and the same for diffusers (fp32) in a fresh Python process.
+// decode, and the same for diffusers (fp32) in a fresh Python process. As a pipeline does, the
+// text encoder's mapped weights are released after encoding and the UNet's before decoding
+// (`Module.releaseResidentWeights`); `--sd15-keep-weights-resident` keeps all three resident.
 
 import Autograd
 import Diffusion
@@ -77,15 +79,19 @@ func measureStableDiffusionPeakMemory(_ options: Options) {
     let afterLoad = peakResidentMegabytes()
     Parallel.threadCount = options.threads.max() ?? 2
     let ids = [[49406] + Array(repeating: 49407, count: 76), [49406, 320, 1125, 539, 320, 2368] + Array(repeating: 49407, count: 71)]
+    let release = !options.sd15KeepWeightsResident
     let states = models.0(ids)
+    if release { models.0.releaseResidentWeights() }
     let noise = Variable(benchTensor([2, 4, 64, 64], seed: 11))
     let afterText = peakResidentMegabytes()
     let prediction = withoutGradients { models.1(noise, timesteps: [981, 981], context: Variable(states)).value }
+    if release { models.1.releaseResidentWeights() }
     let afterUNet = peakResidentMegabytes()
     _ = models.2.decode(prediction.sliced(axis: 0, start: 0, end: 1) * (1 / 0.18215))
     let ours = peakResidentMegabytes()
-    print(String(format: "sd15-peak-memory  swift  threads %d  peak %.0f MB (after loading %.0f, text encoder %.0f, UNet call %.0f), %.1f s",
-                 Parallel.threadCount, ours, afterLoad, afterText, afterUNet, wallSeconds() - start))
+    print(String(format: "sd15-peak-memory  swift  threads %d  peak %.0f MB (after loading %.0f, text encoder %.0f, UNet call %.0f; %@), %.1f s",
+                 Parallel.threadCount, ours, afterLoad, afterText, afterUNet,
+                 release ? "idle models' weights released" : "all weights kept resident", wallSeconds() - start))
     guard options.reference else { return }
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../tools/bench_reference.py").standardizedFileURL

@@ -2,7 +2,7 @@
 // PyTorch timed on the same shapes in the same run.
 //
 // Usage: swift run -c release bench [--json] [--threads 1,2] [--repetitions 5] [--filter NAME]
-//                                    [--python PATH] [--no-reference] [--cpu-time] [--sd15-peak-memory]
+//                                    [--python PATH] [--no-reference] [--cpu-time] [--sd15-peak-memory [--sd15-keep-weights-resident]]
 // Each case runs twice to warm up, then `--repetitions` times; the median is reported.
 // `--json` prints one JSON object per line: name, shape, threads, milliseconds, gflops, library
 // (reference lines also carry `ratio`: their time over ours, i.e. our speed over theirs), and
@@ -64,6 +64,9 @@ struct Options: ParsableCommand {
     @Flag(name: .customLong("sd15-peak-memory"),
           help: "Only measure the peak resident memory of Stable Diffusion 1.5 (load, one UNet call, one decode) here and in diffusers; needs SWIFTDIFFUSION_SD15_RANDOM.")
     var sd15PeakMemory = false
+    @Flag(name: .customLong("sd15-keep-weights-resident"),
+          help: "With --sd15-peak-memory: keep every model's weights resident instead of releasing the text encoder's after encoding and the UNet's before decoding.")
+    var sd15KeepWeightsResident = false
 
     /// Whether the reference script runs.
     var reference: Bool { !noReference }

@@ -14,6 +14,18 @@ struct NormalizationGradientTests {
         #expect(plain.passed, "\(plain)")
     }
 
+    /// With recording on, groupNormSiLU is the two recorded ops (finite differences); with it
+    /// off, the fused kernel gives the same values.
+    @Test func groupNormSiLU() {
+        let x = randomTensor([2, 4, 3, 2], seed: 60, low: -2, high: 2)
+        let w = randomTensor([4], seed: 61, low: 0.5, high: 1.5), b = randomTensor([4], seed: 62)
+        let report = gradientCheck([x, w, b]) { $0[0].groupNormSiLU(groups: 2, weight: $0[1], bias: $0[2]) }
+        #expect(report.passed, "\(report)")
+        let recorded = Variable(x).groupNormSiLU(groups: 2, weight: Variable(w), bias: Variable(b)).value
+        let fused = withoutGradients { Variable(x).groupNormSiLU(groups: 2, weight: Variable(w), bias: Variable(b)).value }
+        #expect(zip(recorded.scalars, fused.scalars).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($0)) })
+    }
+
     @Test func layerNorm() {
         let x = randomTensor([2, 3, 5], seed: 53, low: -2, high: 2)
         let w = randomTensor([5], seed: 54, low: 0.5, high: 1.5), b = randomTensor([5], seed: 55)

@@ -74,6 +74,18 @@ struct OpsNormalizationTests {
         expectClose(r.scalars, expected, relative: 1e-6, absolute: 2e-6)
     }
 
+    /// The fused SiLU(groupNorm(x)) against the naive Double normalization followed by
+    /// x·σ(x) in Double, on the serial and the threaded path.
+    @Test(arguments: [[2, 8, 3, 5], [2, 64, 24, 24]])
+    func groupNormThenSiLUMatchesNaiveReference(shape: [Int]) {
+        let channels = shape[1]
+        let t = randomTensor(shape, seed: 12, low: -2, high: 3)
+        let weight = randomTensor([channels], seed: 13), bias = randomTensor([channels], seed: 14)
+        let fused = t.groupNorm(groups: channels / 2, weight: weight, bias: bias, epsilon: 1e-5, thenSiLU: true)
+        let normalized = naiveNormalize(t, weight: weight, bias: bias, epsilon: 1e-5, group: { [$0[0], $0[1] / 2] }, channel: { $0[1] })
+        expectClose(fused.scalars, normalized.map { $0 / (1 + Foundation.exp(-$0)) }, relative: 1e-5, absolute: 2e-6)
+    }
+
     /// A large common offset (10⁴ on a spread of 1) must not cost accuracy: a one-pass
     /// E[x²] − E[x]² in Float would return garbage here. The closed form: {−1, 1} → {−1, 1}
     /// up to ε.

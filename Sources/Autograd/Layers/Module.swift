@@ -43,6 +43,15 @@ extension Module {
     /// Every parameter of the tree, in declaration order.
     public var parameters: [Variable] { namedParameters().map(\.variable) }
 
+    /// Lets the OS drop the resident pages of every parameter that is mapped from a weight file
+    /// (16-bit weights loaded with `keepHalfPrecision`); they are read back from the file when
+    /// the module next runs. Call it on a model that is idle for a while, as Apple's
+    /// ml-stable-diffusion (`reduceMemory`) unloads the text encoder after encoding and the UNet
+    /// before decoding; the cost is re-reading the weights on the next call.
+    public func releaseResidentWeights() {
+        for variable in parameters { variable.halfPrecisionValue?.releaseResidentPages() }
+    }
+
     /// The total number of scalar parameters.
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
 

@@ -30,6 +30,11 @@ public final class GroupNorm: Layer {
     public func callAsFunction(_ x: Variable) -> Variable {
         x.groupNorm(groups: groups, weight: weight, bias: bias, epsilon: epsilon)
     }
+
+    /// SiLU(self(x)), fused into one pass when no gradient is recorded.
+    public func thenSiLU(_ x: Variable) -> Variable {
+        x.groupNormSiLU(groups: groups, weight: weight, bias: bias, epsilon: epsilon)
+    }
 }
 
 /// Layer normalization (Ba et al. 2016) over the last axis with affine weight and bias.

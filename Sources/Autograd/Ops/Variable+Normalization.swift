@@ -29,6 +29,16 @@ extension Variable {
         }
     }
 
+    /// SiLU(groupNorm(x)). Without gradient recording the two run as one fused pass with one
+    /// output tensor (see `Tensor.groupNorm(thenSiLU:)`); with it, as the two recorded ops.
+    public func groupNormSiLU(groups: Int, weight: Variable?, bias: Variable?, epsilon: Float = 1e-5) -> Variable {
+        guard !GradientRecording.isEnabled else {
+            return groupNorm(groups: groups, weight: weight, bias: bias, epsilon: epsilon).silu()
+        }
+        precondition(value.rank >= 2 && value.shape[1] % groups == 0, "groupNorm: \(value.shape[1]) channels do not split into \(groups) groups")
+        return Variable(value.groupNorm(groups: groups, weight: weight?.value, bias: bias?.value, epsilon: epsilon, thenSiLU: true))
+    }
+
     /// Layer normalization over the last axis with `weight` and `bias` of that axis' size
     /// (as `torch.nn.functional.layer_norm` with `normalized_shape = [D]`).
     public func layerNorm(weight: Variable?, bias: Variable?, epsilon: Float = 1e-5) -> Variable {

@@ -62,12 +62,12 @@ public final class ResnetBlock2D: Module {
     /// The block applied to x [B, Cin, H, W] with `activatedEmbedding` = silu(e) [B, E] (nil for
     /// a block without time conditioning).
     public func callAsFunction(_ x: Variable, activatedEmbedding: Variable?) -> Variable {
-        var h = conv1(norm1(x).silu())
+        var h = conv1(norm1.thenSiLU(x))
         if let timeEmbeddingProjection, let activatedEmbedding {
             let batch = activatedEmbedding.shape[0], channels = h.shape[1]
             h = h + timeEmbeddingProjection(activatedEmbedding).reshaped([batch, channels, 1, 1])
         }
-        h = conv2(dropout(norm2(h).silu()))
+        h = conv2(dropout(norm2.thenSiLU(h)))
         return (convShortcut?(x) ?? x) + h
     }
 }

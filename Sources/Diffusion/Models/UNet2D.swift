@@ -130,7 +130,7 @@ public final class UNet2D: Module {
         }
         h = midBlock(h, activatedEmbedding: activated)
         for block in upBlocks { h = block(h, skips: &skips, activatedEmbedding: activated) }
-        return convOut(convNormOut(h).silu())
+        return convOut(convNormOut.thenSiLU(h))
     }
 
     /// Inference on a plain tensor (no graph recorded): the prediction at one timestep `t` for

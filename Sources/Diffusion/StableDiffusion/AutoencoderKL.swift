@@ -148,7 +148,7 @@ public final class VAEEncoder: Layer {
         var h = convIn(x)
         for block in downBlocks { h = block(h, activatedEmbedding: nil).output }
         h = midBlock(h, activatedEmbedding: nil)
-        return convOut(convNormOut(h).silu())
+        return convOut(convNormOut.thenSiLU(h))
     }
 }
 
@@ -190,7 +190,7 @@ public final class VAEDecoder: Layer {
     public func callAsFunction(_ z: Variable) -> Variable {
         var h = midBlock(convIn(z), activatedEmbedding: nil)
         for block in upBlocks { h = block(h) }
-        return convOut(convNormOut(h).silu())
+        return convOut(convNormOut.thenSiLU(h))
     }
 }
 

@@ -81,6 +81,6 @@ public final class UNet2DConditionModel: Module {
         for block in downBlocks { h = block(h, activatedEmbedding: activated, context: context, skips: &skips) }
         h = midBlock(h, activatedEmbedding: activated, context: context)
         for block in upBlocks { h = block(h, skips: &skips, activatedEmbedding: activated, context: context) }
-        return convOut(convNormOut(h).silu())
+        return convOut(convNormOut.thenSiLU(h))
     }
 }

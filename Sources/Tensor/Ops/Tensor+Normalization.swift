@@ -104,8 +104,10 @@ extension Tensor {
     }
 
     /// Group normalization of `[N, C, *]` with `groups` dividing C, and optional per-channel
-    /// `weight` and `bias` of C elements.
-    public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float = 1e-5) -> Tensor {
+    /// `weight` and `bias` of C elements. With `thenSiLU`, the result is SiLU(groupNorm(x))
+    /// computed in the same pass (the pair that opens every ResNet block of a UNet or VAE):
+    /// inference then holds one output tensor instead of two and reads it once less.
+    public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float = 1e-5, thenSiLU: Bool = false) -> Tensor {
         precondition(rank >= 2, "groupNorm: expected [N, C, ...], got \(shape)")
         let (n, c) = (shape[0], shape[1])
         precondition(groups > 0 && c % groups == 0, "groupNorm: \(groups) groups do not divide \(c) channels of \(shape)")
@@ -134,6 +136,8 @@ extension Tensor {
                     let f = normalization(mean: mean, scale: rstd * Double(pw?[channel] ?? 1), shift: Double(pb?[channel] ?? 0))
                     normalize(x + k * spatial, y + k * spatial, spatial, center: f.center, scale: f.scale, shift: f.shift)
                 }
+                // In place on the block just written, while it is still in cache.
+                if thenSiLU { applyVectorFunction(SiLUFunction(), y, y, groupSize) }
             }
             if count < parallelElementThreshold {
                 for t in 0..<(n * groups) { task(t) }
