@@ -63,6 +63,24 @@ struct HalfPrecisionTensorTests {
         #expect(half.bitPatterns == reference)
     }
 
+    @Test("releasing a mapped tensor's resident pages keeps its values (read back from the file)")
+    func releaseResidentPages() throws {
+        let folder = try TestData.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("w.safetensors")
+        let weight = kernelTestTensor([256, 96], seed: 6)  // 48 KiB in F16: a dozen pages
+        try Safetensors.write(["weight": weight], dtype: .f16, to: url)
+        let half = try #require(try SafetensorsFile(contentsOf: url).halfPrecisionTensor(named: "weight"))
+        let before = half.widened()
+        half.releaseResidentPages()
+        expectBitwiseEqual(half.widened(), before, "mapped, after release")
+        half.slicedRows(100..<200).releaseResidentPages()
+        expectBitwiseEqual(half.widened(), before, "mapped, after releasing a slice")
+        let owned = HalfPrecisionTensor(narrowing: weight, format: .float16)
+        owned.releaseResidentPages()  // a heap buffer: nothing to release, nothing lost
+        expectBitwiseEqual(owned.widened(), before, "owned")
+    }
+
     @Test("F32 tensors are not half precision")
     func float32IsNil() throws {
         let folder = try TestData.temporaryFolder()
