@@ -114,5 +114,15 @@ import Testing
         let variance = second - mean * mean
         let sampleMean = xs.reduce(0, +) / Double(xs.count)
         #expect(abs(sampleMean - mean) <= 4 * (variance / Double(xs.count)).squareRoot())
+        // The sample variance's standard error is sqrt((mu4 - variance^2) / n), with mu4 the
+        // fourth central moment: for component k, E[(x - mean)^4] = d^4 + 6 d^2 s^2 + 3 s^4
+        // with d = m_k - mean.
+        let fourth = Self.oneD.weights.indices.reduce(0.0) {
+            let d = Self.oneD.means[$1][0] - mean, s2 = Self.oneD.stds[$1] * Self.oneD.stds[$1]
+            return $0 + Self.oneD.weights[$1] * (d * d * d * d + 6 * d * d * s2 + 3 * s2 * s2)
+        }
+        let sampleVariance = xs.reduce(0) { $0 + ($1 - sampleMean) * ($1 - sampleMean) } / Double(xs.count - 1)
+        #expect(abs(sampleVariance - variance) <= 4 * ((fourth - variance * variance) / Double(xs.count)).squareRoot(),
+                "sample variance \(sampleVariance), mixture variance \(variance)")
     }
 }

@@ -51,6 +51,13 @@ private let fixture = try? Fixtures.load("schedules.json", as: ScheduleFixture.s
         #expect(relativeError(try SigmaSchedule.linear(count: 5, sigmaMin: 1, sigmaMax: 9), [9, 7, 5, 3, 1, 0]) <= 1e-15)
     }
 
+    /// rho other than 7, in closed form: with sigma in [1, 8] and rho = 3 the ramp runs over
+    /// sigma^(1/3) in [1, 2], so the midpoint is 1.5^3; rho = 1 is evenly spaced in sigma.
+    @Test func karrasScheduleHonoursRho() throws {
+        #expect(relativeError(try SigmaSchedule.karras(count: 3, sigmaMin: 1, sigmaMax: 8, rho: 3), [8, 3.375, 1, 0]) <= 1e-14)
+        #expect(relativeError(try SigmaSchedule.karras(count: 5, sigmaMin: 1, sigmaMax: 9, rho: 1), [9, 7, 5, 3, 1, 0]) <= 1e-14)
+    }
+
     @Test func badScheduleInputsThrow() {
         #expect(throws: DiffusionError.self) { try SigmaSchedule(named: "karas") }
         #expect(throws: DiffusionError.self) { try SigmaSchedule.karras(count: 0, sigmaMin: 0.1, sigmaMax: 10) }

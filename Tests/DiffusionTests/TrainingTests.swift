@@ -87,11 +87,33 @@ import Testing
 
     @Test func trainStepsReduceTheLossAndFillHistory() throws {
         let trainer = try DDPMTrainer(configuration: Self.tinyConfiguration(), dataset: Self.tinyDataset())
-        for _ in 0..<6 { trainer.trainStep() }
-        #expect(trainer.step == 6)
-        #expect(trainer.losses.count == 6)
+        // The loss on one fixed batch (all 12 images, fixed timesteps and noise) before and after.
+        var g = TorchGenerator(seed: 11)
+        let data = Self.tinyDataset(), noise = g.randn(data.inputs.shape)
+        let timesteps = (0..<12).map { 5 + 8 * $0 }
+        func fixedLoss() -> Float {
+            withoutGradients { trainer.loss(x0: data.inputs, labels: nil, timesteps: timesteps, noise: noise).value.item }
+        }
+        let before = fixedLoss()
+        for _ in 0..<40 { trainer.trainStep() }
+        let after = fixedLoss()
+        #expect(trainer.step == 40)
+        #expect(trainer.losses.count == 40 && trainer.losses.allSatisfy(\.isFinite))
+        #expect(after < 0.8 * before, "fixed-batch loss \(before) -> \(after) after 40 steps")
         #expect(trainer.learningRate(at: 0) == 5e-4)   // warmup: lr/W at step 0 ... lr at step W
         #expect(trainer.learningRate(at: 2) == 1e-3)
+    }
+
+    /// Label dropout replaces labels with the unconditional class at the configured rate: 20% of
+    /// 20 000 labels within 4 standard errors (sqrt(0.2 * 0.8 / n) = 0.28%), and never another.
+    @Test func labelDropoutRate() {
+        var g = TorchGenerator(seed: 5)
+        let labels = (0..<20_000).map { $0 % 3 }
+        let dropped = DDPMTrainer.droppingLabels(labels, unconditional: 3, probability: 0.2, generator: &g)
+        let fraction = Double(dropped.filter { $0 == 3 }.count) / Double(labels.count)
+        #expect(abs(fraction - 0.2) <= 4 * (0.2 * 0.8 / Double(labels.count)).squareRoot(), "dropped \(fraction)")
+        #expect(zip(labels, dropped).allSatisfy { $1 == $0 || $1 == 3 })
+        #expect(DDPMTrainer.droppingLabels(labels, unconditional: 3, probability: 0, generator: &g) == labels)
     }
 
     @Test func resumingIsBitExact() throws {

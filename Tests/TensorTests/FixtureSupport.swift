@@ -1,6 +1,7 @@
 // Helpers shared by the io tests: fixture paths, the shared data folder, ULP distances.
 
 import Foundation
+import Testing
 
 /// Locations of test inputs, found from this file's path (no bundle resources).
 enum TestData {
@@ -25,6 +26,10 @@ enum TestData {
         }
         return candidates.first { FileManager.default.fileExists(atPath: $0.path) }
     }
+
+    /// The condition and message that skip a test needing `../shared` when it is absent.
+    static let hasShared = sharedFolder != nil
+    static let sharedSkipMessage: Comment = "../shared (or $SWIFTDIFFUSION_SHARED) is missing"
 
     /// A fresh, empty temporary folder for one test.
     static func temporaryFolder() throws -> URL {

@@ -30,12 +30,9 @@ struct GzipTests {
         }
     }
 
-    @Test("reads the CLIP vocabulary from ../shared")
+    @Test("reads the CLIP vocabulary from ../shared", .enabled(if: TestData.hasShared, TestData.sharedSkipMessage))
     func clipVocabulary() throws {
-        guard let shared = TestData.sharedFolder else {
-            print("GzipTests.clipVocabulary skipped: ../shared (or $SWIFTDIFFUSION_SHARED) is missing")
-            return
-        }
+        let shared = try #require(TestData.sharedFolder)
         let data = try Gzip.decompress(Data(contentsOf: shared.appendingPathComponent("clip/bpe_simple_vocab_16e6.txt.gz")))
         let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
         #expect(lines.count > 262_000)

@@ -56,12 +56,9 @@ struct PNGTests {
         #expect(back.scalars == chw.scalars.map { ($0 * 255).rounded() / 255 })
     }
 
-    @Test("reads the shared photographs (RGB astronaut, gray camera)")
+    @Test("reads the shared photographs (RGB astronaut, gray camera)", .enabled(if: TestData.hasShared, TestData.sharedSkipMessage))
     func sharedPhotos() throws {
-        guard let shared = TestData.sharedFolder else {
-            print("PNGTests.sharedPhotos skipped: ../shared (or $SWIFTDIFFUSION_SHARED) is missing")
-            return
-        }
+        let shared = try #require(TestData.sharedFolder)
         let astronaut = try PNG.read(shared.appendingPathComponent("images/astronaut.png"))
         #expect(astronaut.shape == [3, 512, 512])
         let camera = try PNG.read(shared.appendingPathComponent("images/camera.png"))

@@ -124,6 +124,13 @@ public final class DDPMTrainer {
         return meanSquaredError(prediction, Variable(target))
     }
 
+    /// Classifier-free guidance's label dropout (Ho & Salimans 2022, Alg. 1): each label is
+    /// replaced by the `unconditional` class with `probability`, one uniform draw per label.
+    public static func droppingLabels(_ labels: [Int], unconditional: Int, probability: Float,
+                                      generator: inout TorchGenerator) -> [Int] {
+        labels.map { generator.nextFloat() < probability ? unconditional : $0 }
+    }
+
     /// One optimizer step on the next batch; returns its loss.
     @discardableResult
     public func trainStep() -> Float {
@@ -134,8 +141,7 @@ public final class DDPMTrainer {
         let noise = generator.randn(x0.shape)
         var labels: [Int]? = nil
         if let classes = configuration.classCount {
-            let drop = configuration.labelDropout
-            labels = rawLabels.map { generator.nextFloat() < drop ? classes : $0 }
+            labels = Self.droppingLabels(rawLabels, unconditional: classes, probability: configuration.labelDropout, generator: &generator)
         }
         optimizer.learningRate = learningRate(at: step)
         optimizer.zeroGrad()

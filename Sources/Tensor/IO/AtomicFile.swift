@@ -4,6 +4,10 @@
 // the caller stream bytes into it, flushes it to disk and renames it over the destination
 // (rename(2) is atomic within one file system). On any error the temporary file is removed and
 // the destination is untouched. Errors are thrown as `FileWriteError`, naming path and cause.
+// Only a regular file (or nothing) is ever replaced: a device (`/dev/null`, `/dev/full`), a
+// folder, a pipe or a socket at the destination is refused before anything is written, since a
+// rename would silently put a file in its place. A symbolic link is followed, so the file it
+// points to is replaced and the link stays.
 
 import Foundation
 
@@ -47,7 +51,7 @@ public enum AtomicFile {
     /// Writes `url` atomically with the bytes `body` streams into the writer, creating the
     /// destination's folder when it does not exist.
     public static func write(to url: URL, _ body: (Writer) throws -> Void) throws {
-        let destination = url.standardizedFileURL.path
+        let destination = try replaceableDestination(url.standardizedFileURL.path)
         let folder = (destination as NSString).deletingLastPathComponent
         if !folder.isEmpty {
             do {
@@ -94,6 +98,33 @@ public enum AtomicFile {
         try write(Data(text.utf8), to: url)
     }
 
+    /// The path to write for `path`: itself when it is missing or a regular file, the file a
+    /// symbolic link points to; anything else is refused with a `FileWriteError`.
+    static func replaceableDestination(_ path: String) throws -> String {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return path }  // nothing there yet
+        var kind = info.st_mode & S_IFMT
+        var resolved = path
+        if kind == S_IFLNK {
+            guard stat(path, &info) == 0, let real = realpath(path, nil) else {
+                return (path as NSString).resolvingSymlinksInPath  // a dangling link
+            }
+            resolved = String(cString: real)
+            free(real)
+            kind = info.st_mode & S_IFMT
+        }
+        if kind == S_IFREG { return resolved }
+        let what: String
+        switch kind {
+        case S_IFDIR: what = "a folder"
+        case S_IFCHR, S_IFBLK: what = "a device"
+        case S_IFIFO: what = "a pipe"
+        case S_IFSOCK: what = "a socket"
+        default: what = "not a regular file"
+        }
+        throw FileWriteError(path: path, reason: "it is \(what), which would be replaced by a file; refusing (give the path of a file to write)")
+    }
+
     /// A fresh hidden file name in the same folder as `url`, for a tool (such as gnuplot) that
     /// writes a file itself; move it into place with `replace(_:withFileAt:)`.
     public static func temporaryURL(besides url: URL) -> URL {
@@ -101,9 +132,15 @@ public enum AtomicFile {
         return url.deletingLastPathComponent().appendingPathComponent(name)
     }
 
-    /// Renames `temporary` over `url` in one step (`rename(2)`, atomic within a file system).
+    /// Renames `temporary` over `url` in one step (`rename(2)`, atomic within a file system),
+    /// refusing, as `write(to:_:)` does, a destination that is not a regular file.
     public static func replace(_ url: URL, withFileAt temporary: URL) throws {
-        if rename(temporary.path, url.path) != 0 {
+        let destination: String
+        do { destination = try replaceableDestination(url.path) } catch {
+            unlink(temporary.path)
+            throw error
+        }
+        if rename(temporary.path, destination) != 0 {
             throw FileWriteError(path: url.path, reason: "cannot rename \(temporary.path) over it: \(String(cString: strerror(errno)))")
         }
     }
