@@ -95,8 +95,105 @@ def make_scheduler_fixtures():
     save_file(tensors, os.path.join(FIXTURES, "diffusers_schedulers_ddpm_fmnist.safetensors"), metadata=meta)
 
 
+SHARED_TOKENIZER = os.path.normpath(os.path.join(ROOT, "..", "shared", "sd15", "tokenizer"))
+if not os.path.isdir(SHARED_TOKENIZER):
+    SHARED_TOKENIZER = "/work/shared/sd15/tokenizer"
+SD = os.path.join(FIXTURES, "sd")
+PROMPT = "a photograph of an astronaut riding a horse"
+# (name, model, mode, scheduler, settings). 64x64, seed 42 unless said; the tiny VAE downsamples by 4.
+CASES = []
+for model in ("tiny-sd1", "tiny-sd2"):
+    CASES += [
+        (f"{model}.ddim", model, "txt2img", "DDIMScheduler", dict(steps=6)),
+        (f"{model}.pndm", model, "txt2img", "PNDMScheduler", dict(steps=6, negative="blurry, low quality")),
+        (f"{model}.euler", model, "txt2img", "EulerDiscreteScheduler", dict(steps=6)),
+        (f"{model}.euler_a", model, "txt2img", "EulerAncestralDiscreteScheduler", dict(steps=6, batch=2, seed=7)),
+        (f"{model}.dpmpp_2m", model, "txt2img", "DPMSolverMultistepScheduler", dict(steps=8, clip_skip=1)),
+        (f"{model}.heun", model, "txt2img", "HeunDiscreteScheduler", dict(steps=6, guidance=4.0)),
+        (f"{model}.img2img", model, "img2img", "EulerDiscreteScheduler", dict(steps=8, strength=0.6)),
+        (f"{model}.img2img_ddim", model, "img2img", "DDIMScheduler", dict(steps=8, strength=0.6)),
+    ]
+CASES += [("tiny-sd1-inpaint.ddim", "tiny-sd1-inpaint", "inpaint", "DDIMScheduler", dict(steps=6)),
+          ("tiny-sd1-inpaint.euler_a", "tiny-sd1-inpaint", "inpaint", "EulerAncestralDiscreteScheduler", dict(steps=6, seed=3))]
+
+
+def init_image_and_mask():
+    """A 64x64 test picture (gradients and a disc) and a mask (white = repaint) written as PNGs."""
+    from PIL import Image
+    y, x = np.mgrid[0:64, 0:64].astype(np.float64)
+    r = 0.5 + 0.5 * np.sin(x / 7.0)
+    g = y / 63.0
+    b = ((x - 40) ** 2 + (y - 24) ** 2 < 15 ** 2).astype(np.float64) * 0.8 + 0.1
+    rgb = (np.stack([r, g, b], axis=-1) * 255).round().astype(np.uint8)
+    mask = np.zeros((64, 64), dtype=np.uint8)
+    mask[16:48, 8:40] = 255
+    image, mask_image = Image.fromarray(rgb, "RGB"), Image.fromarray(mask, "L")
+    image.save(os.path.join(SD, "pipeline-init.png"))
+    mask_image.save(os.path.join(SD, "pipeline-mask.png"))
+    return image, mask_image
+
+
+def load_pipeline(model, kind):
+    from diffusers import (AutoencoderKL, StableDiffusionImg2ImgPipeline, StableDiffusionInpaintPipeline,
+                           StableDiffusionPipeline, UNet2DConditionModel)
+    from transformers import CLIPTextModel, CLIPTokenizer
+    base = "tiny-sd1" if model == "tiny-sd1-inpaint" else model
+    folder = os.path.join(SD, base)
+    with open(os.path.join(folder, "tokenizer", "special_tokens_map.json")) as f:
+        pad = json.load(f)["pad_token"]
+    pad = pad["content"] if isinstance(pad, dict) else pad
+    tokenizer = CLIPTokenizer.from_pretrained(SHARED_TOKENIZER, pad_token=pad)
+    text_encoder = CLIPTextModel.from_pretrained(os.path.join(folder, "text_encoder")).float()
+    # diffusers 0.42 reads `text_encoder.text_model.final_layer_norm` for clip_skip; transformers 5
+    # has the layer norm on the model itself. Point the old name at it (outside nn.Module's registry).
+    if not hasattr(text_encoder, "text_model"):
+        import types
+        object.__setattr__(text_encoder, "text_model", types.SimpleNamespace(final_layer_norm=text_encoder.final_layer_norm))
+    vae = AutoencoderKL.from_pretrained(os.path.join(folder, "vae")).float()
+    unet = UNet2DConditionModel.from_pretrained(os.path.join(SD, model, "unet")).float()
+    scheduler = PNDMScheduler.from_pretrained(os.path.join(folder, "scheduler"))
+    cls = {"txt2img": StableDiffusionPipeline, "img2img": StableDiffusionImg2ImgPipeline,
+           "inpaint": StableDiffusionInpaintPipeline}[kind]
+    pipe = cls(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
+               safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
 def make_pipeline_fixtures():
-    raise SystemExit("not yet")
+    image, mask = init_image_and_mask()
+    tensors, cases = {}, []
+    classes = {cls.__name__: cls for cls in SCHEDULERS}
+    for name, model, kind, scheduler_name, settings in CASES:
+        pipe = load_pipeline(model, kind)
+        pipe.scheduler = classes[scheduler_name].from_config(pipe.scheduler.config)
+        case = dict(name=name, model=model, mode=kind, scheduler=scheduler_name, prompt=PROMPT,
+                    negative=settings.get("negative", ""), steps=settings["steps"], guidance=settings.get("guidance", 7.5),
+                    seed=settings.get("seed", 42), batch=settings.get("batch", 1), clip_skip=settings.get("clip_skip", 0),
+                    strength=settings.get("strength", 1.0), width=64, height=64)
+        kwargs = dict(prompt=PROMPT, negative_prompt=case["negative"] or None, num_inference_steps=case["steps"],
+                      guidance_scale=case["guidance"], num_images_per_prompt=case["batch"],
+                      generator=torch.Generator().manual_seed(case["seed"]), output_type="latent")
+        if case["clip_skip"]:
+            kwargs["clip_skip"] = case["clip_skip"]
+        if kind == "txt2img":
+            kwargs.update(height=64, width=64)
+        elif kind == "img2img":
+            kwargs.update(image=image, strength=case["strength"])
+        else:
+            kwargs.update(image=image, mask_image=mask, height=64, width=64, strength=case["strength"])
+        with torch.no_grad():
+            latents = pipe(**kwargs).images
+            decoded = pipe.vae.decode(latents / pipe.vae.config.scaling_factor).sample
+        pixels = ((decoded / 2 + 0.5).clamp(0, 1) * 255).round()
+        tensors[f"{name}.latents"] = latents.float().contiguous()
+        tensors[f"{name}.image"] = pixels.float().contiguous()
+        cases.append(case)
+        print(f"{name}: latents {tuple(latents.shape)} mean {latents.mean():.4f} std {latents.std():.4f}")
+    save_file(tensors, os.path.join(SD, "pipeline-reference.safetensors"),
+              metadata={"diffusers": diffusers.__version__})
+    with open(os.path.join(SD, "pipeline-cases.json"), "w") as f:
+        json.dump(cases, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -153,7 +153,8 @@ public struct DiffusersSchedulerPlan {
             initialNoiseScale = vpInitial(modelSigmas[0])
             outputScale = 1 / (1 + sigmas[sigmas.count - 1] * sigmas[sigmas.count - 1]).squareRoot()
             clipDenoised = nil
-            makeSampler = { start in PNDMSampler(warmupMidpoints: Array(midpoints.dropFirst(start))) }
+            let velocity = prediction == .vPrediction
+            makeSampler = { start in PNDMSampler(warmupMidpoints: Array(midpoints.dropFirst(start)), combinesVelocity: velocity) }
 
         case "EulerDiscreteScheduler", "EulerAncestralDiscreteScheduler", "HeunDiscreteScheduler",
              "KDPM2DiscreteScheduler", "KDPM2AncestralDiscreteScheduler", "LMSDiscreteScheduler":

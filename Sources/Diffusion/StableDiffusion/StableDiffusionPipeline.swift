@@ -326,8 +326,9 @@ public final class StableDiffusionPipeline {
             let clean: Tensor? = (!isInpaintingModel || strength < 1) ? encodeImage(image) : nil
             let noise = generator.randn(shape)
             x = strength == 1 ? noise * Float(plan.initialNoiseScale) : clean! + noise * Float(plan.sigmas[start])
-            // diffusers encodes the masked image in both cases (a posterior sample: one draw).
-            let masked = encodeImage(image * (1 - binary))
+            // diffusers encodes the masked image in both cases (a posterior sample: one draw);
+            // masked pixels are 0 in [-1, 1], i.e. mid-gray.
+            let masked = encodeImage(image * (1 - binary) + binary * 0.5)
             let small = Self.nearestDownsample(binary, factor: downsamplingFactor)  // [1, h, w]
             let maskBatch = Tensor.concatenate(Array(repeating: small.unsqueezed(axis: 0), count: batch), axis: 0)
             if isInpaintingModel {
