@@ -1,7 +1,8 @@
 // Contract: the `diffuse` command-line tool for diffusion experiments: `train` a DDPM, `sample`
 // image grids from a trained model with any sampler, `export` a checkpoint's EMA weights as a
 // diffusers DDPMPipeline folder, `fid` (one FID against the Fashion-MNIST test set) and
-// `fid-sweep` (FID for every sampler × step count, as a resumable CSV). Every subcommand has
+// `fid-sweep` (FID for every sampler × step count, as a resumable CSV), and Stable Diffusion's
+// `txt2img`, `img2img` and `inpaint` (GenerateCommands.swift). Every subcommand has
 // `--help`; unknown options are rejected by swift-argument-parser; errors from the libraries
 // (missing checkpoint, config mismatch, bad data) are printed as one clear message and exit
 // with status 1.
@@ -15,7 +16,8 @@ struct Diffuse: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diffuse",
         abstract: "Train and sample small diffusion models (SwiftDiffusion).",
-        subcommands: [TrainCommand.self, SampleCommand.self, ExportCommand.self, EncodeLatentsCommand.self, FIDCommand.self, FIDSweepCommand.self, TokenizeCommand.self])
+        subcommands: [TrainCommand.self, SampleCommand.self, ExportCommand.self, EncodeLatentsCommand.self, FIDCommand.self, FIDSweepCommand.self, TokenizeCommand.self,
+                      TextToImageCommand.self, ImageToImageCommand.self, InpaintCommand.self])
 }
 
 /// Runs `body`; a thrown library error is printed as `error: <description>` and exits with 1

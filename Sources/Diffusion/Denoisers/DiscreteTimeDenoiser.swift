@@ -6,7 +6,8 @@
 //   eps:  D = x - sigma * eps(c_in * x, t(sigma))
 //   v:    D = x / (sigma^2 + 1) - sigma / sqrt(sigma^2 + 1) * v(c_in * x, t(sigma))
 // where t(sigma) interpolates linearly in log sigma between neighbouring training sigmas
-// (or rounds to the nearest one with `quantize`).
+// (or rounds to the nearest one with `quantize`), unless `modelTimesteps` names the timestep of
+// that exact sigma (a diffusers scheduler's own table: it may read sigma linearly in t).
 
 import Tensor
 
@@ -28,13 +29,17 @@ public struct DiscreteTimeDenoiser: Denoiser {
     public let prediction: Prediction
     /// Round t(sigma) to the nearest training timestep (k-diffusion `quantize=True`).
     public let quantize: Bool
+    /// The timestep the network is given at these exact sigmas (a diffusers scheduler's
+    /// `timesteps` beside its `sigmas`); other sigmas use `schedule.timestep(forSigma:)`.
+    public var modelTimesteps: [Double: Double] = [:]
 
     /// Wraps `model` trained with `schedule`.
     public init(schedule: DiscreteNoiseSchedule, prediction: Prediction = .epsilon, quantize: Bool = false,
-                model: @escaping (Tensor, Double) throws -> Tensor) {
+                modelTimesteps: [Double: Double] = [:], model: @escaping (Tensor, Double) throws -> Tensor) {
         self.schedule = schedule
         self.prediction = prediction
         self.quantize = quantize
+        self.modelTimesteps = modelTimesteps
         self.model = model
     }
 
@@ -44,7 +49,7 @@ public struct DiscreteTimeDenoiser: Denoiser {
     /// D(x, sigma) as in the file header.
     public func denoise(_ x: Tensor, sigma: Double) throws -> Tensor {
         let cIn = Self.inputScale(sigma: sigma)
-        let t = schedule.timestep(forSigma: sigma, quantize: quantize)
+        let t = modelTimesteps[sigma] ?? schedule.timestep(forSigma: sigma, quantize: quantize)
         let out = try model(x * Float(cIn), t)
         precondition(out.shape == x.shape, "model output \(out.shape) does not match input \(x.shape)")
         switch prediction {

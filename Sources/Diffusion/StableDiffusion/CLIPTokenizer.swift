@@ -60,7 +60,7 @@ public struct CLIPTokenizer: Sendable {
     public let endTokenID: Int
     /// The id that fills the positions after the end token: `<|endoftext|>` for SD 1.x, `!`
     /// (id 0) for SD 2.x, read from the folder's `special_tokens_map.json`.
-    public let padTokenID: Int
+    public internal(set) var padTokenID: Int
 
     /// Token string → id; strings are in the byte-level alphabet (`Ġ`-style characters).
     let vocabulary: [String: Int]

@@ -87,6 +87,9 @@ public struct DDPMModel {
     public let schedule: DiscreteNoiseSchedule
     /// eps or v.
     public let prediction: DiscreteTimeDenoiser.Prediction
+    /// The scheduler configuration as diffusers reads it, for diffusers scheduler names as
+    /// samplers: every field of `scheduler_config.json` when loaded from a folder.
+    public var schedulerFile: DiffusersSchedulerConfiguration
 
     /// Wraps a network and its schedule.
     public init(unet: UNet2D, scheduler: DDPMSchedulerConfiguration) throws {
@@ -94,6 +97,7 @@ public struct DDPMModel {
         self.scheduler = scheduler
         schedule = try scheduler.makeSchedule()
         prediction = try scheduler.prediction()
+        schedulerFile = DiffusersSchedulerConfiguration(scheduler)
     }
 
     /// The trainer's EMA weights (or its raw weights) as a model.
@@ -128,7 +132,9 @@ public struct DDPMModel {
             var weights: [String: Tensor] = [:]
             for name in file.names { weights[name] = try file.tensor(named: name) }
             try unet.loadStateDictionary(weights)
-            return try DDPMModel(unet: unet, scheduler: scheduler)
+            var model = try DDPMModel(unet: unet, scheduler: scheduler)
+            model.schedulerFile = try DiffusersSchedulerConfiguration(contentsOf: schedulerURL)
+            return model
         }
         if DDPMTrainer.checkpointExists(at: folder) {
             let configuration = try DDPMTrainer.storedConfiguration(at: folder)
@@ -206,7 +212,8 @@ public struct DDPMModel {
     /// (Ho et al. 2020, official code `clip_denoised=True`; diffusers `clip_sample`).
     /// - Parameters:
     ///   - sampler: any name of the sampler registry (k-diffusion, AUTOMATIC1111, diffusers);
-    ///     an A1111 " Karras" suffix selects that schedule unless `schedule` is given.
+    ///     an A1111 " Karras" suffix selects that schedule unless `schedule` is given. A diffusers
+    ///     scheduler class without `schedule` runs as that class does (`sampleAsDiffusers`).
     ///   - steps: sampler steps.
     ///   - schedule: nil/"discrete" or a `SigmaSchedule` name (see `sigmas(steps:schedule:)`).
     ///   - seed: the starting noise (TorchGenerator, as `torch.manual_seed(seed); torch.randn`)
@@ -219,6 +226,10 @@ public struct DDPMModel {
                        seed: UInt64 = 0, classLabels: [Int]? = nil, guidanceScale: Double = 1, size: Int? = nil,
                        clipDenoised: Bool? = nil, callback: SamplerCallback? = nil) throws -> Tensor {
         guard count >= 1 else { throw TrainingError.invalidOption("sample count must be at least 1, got \(count)") }
+        if let className = DiffusersSchedulerPlan.className(matching: name), schedule == nil {
+            return try sampleAsDiffusers(className: className, count: count, steps: steps, seed: seed, classLabels: classLabels,
+                                         guidanceScale: guidanceScale, size: size, callback: callback)
+        }
         let choice = try SamplerRegistry.resolve(name)
         let scheduleName = schedule ?? choice.schedule?.rawValue
         let sigmas = try self.sigmas(steps: steps, schedule: scheduleName)

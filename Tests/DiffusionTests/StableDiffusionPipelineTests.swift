@@ -1,0 +1,153 @@
+// The Stable Diffusion pipeline against diffusers' own pipelines: complete txt2img (DDIM, PNDM,
+// Euler, Euler ancestral with a batch of 2, DPM++ 2M with clip skip, Heun), img2img at strength
+// 0.6 (Euler, DDIM) and 9-channel inpainting (DDIM, Euler ancestral) runs on the tiny SD 1.x
+// (epsilon) and SD 2.x (v-prediction) models, 64x64, 6-8 steps, same seeds (fixtures from
+// tools/make_sd_pipeline_fixtures.py). Every random draw comes from the seeded generator in
+// diffusers' order, so the final latents must match to 1e-3 relative (infinity norm,
+// Support/Fixtures.swift) and the 8-bit images within 1/255 on at least 99% of the values:
+// the two sides differ by Float32 rounding through ~10-20 UNet calls (measured below 1e-4),
+// while a wrong timestep, noise draw or guidance order moves latents by 1e-2 or more.
+// Also: the request checks, NaN detection, prompt truncation and the PNG parameters round trip.
+
+import Autograd
+import Diffusion
+import Foundation
+import Tensor
+import Testing
+
+private struct PipelineCase: Codable, CustomStringConvertible {
+    let name, model, mode, scheduler, prompt, negative: String
+    let steps, seed, batch, clip_skip, width, height: Int
+    let guidance, strength: Double
+    var description: String { name }
+}
+
+private let pipelineCases = (try? JSONDecoder().decode(
+    [PipelineCase].self, from: Data(contentsOf: TinySD.url("pipeline-cases.json")))) ?? []
+
+/// The pipeline of a tiny model (the inpainting UNet with tiny-sd1's other parts).
+private func tinyPipeline(_ model: String) throws -> StableDiffusionPipeline {
+    let base = try StableDiffusionPipeline(checkpoint: try StableDiffusionCheckpoint(contentsOf: TinySD.url(model == "tiny-sd1-inpaint" ? "tiny-sd1" : model)))
+    guard model == "tiny-sd1-inpaint" else { return base }
+    return StableDiffusionPipeline(tokenizer: base.tokenizer, textEncoder: base.textEncoder,
+                                   unet: try StableDiffusionCheckpoint.loadUNet(folder: TinySD.url(model).appendingPathComponent("unet")), vae: base.vae,
+                                   scheduler: base.scheduler)
+}
+
+private func initImage() throws -> Tensor { try PNG.read(TinySD.url("pipeline-init.png")) }
+private func maskImage() throws -> Tensor { try PNG.read(TinySD.url("pipeline-mask.png")) }
+
+@Suite("Stable Diffusion pipeline against diffusers")
+struct StableDiffusionPipelineTests {
+    @Test("final latents and images", arguments: pipelineCases)
+    fileprivate func pipelineRun(_ c: PipelineCase) throws {
+        let pipeline = try tinyPipeline(c.model)
+        let reference = try SafetensorsFile(contentsOf: TinySD.url("pipeline-reference.safetensors"))
+        var request = GenerationRequest(prompt: c.prompt)
+        request.negativePrompt = c.negative
+        request.steps = c.steps
+        request.guidanceScale = c.guidance
+        request.seed = UInt64(c.seed)
+        request.width = c.width
+        request.height = c.height
+        request.batchSize = c.batch
+        request.clipSkip = c.clip_skip
+        request.sampler = c.scheduler
+        switch c.mode {
+        case "img2img": request.mode = .imageToImage(image: try initImage(), strength: c.strength)
+        case "inpaint": request.mode = .inpainting(image: try initImage(), mask: try maskImage(), strength: c.strength)
+        default: break
+        }
+        let result = try pipeline.generate(request)
+        let latents = try reference.tensor(named: "\(c.name).latents")
+        #expect(result.latents.shape == latents.shape)
+        let e = relativeError(result.latents, latents.scalars.map(Double.init))
+        #expect(e <= 1e-3, "\(c.name): latents off by \(e)")
+        let pixels = try reference.tensor(named: "\(c.name).image").scalars
+        let mine = try #require(result.images).scalars.map { ($0 * 255).rounded() }
+        #expect(mine.count == pixels.count)
+        let close = zip(mine, pixels).filter { abs($0 - $1) <= 1 }.count
+        #expect(Double(close) >= 0.99 * Double(pixels.count), "\(c.name): \(pixels.count - close) of \(pixels.count) values differ by more than 1/255")
+    }
+
+    @Test("bad requests are refused with the reason")
+    func badRequests() throws {
+        let pipeline = try tinyPipeline("tiny-sd1")
+        func message(_ change: (inout GenerationRequest) -> Void) -> String {
+            var r = GenerationRequest(prompt: "a cat")
+            r.width = 64; r.height = 64; r.steps = 4
+            change(&r)
+            do { try pipeline.validate(r); return "" } catch { return "\(error)" }
+        }
+        #expect(message { _ in } == "")
+        #expect(message { $0.width = 62 }.contains("multiples of 4"))
+        #expect(message { $0.steps = 0 }.contains("steps must be at least 1"))
+        #expect(message { $0.batchSize = 0 }.contains("batch size"))
+        #expect(message { $0.mode = .imageToImage(image: Tensor(shape: [3, 64, 64]), strength: 0) }.contains("strength must be in (0, 1]"))
+        #expect(message { $0.mode = .imageToImage(image: Tensor(shape: [3, 64, 64]), strength: 1.5) }.contains("strength must be in (0, 1]"))
+        #expect(message { $0.mode = .imageToImage(image: Tensor(shape: [3, 64, 64]), strength: 0.1) }.contains("runs no step"))
+        #expect(message { $0.mode = .imageToImage(image: Tensor(shape: [3, 32, 64]), strength: 0.5) }.contains("init image is 64x32"))
+        #expect(message { $0.mode = .inpainting(image: Tensor(shape: [3, 64, 64]), mask: Tensor(shape: [1, 48, 64]), strength: 1) }.contains("mask is 64x48"))
+        var unknown = GenerationRequest(prompt: "a cat")
+        unknown.width = 64; unknown.height = 64; unknown.sampler = "no such sampler"
+        #expect(throws: DiffusionError.self) { try pipeline.generate(unknown) }
+        var clip = GenerationRequest(prompt: "a cat")
+        clip.width = 64; clip.height = 64; clip.clipSkip = 3
+        #expect(throws: StableDiffusionPipelineError.self) { try pipeline.generate(clip) }
+        let inpainting = try tinyPipeline("tiny-sd1-inpaint")
+        var text = GenerationRequest(prompt: "a cat")
+        text.width = 64; text.height = 64
+        #expect(throws: StableDiffusionPipelineError.self) { try inpainting.validate(text) }
+    }
+
+    @Test("NaN from the UNet is reported with the step and the part")
+    func nonFinite() throws {
+        let pipeline = try tinyPipeline("tiny-sd1")
+        let bias = try #require(pipeline.unet.namedParameters().first { $0.name == "conv_out.bias" }?.variable)
+        bias.value = bias.value.map { _ in .nan }
+        var request = GenerationRequest(prompt: "a cat")
+        request.width = 64; request.height = 64; request.steps = 3; request.sampler = "euler"
+        do {
+            _ = try pipeline.generate(request)
+            Issue.record("a NaN UNet output was not detected")
+        } catch {
+            #expect("\(error)".contains("the UNet produced NaN or infinity at step 1"), "\(error)")
+        }
+    }
+
+    @Test("a prompt over 77 tokens: the cut words are named")
+    func truncation() throws {
+        let pipeline = try tinyPipeline("tiny-sd1")
+        // 74 one-token words and three more: 77 ids for the 75 places between start and end.
+        let (ids, cut) = pipeline.tokenize(Array(repeating: "red", count: 74).joined(separator: " ") + " blue green zebra")
+        #expect(ids.count == 77)
+        #expect(cut == "green zebra", "\(cut)")
+        #expect(pipeline.tokenize("a cat").truncatedText.isEmpty)
+    }
+
+    @Test("PNG parameters: AUTOMATIC1111 text, written and read back")
+    func parametersRoundTrip() throws {
+        var p = GenerationParameters(prompt: "a cat, sitting\non a mat", negativePrompt: "blurry", steps: 20, sampler: "DPM++ 2M Karras",
+                                     schedule: "karras", cfgScale: 7.5, seed: 1234567890123, width: 512, height: 768, clipSkip: 2,
+                                     denoisingStrength: 0.75, modelHash: "1a2b3c4d", model: "v1-5")
+        p.otherFields = [("Batch size", "2"), ("Note", "a, b: c")]
+        #expect(p.text.hasSuffix("Steps: 20, Sampler: DPM++ 2M Karras, Schedule type: karras, CFG scale: 7.5, Seed: 1234567890123, Size: 512x768, Model hash: 1a2b3c4d, Model: v1-5, Denoising strength: 0.75, Clip skip: 2, Batch size: 2, Note: \"a, b: c\""))
+        let parsed = try GenerationParameters(parsing: p.text)
+        #expect(parsed == p)
+        #expect(parsed.prompt == "a cat, sitting\non a mat" && parsed.negativePrompt == "blurry" && parsed.seed == 1234567890123)
+        // An AUTOMATIC1111 line as its web UI writes it.
+        let a1111 = try GenerationParameters(parsing: "masterpiece\nSteps: 30, Sampler: Euler a, CFG scale: 7, Seed: 42, Size: 512x512, Model hash: 6ce0161689, Version: v1.6.0")
+        #expect(a1111.steps == 30 && a1111.sampler == "Euler a" && a1111.cfgScale == 7 && a1111.width == 512 && a1111.clipSkip == 1)
+        #expect(a1111.otherFields.map(\.key) == ["Version"])
+        #expect(throws: StableDiffusionPipelineError.self) { try GenerationParameters(parsing: "just a prompt") }
+        #expect(throws: StableDiffusionPipelineError.self) { try GenerationParameters(parsing: "x\nSteps: 20, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 512") }
+
+        let image = Tensor(shape: [3, 8, 8], scalars: (0..<192).map { Float($0 % 7) / 6 })
+        let png = try PNGText.inserting([("parameters", p.text), ("Comment", "ünïcode ✓")], into: try PNG.encode(image))
+        let chunks = try PNGText.read(png)
+        #expect(chunks["parameters"] == p.text)
+        #expect(chunks["Comment"] == "ünïcode ✓")
+        #expect(try PNG.decode(png).scalars == PNG.decode(try PNG.encode(image)).scalars, "libpng still reads the file")
+        #expect(throws: StableDiffusionPipelineError.self) { try PNGText.read(Data("not a png".utf8)) }
+    }
+}
