@@ -181,8 +181,8 @@ struct Lesson {
                              yRange: 0...1, legend: .topRight)
         alphaPlot.line(x: tAxis, y: linear.alphasCumprod, title: "linear", color: Color.cycle[0])
         alphaPlot.line(x: tAxis, y: cosine.alphasCumprod, title: "cosine", color: Color.cycle[1])
-        var amplitudePlot = Plot(title: "signal and noise amplitudes", xLabel: "t", yLabel: "amplitude", yRange: 0...1,
-                                 legend: .outside)
+        var amplitudePlot = Plot(title: "signal and noise amplitudes", xLabel: "t", yLabel: "amplitude", yRange: 0...1.45,
+                                 legend: .topRight)
         amplitudePlot.line(x: tAxis, y: linear.alphasCumprod.map { $0.squareRoot() }, title: "sqrt(abar), linear", color: Color.cycle[0])
         amplitudePlot.line(x: tAxis, y: linear.alphasCumprod.map { (1 - $0).squareRoot() }, title: "sqrt(1-abar), linear",
                            color: Color.cycle[0], dashType: 2)
@@ -194,7 +194,11 @@ struct Lesson {
         snrPlot.line(x: tAxis, y: snr(linear), title: "linear", color: Color.cycle[0])
         snrPlot.line(x: tAxis, y: snr(cosine), title: "cosine", color: Color.cycle[1])
         snrPlot.line(x: [0, 999], y: [1, 1], title: "SNR = 1", color: "#808080", lineWidth: 1, dashType: 3)
-        try report.figure(Figure(rows: 1, columns: 3, width: 1650, height: 450, font: "sans,10",
+        let tTicks = stride(from: 0, through: 1000, by: 200).map { Tick(Double($0), String($0)) }
+        alphaPlot.xTicks = tTicks
+        amplitudePlot.xTicks = tTicks
+        snrPlot.xTicks = tTicks
+        try report.figure(Figure(rows: 1, columns: 3, width: 1650, height: 480, font: "sans,12",
                                  plots: [alphaPlot, amplitudePlot, snrPlot]),
                           name: "schedules", caption: "The linear (DDPM) and cosine (Improved DDPM) schedules: alphabar_t, the amplitudes of signal and noise, and the SNR.",
                           showInTerminal: false)
@@ -354,8 +358,10 @@ struct Lesson {
                          format(mse(x0Hat, image), digits: 4)])
         }
         let grid = imageGridFromModelRange(Tensor.concatenate(tiles, axis: 0), columns: 5)
-        try report.figure(Figure(Plot(image: grid, title: "t = \(shownTimesteps.map(String.init).joined(separator: ", ")) (rows)"),
-                                 width: 560, height: 600),
+        var networkView = Plot(image: grid, title: "One test image at five noise levels")
+        networkView.labelGrid(tileHeight: image.shape[2], tileWidth: image.shape[3], rows: shownTimesteps.map { "t = \($0)" },
+                              columns: ["x_0", "noise eps / 3", "input x_t", "predicted eps / 3", "implied x̂_0"])
+        try report.figure(Figure(networkView, width: 760, height: 700),
                           name: "network-view", caption: "What the network sees (x_t) and predicts (eps) at five timesteps, and the clean image its prediction implies.",
                           showInTerminal: false)
         report.table(headers: ["t", "alphabar_t", "MSE(eps_theta, eps)", "MSE(x̂_0, x_0)"], rows: rows,
@@ -754,10 +760,5 @@ func maxAbs(_ a: Tensor, _ b: Tensor) -> Double {
 /// A number with `digits` significant digits.
 func significant(_ value: Double, digits: Int = 2) -> String { String(format: "%.\(digits)g", value) }
 
-/// A number with `digits` digits after the point (or in scientific notation).
-func format(_ value: Double, digits: Int = 3, scientific: Bool = false) -> String {
-    guard value.isFinite else { return "—" }
-    return String(format: scientific ? "%.\(digits)e" : "%.\(digits)f", value)
-}
 
 Lesson04.main()

@@ -162,7 +162,9 @@ struct Lesson {
         let otherNoise = try DDIMSampler(eta: 1).sample(denoiser, x: start, sigmas: sigmas, noise: GaussianNoise(seed: options.seed &+ 99), callback: nil)
         progress.finish(message: "eta 1, other noise")
         let grid = imageGridFromModelRange(Tensor.concatenate(results, axis: 0), columns: options.count)
-        try report.figure(Figure(Plot(image: grid, title: "DDIM, \(options.steps) steps, same start; rows: eta = 0, 0.5, 1"), width: 1000, height: 420),
+        var etaPlot = Plot(image: grid, title: "DDIM, \(options.steps) steps, the same starting noise in every column")
+        etaPlot.labelGrid(tileHeight: start.shape[2], tileWidth: start.shape[3], rows: etas.map { "eta = \(format(significant: $0))" })
+        try report.figure(Figure(etaPlot, width: 1060, height: 420),
                           name: "eta", caption: "The same starting noise sampled with DDIM at eta = 0 (top), 0.5 and 1 (bottom), \(options.steps) steps.",
                           showInTerminal: false)
         let test = try FashionMNIST.load(.test, limit: 256)
@@ -486,37 +488,11 @@ func maxAbs(_ a: Tensor, _ b: Tensor) -> Double {
     return m
 }
 
-/// The mean absolute difference between horizontally and vertically neighbouring pixels of
-/// images [N, C, H, W]: 0 for flat images, large for speckle.
-func roughness(_ images: Tensor) -> Double {
-    let (n, c, h, w) = (images.shape[0], images.shape[1], images.shape[2], images.shape[3])
-    let x = images.contiguous().scalars
-    var sum = 0.0, count = 0
-    for plane in 0..<(n * c) {
-        let base = plane * h * w
-        for i in 0..<h {
-            for j in 0..<w {
-                let v = Double(x[base + i * w + j])
-                if j + 1 < w { sum += abs(v - Double(x[base + i * w + j + 1])); count += 1 }
-                if i + 1 < h { sum += abs(v - Double(x[base + (i + 1) * w + j])); count += 1 }
-            }
-        }
-    }
-    return sum / Double(max(count, 1))
-}
-
 /// The standard deviation of a tensor's values.
 func standardDeviation(_ a: Tensor) -> Double {
     let x = a.scalars.map(Double.init)
     let mean = x.reduce(0, +) / Double(max(x.count, 1))
     return (x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(x.count, 1))).squareRoot()
-}
-
-
-/// A number with `digits` digits after the point (or in scientific notation).
-func format(_ value: Double, digits: Int = 3, scientific: Bool = false) -> String {
-    guard value.isFinite else { return "—" }
-    return String(format: scientific ? "%.\(digits)e" : "%.\(digits)f", value)
 }
 
 Lesson05.main()

@@ -306,21 +306,22 @@ extension Lesson {
         for sweep in sweeps {
             var plot = Plot(title: "\(sweep.family): FID against steps", xLabel: "steps", yLabel: "FID (classifier features)",
                             xRange: 4...60, logX: true, logY: true,
-                            xTicks: [Tick(5, "5"), Tick(10, "10"), Tick(20, "20"), Tick(50, "50")], legend: .outside)
-            for (i, sampler) in sweep.samplers.enumerated() {
+                            xTicks: [Tick(5, "5"), Tick(10, "10"), Tick(20, "20"), Tick(50, "50")], legend: .below)
+            // One colour per sampler, as in every lesson; ddim and ddpm dashed on top of their twins.
+            for sampler in SamplerStyle.drawingOrder(sweep.samplers) {
                 let points = sweep.rows.filter { $0.sampler == sampler }.sorted { $0.steps < $1.steps }
-                let stochastic = SamplerName(rawValue: sampler)?.isStochastic ?? false
-                plot.line(x: points.map { Double($0.steps) }, y: points.map(\.fid), title: sampler,
-                          color: Color.cycle[i % Color.cycle.count], lineWidth: stochastic ? 3 : 1.5,
-                          dashType: stochastic ? 2 : 1, points: .circle)
+                let style = SamplerStyle.of(sampler), twin = style.coincidesWith != nil
+                plot.series.append(Series(x: points.map { Double($0.steps) }, y: points.map(\.fid), style: .linePoints, title: sampler,
+                                          color: style.color, lineWidth: twin ? 2.5 : 1.5, pointStyle: twin ? .openCircle : .circle,
+                                          pointSize: twin ? 1.6 : 0.9, dashType: style.dashType))
             }
             if let floor = sweep.floor {
                 plot.line(x: [5, 50], y: [floor, floor], title: "real images (floor)", color: "#000000", lineWidth: 1)
             }
             plots.append(plot)
         }
-        let figure = Figure(rows: 1, columns: 2, width: 2000, height: 720, plots: plots)
-        try report.figure(figure, name: "fid-sweep", caption: "FID against steps for every sampler, pixel model (left) and latent model (right); stochastic samplers thick and dashed, the floor (real training images against the test set) in black.", showInTerminal: false)
+        let figure = Figure(rows: 1, columns: 2, width: 1600, height: 820, font: "sans,12", plots: plots)
+        try report.figure(figure, name: "fid-sweep", caption: "FID against steps for every sampler, pixel model (left) and latent model (right), each sampler in its colour of every lesson (ddim dashed on top of euler, ddpm on top of euler_ancestral); the floor (real training images against the test set) in black.", showInTerminal: false)
 
         for stepCount in [5, 10] {
             var rows: [[String]] = []
