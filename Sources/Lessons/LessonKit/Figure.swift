@@ -155,9 +155,10 @@ public struct ImageLayer: Sendable {
     public var valueRange: ClosedRange<Double>?
     /// `true` puts row 0 at the top, as images are read; `false` puts it at the bottom.
     public var rowZeroAtTop: Bool
-    /// The x range the image covers in plot coordinates (column 0 at its left end), or `nil`
-    /// for pixel coordinates with equal aspect. With an extent, the image is a background under
-    /// the plot's series, and the axes keep the plot's own ranges and ticks.
+    /// The x range an RGB background covers in plot coordinates (column 0 at its left end), or
+    /// `nil` for pixel coordinates with equal aspect. With an extent, the image is a background
+    /// under the plot's series, and the axes keep the plot's own ranges and ticks. Only
+    /// `init(background:...)` sets it.
     public var xExtent: ClosedRange<Double>?
     /// The y range the image covers in plot coordinates (row 0 at its lower end).
     public var yExtent: ClosedRange<Double>?

@@ -12,8 +12,8 @@ import LessonKit
 import Tensor
 import Autograd
 
-let output = LessonOutputOptions.parseCommandLine()
-let report = output.report(lesson: "lesson-02-autograd", slug: "02-autograd", title: "Lesson 02: automatic differentiation")
+let outputOptions = LessonOutputOptions.parseCommandLine()
+let report = outputOptions.report(lesson: "lesson-02-autograd", slug: "02-autograd", title: "Lesson 02: automatic differentiation")
 
 func format(_ x: Double, _ digits: Int) -> String { format(x, digits: digits) }
 func format(_ x: Double) -> String { format(x, digits: 4) }

@@ -126,7 +126,7 @@ func images(_ report: Report, options: Lesson06) throws {
     let sigmas = try model.sigmas(steps: steps, schedule: "karras")
     picture.labelGrid(tileHeight: rows[0].shape[2], tileWidth: rows[0].shape[3],
                       rows: names.flatMap { Array(repeating: $0, count: shown) },
-                      columns: sigmas.dropLast().map { "σ " + format(significant: $0, 2) } + ["sample"])
+                      columns: sigmas.dropLast().map { "σ " + format(significant: $0, 3) } + ["sample"])
     try report.figure(Figure(rows: 1, columns: 1, width: 1100, height: 1080, font: "sans,12", plots: [picture]),
                       name: "images", caption: "A trained pixel DDPM sampled by six samplers from the same noise: D(x_i, sigma_i) at each of \(steps) steps, then the final sample (two rows per sampler).",
                       showInTerminal: false)

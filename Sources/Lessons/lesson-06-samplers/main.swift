@@ -150,12 +150,12 @@ func lesson(_ options: Lesson06) throws {
     let dense = SamplerStudies.denseSigmas(from: try schedule.sigmas(steps: 1)[0], to: schedule.sigmaMin)
     let exact = SamplerStudies.exactPaths(mixture: mixture, start: startingPoints(normals: trajectoryNormals, sigma: dense[0]), sigmas: dense)
     let exactEnds = exact.map { $0[$0.count - 1] }
-    // Zoom on the last steps: every panel sampler's states below sigma = 1 and its final samples.
-    let late = panels.flatMap { panel -> [SIMD2<Double>] in
-        let t = run[panel.name]!.trajectory
+    // Zoom on the last steps: the states below sigma = 1 and the final samples of the samplers shown.
+    func lateStates(_ name: SamplerName) -> [SIMD2<Double>] {
+        let t = run[name]!.trajectory
         return t.sigmas.indices.filter { t.sigmas[$0] < 1 }.flatMap { t.states[$0] }
     }
-    let zoom = Window.around(late, mixture: mixture)
+    let zoom = Window.around(panels.flatMap { lateStates($0.name) }, mixture: mixture)
     var mainPanels = panels.map { panel in
         planePanel(panel.name, run: run[panel.name]!, exact: exact, mixture: mixture, window: zoom, schedule: schedule,
                    showsBar: false, paths: 8)
@@ -406,12 +406,15 @@ func lesson(_ options: Lesson06) throws {
         \(format(Date().timeIntervalSince(started), digits: 0)) s.
         """)
     report.heading("Appendix: every sampler's paths")
-    let sheet = names.map { planePanel($0, run: run[$0]!, exact: exact, mixture: mixture, window: zoom, schedule: schedule, showsBar: false, pointSize: 0.8) }
+    let sheet = names.map { name in
+        planePanel(name, run: run[name]!, exact: exact, mixture: mixture, window: Window.around(lateStates(name), mixture: mixture),
+                   schedule: schedule, showsBar: false, pointSize: 0.8)
+    }
     let sheetColumns = min(4, sheet.count), sheetRows = (sheet.count + sheetColumns - 1) / sheetColumns
     try report.figure(Figure(rows: sheetRows, columns: sheetColumns, width: 440 * sheetColumns, height: 420 * sheetRows,
                              title: "Every sampler from the same 16 starting points, at most \(options.steps) NFE (colours of the states: sigma, as in the first figure)",
                              font: "sans,11", plots: sheet),
-                      name: "trajectories-all", caption: "The first figure for all \(names.count) samplers compared, with the same window, colours and starting points.", showInTerminal: false)
+                      name: "trajectories-all", caption: "The first figure for all \(names.count) samplers and all 16 starting points, each panel zoomed on its own last steps (states below sigma = 1 and the final samples).", showInTerminal: false)
     try report.write()
 }
 
