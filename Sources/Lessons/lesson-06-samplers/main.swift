@@ -74,7 +74,7 @@ func median(_ values: [Double]) -> Double {
 }
 
 func lesson(_ options: Lesson06) throws {
-    let started = Date()
+    let started = Date(), load = Timing.loadAverage()
     let mixture = try options.gmm.map { try GaussianMixture(contentsOf: URL(fileURLWithPath: $0)) } ?? defaultMixture
     guard mixture.dimension == 2 else { throw ValidationError("--gmm: the mixture has dimension \(mixture.dimension); give means [x, y]") }
     let schedule = SamplingSchedule(kind: try SigmaSchedule(named: options.schedule), sigmaMin: options.sigmaMin, sigmaMax: options.sigmaMax)
@@ -161,6 +161,21 @@ func lesson(_ options: Lesson06) throws {
                    showsBar: false, paths: 8)
     }
     mainPanels.append(overviewPanel(panels[0].name, run: run[panels[0].name]!, exact: exact, zoom: zoom, schedule: schedule, paths: 8))
+    let means = (0..<2).map { d in zip(mixture.weights, mixture.means).reduce(0) { $0 + $1.0 * $1.1[d] } }
+    let center = SIMD2(means[0], means[1])
+    let atFive = dense.indices.min { abs(dense[$0] - 5) < abs(dense[$1] - 5) }!
+    let straightness = exact.map { path -> Double in
+        let a = (path[0] - center) / dense[0], b = (path[atFive] - center) / dense[atFive]
+        return (((a - b) * (a - b)).sum() / (a * a).sum()).squareRoot()
+    }.max()!
+    report.paragraph("""
+        Sixteen starting points x = sigma_max·n, the same for every sampler (eight of them drawn below), and the same budget \
+        of \(options.steps) denoiser evaluations (NFE). Far from the data the denoiser returns nearly the mixture's mean m, so the exact paths \
+        are straight lines x − m ∝ sigma: along every one of the 16, (x − m)/sigma changes by at most \
+        \(percent(straightness)) between sigma = \(format(significant: dense[0])) and sigma = \(format(significant: dense[atFive])), \
+        which is why an Euler-type step, exact on such lines, can take huge steps there. The paths bend toward their modes \
+        once sigma is comparable to the distance between the modes, and that is where the samplers part:
+        """)
     let columns = min(3, mainPanels.count), rows = (mainPanels.count + columns - 1) / columns
     try report.figure(Figure(rows: rows, columns: columns, width: 560 * columns, height: 520 * rows,
                              title: "Eight starting points, the same for every sampler, at most \(options.steps) denoiser evaluations each",
@@ -171,22 +186,7 @@ func lesson(_ options: Lesson06) throws {
                           standard deviations around each mode. The last panel zooms out to where the paths start, at radius about \
                           sigma_max; the box is the window of the other panels. The appendix has all samplers and all 16 points.
                           """, showInTerminal: false)
-    let means = (0..<2).map { d in zip(mixture.weights, mixture.means).reduce(0) { $0 + $1.0 * $1.1[d] } }
-    let center = SIMD2(means[0], means[1])
-    let atFive = dense.indices.min { abs(dense[$0] - 5) < abs(dense[$1] - 5) }!
-    let straightness = exact.map { path -> Double in
-        let a = (path[0] - center) / dense[0], b = (path[atFive] - center) / dense[atFive]
-        return (((a - b) * (a - b)).sum() / (a * a).sum()).squareRoot()
-    }.max()!
-    report.paragraph("""
-        Sixteen starting points x = sigma_max·n, the same for every sampler (eight of them drawn above), and the same budget \
-        of \(options.steps) denoiser evaluations (NFE). Far from the data the denoiser returns nearly the mixture's mean m, so the exact paths \
-        are straight lines x − m ∝ sigma: along every one of the 16, (x − m)/sigma changes by at most \
-        \(percent(straightness)) between sigma = \(format(significant: dense[0])) and sigma = \(format(significant: dense[atFive])), \
-        which is why an Euler-type step, exact on such lines, can take huge steps there. The paths bend toward their modes \
-        once sigma is comparable to the distance between the modes, and that is where the samplers part. At the end of each \
-        run the final samples lie this far from the exact ODE's ends (median over the 16 points):
-        """)
+    report.paragraph("At the end of each run the final samples lie this far from the exact ODE's ends (median over the 16 points):")
     report.table(headers: ["sampler", "steps", "NFE", "median distance of the final sample to the exact ODE end", "finals further than 0.5"],
                  rows: names.map { name in
                      let finals = run[name]!.trajectory.states.last!
@@ -403,7 +403,8 @@ func lesson(_ options: Lesson06) throws {
         Data: the CSV files behind every figure are in `\(options.output.outPath(slug: "06-samplers"))`: `trajectories.csv` \
         (sampler, sample, step, sigma, x, y, denoised_x, denoised_y), `exact_trajectories.csv`, `convergence.csv`, \
         `convergence_fit.csv`, `distribution.csv`, `samples.csv` and `mixture.json`. This run took \
-        \(format(Date().timeIntervalSince(started), digits: 0)) s.
+        \(format(Date().timeIntervalSince(started), digits: 0)) s on two cores (load average \(load) at the start, \
+        \(Timing.loadAverage()) at the end\(Timing.busyNote(load: load))).
         """)
     report.heading("Appendix: every sampler's paths")
     let sheet = names.map { name in
