@@ -41,7 +41,7 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: native),
         // Lessons: LessonKit (plots, progress, reports) and one executable per lesson.
-        .target(name: "LessonKit", dependencies: ["Tensor"], path: "Sources/Lessons/LessonKit", swiftSettings: native),
+        .target(name: "LessonKit", dependencies: ["Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Sources/Lessons/LessonKit", swiftSettings: native),
         .executableTarget(
             name: "lesson-01-tensors", dependencies: ["LessonKit", "Tensor"],
             path: "Sources/Lessons/lesson-01-tensors", swiftSettings: native),

@@ -63,8 +63,14 @@ extension Figure {
     private func datablock(name: String, series: Series) -> String {
         var s = "\(name) << EOD\n"
         s.reserveCapacity(series.x.count * 24)
-        for (x, y) in zip(series.x, series.y) {
-            s += gnuplotNumber(x) + " " + gnuplotNumber(y) + "\n"
+        if let values = series.values {
+            for ((x, y), v) in zip(zip(series.x, series.y), values) {
+                s += gnuplotNumber(x) + " " + gnuplotNumber(y) + " " + gnuplotNumber(v) + "\n"
+            }
+        } else {
+            for (x, y) in zip(series.x, series.y) {
+                s += gnuplotNumber(x) + " " + gnuplotNumber(y) + "\n"
+            }
         }
         return s + "EOD\n"
     }
@@ -99,6 +105,7 @@ extension Figure {
         s += "unset title; unset xlabel; unset ylabel; unset logscale; set autoscale xy; set autoscale cb\n"
         s += "set xtics autofreq norotate; set ytics autofreq; unset colorbox; set size noratio\n"
         s += "set format x \"%g\"; set format y \"%g\"\n"  // plain numbers, also on log axes (1e-05 ... 100)
+        s += "unset label; set cbtics autofreq; unset cblabel\n"
         s += "set style fill solid 0.85 border -1\n"
         if let title = plot.title { s += "set title \(quoted(title))\n" }
         if let label = plot.xLabel { s += "set xlabel \(quoted(label))\n" }
@@ -108,7 +115,21 @@ extension Figure {
         s += plot.showsGrid ? "set grid\n" : "unset grid\n"
         s += plot.legend == .hidden ? "unset key\n" : "set key \(plot.legend.rawValue) noopaque\n"
 
-        if let image = plot.image {
+        if plot.equalAspect { s += "set size ratio -1\n" }
+        for label in plot.labels {
+            s += "set label \(quoted(label.text)) at \(gnuplotNumber(label.x)),\(gnuplotNumber(label.y)) \(label.alignment) "
+                + "front tc rgb \(quoted(label.color.specification))\n"
+        }
+        if let scale = plot.colorScale {
+            s += "set palette \(scale.palette)\n"
+            s += "set cbrange [\(gnuplotNumber(scale.range.lowerBound)):\(gnuplotNumber(scale.range.upperBound))]\n"
+            if scale.showsBar { s += "set colorbox\n" }
+            if let label = scale.label { s += "set cblabel \(quoted(label))\n" }
+            if let ticks = scale.ticks {
+                s += "set cbtics (" + ticks.map { "\(quoted($0.label)) \(gnuplotNumber($0.value))" }.joined(separator: ", ") + ")\n"
+            }
+        }
+        if let image = plot.image, image.xExtent == nil {
             s += "set size ratio -1\n"
             s += "set xrange [-0.5:\(gnuplotNumber(Double(image.width) - 0.5))]\n"
             let top = gnuplotNumber(Double(image.height) - 0.5)
@@ -123,8 +144,11 @@ extension Figure {
                 s += "unset xtics; unset ytics\n"
             }
         } else {
-            s += "set xrange " + rangeText(plot.xRange) + "\n"
+            s += "set xrange " + rangeText(plot.xRange, reversed: plot.reversesX) + "\n"
             s += "set yrange " + rangeText(plot.yRange) + "\n"
+        }
+        if let ticks = plot.yTicks {
+            s += "set ytics (" + ticks.map { "\(quoted($0.label)) \(gnuplotNumber($0.value))" }.joined(separator: ", ") + ")\n"
         }
         if let ticks = plot.xTicks {
             let list = ticks.map { "\(quoted($0.label)) \(gnuplotNumber($0.value))" }.joined(separator: ", ")
@@ -137,7 +161,16 @@ extension Figure {
         if let image = plot.image {
             switch image.kind {
             case .heatmap: items.append("\(imageBlockName(p)) matrix with image notitle")
-            case .rgb: items.append("\(imageBlockName(p)) using 1:2:3:4:5 with rgbimage notitle")
+            case .rgb:
+                if let xs = image.xExtent, let ys = image.yExtent {
+                    // Pixel (c, r) covers [x0 + c·dx, x0 + (c+1)·dx] x [y0 + r·dy, y0 + (r+1)·dy].
+                    let dx = (xs.upperBound - xs.lowerBound) / Double(image.width)
+                    let dy = (ys.upperBound - ys.lowerBound) / Double(image.height)
+                    items.append("\(imageBlockName(p)) using (\(gnuplotNumber(xs.lowerBound))+($1+0.5)*\(gnuplotNumber(dx)))"
+                        + ":(\(gnuplotNumber(ys.lowerBound))+($2+0.5)*\(gnuplotNumber(dy))):3:4:5 with rgbimage notitle")
+                } else {
+                    items.append("\(imageBlockName(p)) using 1:2:3:4:5 with rgbimage notitle")
+                }
             }
         }
         for (i, series) in plot.series.enumerated() {
@@ -153,8 +186,10 @@ extension Figure {
                     + " pt \(series.pointStyle.rawValue) ps \(gnuplotNumber(series.pointSize))"
             case .bars(let width):
                 item += "using 1:2:(\(gnuplotNumber(width))) with boxes"
+            case .coloredPoints:
+                item += "using 1:2:3 with points pt \(series.pointStyle.rawValue) ps \(gnuplotNumber(series.pointSize))"
             }
-            item += " lc rgb \(quoted(color.specification))"
+            item += series.style == .coloredPoints ? " lc palette" : " lc rgb \(quoted(color.specification))"
             item += series.title.map { " title \(quoted($0))" } ?? " notitle"
             items.append(item)
         }
@@ -167,9 +202,10 @@ extension Figure {
         return s
     }
 
-    private func rangeText(_ range: ClosedRange<Double>?) -> String {
-        guard let range else { return "[*:*]" }
-        return "[\(gnuplotNumber(range.lowerBound)):\(gnuplotNumber(range.upperBound))]"
+    private func rangeText(_ range: ClosedRange<Double>?, reversed: Bool = false) -> String {
+        guard let range else { return reversed ? "[*:*] reverse" : "[*:*]" }
+        let (a, b) = reversed ? (range.upperBound, range.lowerBound) : (range.lowerBound, range.upperBound)
+        return "[\(gnuplotNumber(a)):\(gnuplotNumber(b))]"
     }
 }
 

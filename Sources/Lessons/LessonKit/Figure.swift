@@ -86,6 +86,9 @@ public struct Series: Sendable {
         case linePoints
         /// Filled bars centred on each x, `width` wide in x units.
         case bars(width: Double)
+        /// Markers coloured by `values` through the plot's `colorScale` (for example sigma on
+        /// each state of a sampler).
+        case coloredPoints
     }
 
     /// The x coordinates.
@@ -106,6 +109,8 @@ public struct Series: Sendable {
     public var pointSize: Double
     /// Dash pattern: 1 is solid, 2 dashed, 3 dotted, 4 dash-dot.
     public var dashType: Int
+    /// One value per point for `.coloredPoints`, mapped through the plot's colour scale.
+    public var values: [Double]?
 
     /// Creates a series; `x` and `y` must have the same count.
     public init(
@@ -150,6 +155,30 @@ public struct ImageLayer: Sendable {
     public var valueRange: ClosedRange<Double>?
     /// `true` puts row 0 at the top, as images are read; `false` puts it at the bottom.
     public var rowZeroAtTop: Bool
+    /// The x range an RGB background covers in plot coordinates (column 0 at its left end), or
+    /// `nil` for pixel coordinates with equal aspect. With an extent, the image is a background
+    /// under the plot's series, and the axes keep the plot's own ranges and ticks. Only
+    /// `init(background:...)` sets it.
+    public var xExtent: ClosedRange<Double>?
+    /// The y range the image covers in plot coordinates (row 0 at its lower end).
+    public var yExtent: ClosedRange<Double>?
+
+    /// An RGB background covering `x` by `y` in plot coordinates; `red`, `green` and `blue` are
+    /// row-major `height x width` values in [0, 1], row 0 at the bottom (`y.lowerBound`).
+    public init(background red: [Double], green: [Double], blue: [Double], height: Int, width: Int,
+                x: ClosedRange<Double>, y: ClosedRange<Double>) {
+        precondition(red.count == height * width && green.count == red.count && blue.count == red.count,
+                     "ImageLayer: \(red.count) values for \(height)x\(width)")
+        self.kind = .rgb
+        self.height = height
+        self.width = width
+        self.values = red + green + blue
+        self.palette = ImageLayer.gray
+        self.valueRange = nil
+        self.rowZeroAtTop = false
+        self.xExtent = x
+        self.yExtent = y
+    }
 
     /// Creates a heatmap from a row-major `height x width` list of values.
     public init(
@@ -237,6 +266,53 @@ public enum LegendPosition: String, Sendable, CaseIterable {
     case below = "below horizontal"
 }
 
+/// How `.coloredPoints` values map to colours.
+public struct ColorScale: Sendable {
+    /// gnuplot palette definition (see `ImageLayer.viridis`).
+    public var palette: String
+    /// Values mapped onto the palette's ends.
+    public var range: ClosedRange<Double>
+    /// The colour bar's label.
+    public var label: String?
+    /// Labelled ticks on the colour bar (for example sigma values on a log10 scale).
+    public var ticks: [Tick]?
+    /// Whether this panel draws the colour bar.
+    public var showsBar: Bool
+
+    /// Creates a colour scale.
+    public init(palette: String = ImageLayer.viridis, range: ClosedRange<Double>, label: String? = nil,
+                ticks: [Tick]? = nil, showsBar: Bool = true) {
+        self.palette = palette
+        self.range = range
+        self.label = label
+        self.ticks = ticks
+        self.showsBar = showsBar
+    }
+}
+
+/// A piece of text at plot coordinates.
+public struct PlotLabel: Sendable {
+    /// The text.
+    public var text: String
+    /// Its x coordinate.
+    public var x: Double
+    /// Its y coordinate.
+    public var y: Double
+    /// Its colour.
+    public var color: Color
+    /// `"left"`, `"center"` or `"right"`: which end of the text sits at (x, y).
+    public var alignment: String
+
+    /// Creates a label.
+    public init(_ text: String, x: Double, y: Double, color: Color = "black", alignment: String = "left") {
+        self.text = text
+        self.x = x
+        self.y = y
+        self.color = color
+        self.alignment = alignment
+    }
+}
+
 /// One panel of a figure: axes, and the series or image drawn on them.
 public struct Plot: Sendable {
     /// The panel's title.
@@ -265,6 +341,16 @@ public struct Plot: Sendable {
     public var series: [Series]
     /// An image or heatmap drawn beneath the series.
     public var image: ImageLayer?
+    /// Labelled ticks replacing gnuplot's automatic y ticks.
+    public var yTicks: [Tick]?
+    /// Draw the x axis from its upper to its lower end (noise on the left of a sigma axis).
+    public var reversesX: Bool = false
+    /// Draw x and y with the same unit length (a map of the plane).
+    public var equalAspect: Bool = false
+    /// The colour scale of `.coloredPoints` series, shown as a colour bar when `showsBar`.
+    public var colorScale: ColorScale?
+    /// Text placed at plot coordinates.
+    public var labels: [PlotLabel] = []
 
     /// Creates an empty panel.
     public init(
@@ -320,6 +406,25 @@ public struct Plot: Sendable {
     /// Adds a line through `y[i]` at `x = 0, 1, 2, ...`.
     public mutating func line(y: [Double], title: String? = nil, color: Color? = nil, lineWidth: Double = 2) {
         line(x: y.indices.map(Double.init), y: y, title: title, color: color, lineWidth: lineWidth)
+    }
+
+    /// Names the rows and columns of an image grid made by `imageGrid` (tiles `tileHeight` x
+    /// `tileWidth` with `padding` pixels around each): `columns` become x tick labels under the
+    /// tiles and `rows` y tick labels left of them. An empty list leaves that axis unlabelled.
+    public mutating func labelGrid(tileHeight: Int, tileWidth: Int, padding: Int = 2, rows: [String] = [], columns: [String] = []) {
+        func centre(_ i: Int, _ size: Int) -> Double { Double(padding + i * (size + padding)) + Double(size - 1) / 2 }
+        if !columns.isEmpty { xTicks = columns.enumerated().map { Tick(centre($0.offset, tileWidth), $0.element) } }
+        if !rows.isEmpty { yTicks = rows.enumerated().map { Tick(centre($0.offset, tileHeight), $0.element) } }
+    }
+
+    /// Adds markers at `(x[i], y[i])` coloured by `values[i]` through `colorScale`.
+    public mutating func coloredPoints(
+        x: [Double], y: [Double], values: [Double], pointStyle: PointStyle = .circle, pointSize: Double = 1
+    ) {
+        precondition(values.count == x.count, "Plot.coloredPoints: \(x.count) points but \(values.count) values")
+        var points = Series(x: x, y: y, style: .coloredPoints, pointStyle: pointStyle, pointSize: pointSize)
+        points.values = values
+        series.append(points)
     }
 
     /// Adds markers at the points `(x[i], y[i])`.

@@ -2,15 +2,16 @@
 //
 // Narrates, measures and plots; the rungs themselves live in LessonKit/MatmulLadder.swift
 // (tested against the naive loops) and the last rung is the library's `Tensor.matmul`.
-// Writes docs/lessons/01-tensors.md with its figure and data under docs/lessons/figures/01-tensors/.
-// Runs in about half a minute in release on two cores: `swift run -c release lesson-01-tensors`.
+// Writes the page 01-tensors.md with its figure and data to out/lesson-01/ (`--out DIR`),
+// or to docs/lessons/ with `--docs` (the committed page). Runs in about half a minute in release
+// on two cores: `swift run -c release lesson-01-tensors`.
 
 import Foundation
 import LessonKit
 import Tensor
 
-let report = Report(slug: "01-tensors", title: "Lesson 01: tensors and the matrix-multiply ladder",
-                    command: "swift run -c release lesson-01-tensors")
+let output = LessonOutputOptions.parseCommandLine()
+let report = output.report(lesson: "lesson-01-tensors", slug: "01-tensors", title: "Lesson 01: tensors and the matrix-multiply ladder")
 
 // MARK: - Tensors
 
@@ -149,7 +150,8 @@ func time(_ rung: Rung, _ a: Tensor, _ b: Tensor, repetitions: Int = 5) -> (samp
     return (samples, result)
 }
 
-func format(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
+func format(_ x: Double, _ digits: Int) -> String { format(x, digits: digits) }
+func format(_ x: Double) -> String { format(x, digits: 1) }
 func scientific(_ x: Double) -> String { String(format: "%.1e", x) }
 
 // Every rung at 512 x 512 x 512: small enough for the naive loops (about a quarter of a second).
@@ -287,13 +289,17 @@ report.paragraph("The measurements are in [figures/01-tensors/timings.csv](figur
 
 report.heading("Recap")
 let best = gflops.last ?? 0
+let gains = (1..<gflops.count).map { "rung \($0 + 1) \(format(gflops[$0] / gflops[$0 - 1], 1))x" }
+let bigSteps = (1..<gflops.count).filter { gflops[$0] / gflops[$0 - 1] >= 2 }.map { "rung \($0 + 1)" }
 report.paragraph("""
     - A tensor is a buffer plus shape and strides; views such as a transpose change the strides, not the data.
     - The same 2·N³ operations ran about \(format(best / gflops[0], 0)) times faster from rung 1 to rung 6, \
     without changing a single result beyond rounding.
-    - The big steps: reading memory in order (rung 2), doing 16 operations per instruction (rung 3), and \
-    re-using every loaded number many times from registers and caches (rung 4). Threads multiply what \
-    one core does; they cannot fix a slow core loop.
+    - Each rung's gain over the one before, at 512³: \(gains.joined(separator: ", ")). \
+    \(bigSteps.isEmpty ? "No rung gained 2x or more over the one before." : "The big steps (2x or more) are \(bigSteps.joined(separator: " and ")).") \
+    Memory order alone (rung 2) helps little while the loop is scalar; it pays once 16 operations run per \
+    instruction (rung 3) and every loaded number is re-used from registers and caches (rung 4). Threads \
+    multiply what one core does; they cannot fix a slow core loop.
     - Every fast rung was checked against a slower, obviously correct one. The tests \
     (`Tests/LessonKitTests/MatmulLadderTests.swift`) do the same on ragged sizes.
     """)

@@ -2,7 +2,8 @@
 //
 // Narrates and checks; the engines are library code with tests: `Scalar`
 // (Autograd/Engine/Scalar.swift, a few dozen lines after micrograd) and `Variable`
-// (Autograd/Engine/Variable.swift and Autograd/Ops/). Writes docs/lessons/02-autograd.md.
+// (Autograd/Engine/Variable.swift and Autograd/Ops/). Writes the page 02-autograd.md to
+// out/lesson-02/ (`--out DIR`), or to docs/lessons/ with `--docs` (the committed page).
 //
 //   swift run -c release lesson-02-autograd      (a few seconds)
 
@@ -11,10 +12,11 @@ import LessonKit
 import Tensor
 import Autograd
 
-let report = Report(slug: "02-autograd", title: "Lesson 02: automatic differentiation",
-                    command: "swift run -c release lesson-02-autograd")
+let outputOptions = LessonOutputOptions.parseCommandLine()
+let report = outputOptions.report(lesson: "lesson-02-autograd", slug: "02-autograd", title: "Lesson 02: automatic differentiation")
 
-func format(_ x: Double, _ digits: Int = 4) -> String { String(format: "%.\(digits)f", x) }
+func format(_ x: Double, _ digits: Int) -> String { format(x, digits: digits) }
+func format(_ x: Double) -> String { format(x, digits: 4) }
 func scientific(_ x: Double) -> String { String(format: "%.2e", x) }
 func maxDifference(_ a: Tensor, _ b: Tensor) -> Float { zip(a.scalars, b.scalars).map { abs($0 - $1) }.max() ?? 0 }
 

@@ -2,14 +2,15 @@
 //
 // Narrates, trains, plots. The pieces are library code with their own tests: the data set
 // (Autograd/Data), the network (Autograd/Models/FashionClassifier.swift), the loss, AdamW and
-// the one-cycle schedule (Autograd/Optimizers), checked against PyTorch. Writes
-// docs/lessons/03-training.md and saves the trained classifier (its penultimate features are
-// the feature space for the Fréchet distance used by later lessons and `diffuse fid`) to
-// models/fashion-classifier.safetensors, with models/fashion-classifier.json saying how it was
-// made. Both ship with the repository: running the lesson replaces them (atomically).
+// the one-cycle schedule (Autograd/Optimizers), checked against PyTorch. Writes the page
+// 03-training.md and the trained classifier (its penultimate features are the feature space for
+// the Fréchet distance used by later lessons and `diffuse fid`), with a JSON record of how it
+// was made, to out/lesson-03/ (`--out DIR`); `--docs` writes the page to docs/lessons/.
+// The shipped models/fashion-classifier.safetensors, on which every FID in docs/ depends, is
+// replaced only when asked: `--output models/fashion-classifier.safetensors --overwrite`.
 //
 //   swift run -c release lesson-03-training [--epochs 3] [--batch-size 128] [--limit N]
-//        [--learning-rate 0.003] [--output models/fashion-classifier.safetensors] [--data DIR]
+//        [--learning-rate 0.003] [--output FILE [--overwrite]] [--data DIR]
 
 import ArgumentParser
 import Foundation
@@ -31,16 +32,22 @@ struct Options: ParsableCommand {
     var limit: Int?
     @Option(help: "Peak learning rate (AdamW).")
     var learningRate: Float = 3e-3
-    @Option(help: "Where the trained classifier is saved (the FID's feature extractor).")
-    var output = "models/fashion-classifier.safetensors"
+    @Option(help: "Where the trained classifier is saved (default: fashion-classifier.safetensors in the output folder).")
+    var output: String?
+    @Flag(help: "Allow --output to replace an existing file (the shipped models/fashion-classifier.safetensors, for example).")
+    var overwrite = false
     @Option(help: "Folder of the Fashion-MNIST idx files (default: $FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist).")
     var data: String?
+    @OptionGroup var lessonOutput: LessonOutputOptions
 
     func validate() throws {
         guard epochs > 0 else { throw ValidationError("--epochs takes a positive integer") }
         guard batchSize > 0 else { throw ValidationError("--batch-size takes a positive integer") }
         if let limit, limit <= 0 { throw ValidationError("--limit takes a positive integer") }
         guard learningRate > 0 else { throw ValidationError("--learning-rate takes a positive number") }
+        if let output, !overwrite, FileManager.default.fileExists(atPath: output) {
+            throw ValidationError("\(output) exists; add --overwrite to replace it, or choose another --output")
+        }
     }
 }
 
@@ -49,11 +56,11 @@ func fail(_ message: String) -> Never {
     exit(2)
 }
 
-func format(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
+func format(_ x: Double, _ digits: Int) -> String { format(x, digits: digits) }
 
 let options = Options.parseOrExit()
-let report = Report(slug: "03-training", title: "Lesson 03: training a classifier",
-                    command: "swift run -c release lesson-03-training")
+let report = options.lessonOutput.report(lesson: "lesson-03-training", slug: "03-training", title: "Lesson 03: training a classifier")
+let weightsPath = options.output ?? options.lessonOutput.outPath(slug: "03-training") + "/fashion-classifier.safetensors"
 
 // MARK: - Data
 
@@ -72,8 +79,8 @@ report.paragraph("""
     clothing, 28 x 28 gray pixels, in ten classes. It has the format of the old handwritten-digit \
     MNIST, but is harder: a shirt and a pullover can look alike at this size. The files are in the \
     *idx* format: a small header (a magic number, the element type, the sizes) followed by raw \
-    bytes. We read \(train.count) training and \(test.count) test images from \
-    `\(FashionMNIST.resolvedFolder(dataFolder).path)` and scale the bytes to [0, 1].
+    bytes. We read \(train.count) training and \(test.count) test images (from the folder given by \
+    `--data` or `$FASHION_MNIST_DIR`) and scale the bytes to [0, 1].
     """)
 let sampleIndices = Array(0..<32)
 let samples = train.batch(sampleIndices).inputs
@@ -191,15 +198,19 @@ report.table(headers: ["class", "test accuracy", "most often mistaken for"],
                  return [FashionMNIST.classNames[c], format(100 * row[c] / total, 1) + "%",
                          "\(FashionMNIST.classNames[wrong.offset]) (\(Int(wrong.element)))"]
              }, alignments: [.left, .right, .left])
-try report.figure(Figure(rows: 1, columns: 1, width: 560, height: 480,
-                         plots: [Plot(heatmap: confusion.map { row in row.map { log10(1 + $0) } },
-                                      title: "confusion, log10(1 + count): row = true class, column = predicted")]),
-                  name: "confusion", caption: "Confusion matrix on the test set (rows: true class, columns: prediction, both in label order 0-9).",
+var confusionPlot = Plot(heatmap: confusion.map { row in row.map { log10(1 + $0) } }, title: "Test images by true and predicted class")
+confusionPlot.xLabel = "predicted class"
+confusionPlot.yLabel = "true class"
+confusionPlot.xTicks = FashionMNIST.classNames.enumerated().map { Tick(Double($0.offset), $0.element) }
+confusionPlot.xTickRotation = 45
+confusionPlot.yTicks = FashionMNIST.classNames.enumerated().map { Tick(Double($0.offset), $0.element) }
+try report.figure(Figure(rows: 1, columns: 1, width: 760, height: 680, font: "sans,12", plots: [confusionPlot]),
+                  name: "confusion", caption: "Confusion matrix on the test set: rows the true class, columns the prediction; colour is log10(1 + count), so the diagonal (about 1000 per class) is near 3 and single mistakes show.",
                   showInTerminal: false)
 
 // MARK: - Saving
 
-let outputURL = URL(fileURLWithPath: options.output)
+let outputURL = URL(fileURLWithPath: weightsPath)
 try FileManager.default.createDirectory(at: outputURL.deletingLastPathComponent(), withIntermediateDirectories: true)
 try model.saveWeights(to: outputURL, metadata: ["model": "FashionClassifier", "test_accuracy": format(finalAccuracy, 4),
                                                 "epochs": "\(options.epochs)"])
@@ -226,7 +237,9 @@ try AtomicFile.write(recordEncoder.encode(record) + Data("\n".utf8),
                      to: outputURL.deletingPathExtension().appendingPathExtension("json"))
 report.heading("Saving the classifier")
 report.paragraph("""
-    The weights are saved as safetensors under their PyTorch names to `\(options.output)`. A PyTorch \
+    The weights are saved as safetensors under their PyTorch names to `\(weightsPath)` (the copy that ships, \
+    `models/fashion-classifier.safetensors`, is replaced only by `--output models/fashion-classifier.safetensors \
+    --overwrite`, because every FID in `docs/` is measured with it). A PyTorch \
     module with the same attribute names loads them with `load_state_dict`; later lessons load \
     them with `FashionClassifier.loadWeights(from:)` and use `features(_:)`, the 128 numbers \
     before the last layer, to compare sets of generated and real images (a Fréchet distance in \

@@ -54,11 +54,12 @@ struct Lesson07: ParsableCommand {
     @Option(help: "Images per FID in the live recomputation (the sweep used 250).")
     var liveCount: Int = 250
 
-    @Option(help: ArgumentHelp("Output folder for the page and figures.", valueName: "dir"))
-    var out: String = "out/lesson-07"
-
-    @Flag(help: "Write the page and figures to docs/lessons/ (the committed lesson) instead of --out.")
-    var docs = false
+    /// `--out` and `--docs`, shared by every lesson (LessonKit).
+    @OptionGroup var output: LessonOutputOptions
+    /// The output folder (`out/lesson-NN` unless `--out`).
+    var out: String { output.outPath(slug: "07-latent-diffusion") }
+    /// Whether the page goes to docs/lessons/.
+    var docs: Bool { output.docs }
 
     func validate() throws {
         guard liveSteps >= 1 else { throw ValidationError("--live-steps must be at least 1") }
@@ -114,7 +115,7 @@ struct Lesson {
     }
 
     func run() throws {
-        let start = Timing.now()
+        let start = Timing.now(), load = Timing.loadAverage()
         report.paragraph("""
             Stable Diffusion does not denoise pixels. It denoises the *latents* of an autoencoder: an image of \
             512×512×3 values becomes 64×64×4 latent values, 48 times fewer, and the UNet works there \
@@ -127,7 +128,8 @@ struct Lesson {
         let sweep = try showSweep()
         try recomputeLive(sweep: sweep)
         conclude(sweep: sweep)
-        report.paragraph(String(format: "_This run took %.0f s on two cores._", Timing.now() - start))
+        report.paragraph(String(format: "_This run took %.0f s on two cores", Timing.now() - start)
+            + " (load average \(load) at the start, \(Timing.loadAverage()) at the end\(Timing.busyNote(load: load)))._")
         try report.write()
     }
 
@@ -218,71 +220,6 @@ struct Lesson {
 
 // MARK: 2. The sweep
 
-/// One row of a `diffuse fid-sweep` CSV file.
-struct SweepRow {
-    let sampler: String
-    let steps: Int
-    let evaluations: Int
-    let count: Int
-    let batchSize: Int
-    let fid: Double
-    let seconds: Double
-}
-
-/// The FID sweep of one model, read from its committed CSV file.
-struct Sweep {
-    let family: String
-    let file: URL
-    let rows: [SweepRow]
-    /// FID of real training images against the test set with the same image count: the floor.
-    let floor: Double?
-
-    var samplers: [String] {
-        var seen: [String] = []
-        for row in rows where !seen.contains(row.sampler) { seen.append(row.sampler) }
-        return seen
-    }
-
-    func fid(_ sampler: String, steps: Int) -> Double? {
-        rows.first { $0.sampler == sampler && $0.steps == steps }?.fid
-    }
-
-    /// Reads a sweep CSV (header with at least sampler, steps, model_evaluations, count, fid, seconds).
-    static func read(_ url: URL, family: String) throws -> Sweep {
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else {
-            throw LessonError(description: "cannot read the sweep \(url.path): run `diffuse fid-sweep` (the command is in docs/data/) or restore the file from git")
-        }
-        let lines = text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.hasPrefix("#") }
-        guard let headerLine = lines.first else { throw LessonError(description: "\(url.path) is empty") }
-        let header = headerLine.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        func column(_ name: String) throws -> Int {
-            guard let index = header.firstIndex(of: name) else {
-                throw LessonError(description: "\(url.path) has no column \"\(name)\" (columns: \(header.joined(separator: ", ")))")
-            }
-            return index
-        }
-        let (s, n, e, c, f, t) = (try column("sampler"), try column("steps"), try column("model_evaluations"),
-                                  try column("count"), try column("fid"), try column("seconds"))
-        let b = try column("batch_size")
-        var rows: [SweepRow] = []
-        var floor: Double?
-        for line in lines.dropFirst() {
-            let cells = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            guard cells.count == header.count, let fid = Double(cells[f]) else {
-                throw LessonError(description: "\(url.path): malformed row \"\(line)\"")
-            }
-            if cells[s] == "real-train" { floor = fid; continue }
-            guard let steps = Int(cells[n]), let evaluations = Int(cells[e]), let count = Int(cells[c]),
-                  let batchSize = Int(cells[b]), let seconds = Double(cells[t]) else {
-                throw LessonError(description: "\(url.path): malformed row \"\(line)\"")
-            }
-            rows.append(SweepRow(sampler: cells[s], steps: steps, evaluations: evaluations, count: count, batchSize: batchSize,
-                                 fid: fid, seconds: seconds))
-        }
-        return Sweep(family: family, file: url, rows: rows, floor: floor)
-    }
-}
-
 extension Lesson {
     func showSweep() throws -> [Sweep] {
         report.heading("2. Every sampler at 5, 10, 20 and 50 steps, in pixels and in latents")
@@ -304,23 +241,24 @@ extension Lesson {
         if !command.isEmpty { report.code(command.trimmingCharacters(in: .whitespacesAndNewlines), language: "sh") }
         var plots: [Plot] = []
         for sweep in sweeps {
-            var plot = Plot(title: "\(sweep.family): FID against steps", xLabel: "steps", yLabel: "FID (classifier features)",
+            var plot = Plot(title: "\(sweep.family): FID against the number of steps", yLabel: "FID (classifier features)",
                             xRange: 4...60, logX: true, logY: true,
-                            xTicks: [Tick(5, "5"), Tick(10, "10"), Tick(20, "20"), Tick(50, "50")], legend: .outside)
-            for (i, sampler) in sweep.samplers.enumerated() {
+                            xTicks: [Tick(5, "5"), Tick(10, "10"), Tick(20, "20"), Tick(50, "50")], legend: .below)
+            // One colour per sampler, as in every lesson; ddim and ddpm dashed on top of their twins.
+            for sampler in SamplerStyle.drawingOrder(sweep.samplers) {
                 let points = sweep.rows.filter { $0.sampler == sampler }.sorted { $0.steps < $1.steps }
-                let stochastic = SamplerName(rawValue: sampler)?.isStochastic ?? false
-                plot.line(x: points.map { Double($0.steps) }, y: points.map(\.fid), title: sampler,
-                          color: Color.cycle[i % Color.cycle.count], lineWidth: stochastic ? 3 : 1.5,
-                          dashType: stochastic ? 2 : 1, points: .circle)
+                let style = SamplerStyle.of(sampler), twin = style.coincidesWith != nil
+                plot.series.append(Series(x: points.map { Double($0.steps) }, y: points.map(\.fid), style: .linePoints, title: sampler,
+                                          color: style.color, lineWidth: twin ? 2.5 : 1.5, pointStyle: twin ? .openCircle : .circle,
+                                          pointSize: twin ? 1.6 : 0.9, dashType: style.dashType))
             }
             if let floor = sweep.floor {
                 plot.line(x: [5, 50], y: [floor, floor], title: "real images (floor)", color: "#000000", lineWidth: 1)
             }
             plots.append(plot)
         }
-        let figure = Figure(rows: 1, columns: 2, width: 2000, height: 720, plots: plots)
-        try report.figure(figure, name: "fid-sweep", caption: "FID against steps for every sampler, pixel model (left) and latent model (right); stochastic samplers thick and dashed, the floor (real training images against the test set) in black.", showInTerminal: false)
+        let figure = Figure(rows: 1, columns: 2, width: 1600, height: 820, font: "sans,12", plots: plots)
+        try report.figure(figure, name: "fid-sweep", caption: "FID against steps for every sampler, pixel model (left) and latent model (right), each sampler in its colour of every lesson (ddim dashed on top of euler, ddpm on top of euler_ancestral); the floor (real training images against the test set) in black.", showInTerminal: false)
 
         for stepCount in [5, 10] {
             var rows: [[String]] = []
@@ -418,46 +356,6 @@ extension Lesson {
 }
 
 // MARK: 4. What the measurements show
-
-/// Medians and ranks the conclusion quotes, computed from one sweep.
-struct SweepSummary {
-    let sweep: Sweep
-
-    static func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        guard !sorted.isEmpty else { return .nan }
-        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-    }
-
-    /// The median FID at `steps` of the stochastic (or deterministic) samplers.
-    func median(stochastic: Bool, steps: Int) -> Double {
-        SweepSummary.median(sweep.rows.filter { $0.steps == steps && (SamplerName(rawValue: $0.sampler)?.isStochastic ?? false) == stochastic }.map(\.fid))
-    }
-
-    /// The rank (1 = best FID) of `sampler` among all samplers at `steps`, and how many there are.
-    func rank(of sampler: String, steps: Int) -> (rank: Int, of: Int)? {
-        let atSteps = sweep.rows.filter { $0.steps == steps }.sorted { $0.fid < $1.fid }
-        guard let index = atSteps.firstIndex(where: { $0.sampler == sampler }) else { return nil }
-        return (index + 1, atSteps.count)
-    }
-
-    /// The sampler with the lowest FID at `steps`.
-    func best(steps: Int) -> SweepRow? { sweep.rows.filter { $0.steps == steps }.min { $0.fid < $1.fid } }
-
-    /// The largest relative FID difference between two samplers that are the same algorithm in
-    /// the sigma view (ddim = euler, ddpm = euler_ancestral), over all step counts.
-    func largestTwinDifference() -> Double {
-        var worst = 0.0
-        for (a, b) in [("ddim", "euler"), ("ddpm", "euler_ancestral")] {
-            for steps in Set(sweep.rows.map(\.steps)) {
-                if let x = sweep.fid(a, steps: steps), let y = sweep.fid(b, steps: steps) {
-                    worst = max(worst, abs(x - y) / max(abs(y), 1e-12))
-                }
-            }
-        }
-        return worst
-    }
-}
 
 extension Lesson {
     func conclude(sweep: [Sweep]) {
