@@ -93,9 +93,30 @@ struct StableDiffusionLoadingTests {
         ("\"layers_per_block\": \"two\"", "field \"layers_per_block\" is \"two\"; expected an integer"),
     ])
     func configuration(field: String, expected: String) throws {
+        try expectConfigurationError(in: "unet/config.json", field: field, expected: expected)
+    }
+
+    @Test("numbers a model cannot be built with are refused before anything is built", arguments: [
+        ("unet/config.json", "\"norm_num_groups\": 0", "norm_num_groups is 0, outside 1...16384"),
+        ("unet/config.json", "\"layers_per_block\": 1000000000", "layers_per_block is 1000000000, outside 1...256"),
+        ("unet/config.json", "\"attention_head_dim\": 0", "the attention head count is 0"),
+        ("unet/config.json", "\"block_out_channels\": [8, -16, 16]", "block_out_channels is -16"),
+        ("unet/config.json", "\"norm_eps\": -1", "norm_eps is -1.0; it must be a finite positive number"),
+        ("vae/config.json", "\"norm_num_groups\": 0", "norm_num_groups is 0"),
+        ("vae/config.json", "\"scaling_factor\": 0", "scaling_factor is 0.0"),
+        ("text_encoder/config.json", "\"num_hidden_layers\": 100000", "num_hidden_layers and num_attention_heads is 100000"),
+        ("text_encoder/config.json", "\"vocab_size\": 0", "vocab_size is 0"),
+    ])
+    func impossibleNumbers(file: String, field: String, expected: String) throws {
+        try expectConfigurationError(in: file, field: field, expected: expected)
+    }
+
+    /// Replaces (or adds) `field` in a copy of the tiny folder's `file` and expects opening the
+    /// folder to throw an error naming the file and containing `expected`.
+    private func expectConfigurationError(in file: String, field: String, expected: String) throws {
         let folder = try copyOfTinyFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let config = folder.appendingPathComponent("unet/config.json")
+        let config = folder.appendingPathComponent(file)
         var text = try String(contentsOf: config, encoding: .utf8)
         // Remove the field's existing entry (it may span several lines), then add the new one first.
         let name = String(field.prefix { $0 != ":" })
@@ -109,7 +130,7 @@ struct StableDiffusionLoadingTests {
         try text.write(to: config, atomically: true, encoding: .utf8)
         let error = message { _ = try StableDiffusionCheckpoint(contentsOf: folder) }
         #expect(error.contains(expected), "\(error)")
-        #expect(error.contains("unet/config.json"), "\(error)")
+        #expect(error.contains(file), "\(error)")
     }
 
     @Test("a model built with DeferredWeights holds no initial values")

@@ -70,6 +70,14 @@ public struct AutoencoderKLConfiguration: Equatable, Sendable {
         try r.require("use_post_quant_conv", equals: .bool(true), meaning: "the 1×1 post_quant_conv before the decoder")
         try r.require("norm_type", equals: .string("group"), meaning: "GroupNorm in the decoder")
         try r.finish()
+        typealias L = ConfigurationLimits
+        try L.check([blockOutChannels.count], "the number of levels", in: 1...8, source: url.path)
+        try L.check(blockOutChannels, "block_out_channels", in: L.width, source: url.path)
+        try L.check([normNumGroups], "norm_num_groups", in: L.width, source: url.path)
+        try L.check([layersPerBlock], "layers_per_block", in: L.count, source: url.path)
+        try L.check([inChannels, outChannels, latentChannels], "in_channels, out_channels and latent_channels", in: L.width, source: url.path)
+        try L.check([sampleSize], "sample_size", in: 1...L.width.upperBound, source: url.path)
+        try L.checkPositive(scalingFactor, "scaling_factor", source: url.path)
         guard blockOutChannels.allSatisfy({ $0 > 0 && $0 % normNumGroups == 0 }), layersPerBlock >= 1 else {
             throw StableDiffusionError("\(url.path): every block_out_channels entry must be a positive multiple of norm_num_groups \(normNumGroups)")
         }

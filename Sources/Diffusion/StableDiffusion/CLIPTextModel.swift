@@ -53,6 +53,12 @@ public struct CLIPTextConfiguration: Equatable, Sendable {
         guard hiddenAct == "quick_gelu" || hiddenAct == "gelu" else {
             throw StableDiffusionError("\(url.path): hidden_act \"\(hiddenAct)\" is not implemented (supported: quick_gelu, gelu)")
         }
+        typealias L = ConfigurationLimits
+        try L.check([vocabSize], "vocab_size", in: 1...1_000_000, source: url.path)
+        try L.check([hiddenSize, intermediateSize], "hidden_size and intermediate_size", in: L.width, source: url.path)
+        try L.check([numHiddenLayers, numAttentionHeads], "num_hidden_layers and num_attention_heads", in: L.count, source: url.path)
+        try L.check([maxPositionEmbeddings], "max_position_embeddings", in: 1...L.width.upperBound, source: url.path)
+        try L.checkPositive(layerNormEps, "layer_norm_eps", source: url.path)
         guard hiddenSize > 0, numAttentionHeads > 0, hiddenSize % numAttentionHeads == 0 else {
             throw StableDiffusionError("\(url.path): hidden_size \(hiddenSize) does not split into \(numAttentionHeads) heads")
         }

@@ -134,6 +134,16 @@ public struct UNet2DConditionConfiguration: Equatable, Sendable {
         for type in upBlockTypes where type != "CrossAttnUpBlock2D" && type != "UpBlock2D" {
             throw fail("up block type \"\(type)\" is not implemented (supported: CrossAttnUpBlock2D, UpBlock2D)")
         }
+        typealias L = ConfigurationLimits
+        try L.check([levels], "the number of levels", in: 1...8, source: source)
+        try L.check(blockOutChannels, "block_out_channels", in: L.width, source: source)
+        try L.check([normNumGroups], "norm_num_groups", in: L.width, source: source)
+        try L.check([layersPerBlock], "layers_per_block", in: L.count, source: source)
+        try L.check(transformerLayersPerBlock, "transformer_layers_per_block", in: L.count, source: source)
+        try L.check(attentionHeads, "the attention head count", in: L.count, source: source)
+        try L.check([inChannels, outChannels, crossAttentionDim], "in_channels, out_channels and cross_attention_dim", in: L.width, source: source)
+        try L.check([sampleSize], "sample_size", in: 1...L.width.upperBound, source: source)
+        try L.checkPositive(normEps, "norm_eps", source: source)
         for (level, channels) in blockOutChannels.enumerated() {
             guard channels > 0, channels % normNumGroups == 0 else {
                 throw fail("level \(level) has \(channels) channels, not a positive multiple of norm_num_groups \(normNumGroups)")
