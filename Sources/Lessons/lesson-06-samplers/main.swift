@@ -216,6 +216,28 @@ func lesson(_ options: Lesson06) throws {
                           axis is linear near 0 and logarithmic beyond, so the straight lines x − m ∝ sigma of large sigma appear as \
                           straight diagonals and the start at |x| ≈ sigma_max fits.
                           """, showInTerminal: false)
+    let flowSamplers = [SamplerName.euler, .eulerAncestral, .dpmpp2MSDE].filter(names.contains)
+    if !flowSamplers.isEmpty {
+        report.paragraph("""
+            The same as a flow of particles: 600 points from noise, \(options.steps) steps of the schedule, shown at six of the \
+            steps over the density of x_sigma at that sigma (the data blurred by noise of that size). At every sigma the \
+            particles of a good sampler fill the shading they sit on; the deterministic flow moves them there along the \
+            straight lines and bends of the ODE, the stochastic ones by jumps.
+            """)
+        let particleNormals = { var g = SeededGenerator(seed: options.seed &+ 4); return g.normalTensor([600, 2]) }()
+        let sigmas = try schedule.sigmas(steps: options.steps)
+        var flow: [Plot] = []
+        for name in flowSamplers {
+            let sampler = compared.first { $0.name == name }!.sampler
+            let trajectory = try SamplerStudies.trajectory(of: sampler, mixture: mixture, start: startingPoints(normals: particleNormals, sigma: sigmas[0]),
+                                                           sigmas: sigmas, seed: options.seed)
+            flow += particleRow(name, trajectory: trajectory, mixture: mixture, columns: 6)
+        }
+        try report.figure(Figure(rows: flowSamplers.count, columns: 6, width: 1800, height: 330 * flowSamplers.count,
+                                 title: "600 particles from noise to data (each panel zoomed to its sigma)", font: "sans,12", plots: flow),
+                          name: "particles", caption: "Particles of the 2-D mixture carried from noise to data by a deterministic and two stochastic samplers, over the density of x_sigma at each shown sigma.",
+                          showInTerminal: false)
+    }
     try Trajectory.table(runs.map(\.trajectory)).write(to: outDirectory.appendingPathComponent("trajectories.csv"))
     var exactTable = CSVTable(header: ["sample", "sigma", "x", "y"])
     for (sample, path) in exact.enumerated() { for (i, x) in path.enumerated() { exactTable.append([sample, dense[i], x.x, x.y]) } }
