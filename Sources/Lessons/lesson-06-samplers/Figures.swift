@@ -54,15 +54,15 @@ func shading(_ density: [Double], height: Int, width: Int, x: ClosedRange<Double
                       height: height, width: width, x: x, y: y)
 }
 
-/// The mixture's density at sigma = 0 over `window`, as a shaded background.
-func densityBackground(_ mixture: GaussianMixture, window: Window, pixels: Int = 140) -> ImageLayer {
+/// The density of x_sigma (the mixture with noise of size `sigma` added) over `window`, as a shaded background.
+func densityBackground(_ mixture: GaussianMixture, window: Window, sigma: Double = 0, pixels: Int = 140) -> ImageLayer {
     var values: [Double] = []
     values.reserveCapacity(pixels * pixels)
     for r in 0..<pixels {
         let y = window.y.lowerBound + (Double(r) + 0.5) / Double(pixels) * (window.y.upperBound - window.y.lowerBound)
         for c in 0..<pixels {
             let x = window.x.lowerBound + (Double(c) + 0.5) / Double(pixels) * (window.x.upperBound - window.x.lowerBound)
-            values.append(exp(mixture.logDensity([x, y])))
+            values.append(exp(mixture.logDensity([x, y], sigma: sigma)))
         }
     }
     return shading(values, height: pixels, width: pixels, x: window.x, y: window.y)
@@ -224,4 +224,29 @@ func samplesPanel(_ title: String, points: [SIMD2<Double>], color: Color, mixtur
     modeCircles(&plot, mixture: mixture)
     plot.scatter(x: points.map(\.x), y: points.map(\.y), color: color, pointStyle: .circle, pointSize: 0.35)
     return plot
+}
+
+/// One sampler's particles on their way from noise to data: `columns` snapshots of the states
+/// (evenly spaced in step index, the last one the final samples), each over the density of
+/// x_sigma at that sigma, in a window that grows with sigma so that the cloud fits.
+func particleRow(_ name: SamplerName, trajectory: Trajectory, mixture: GaussianMixture, columns: Int) -> [Plot] {
+    let last = trajectory.states.count - 1
+    let indices = (0..<columns).map { Int((Double($0) / Double(columns - 1) * Double(last)).rounded()) }
+    return indices.map { i in
+        let sigma = trajectory.sigmas[i], base = Window.mixtureWindow(mixture)
+        let window = Window(x: (base.x.lowerBound - 2.5 * sigma)...(base.x.upperBound + 2.5 * sigma),
+                            y: (base.y.lowerBound - 2.5 * sigma)...(base.y.upperBound + 2.5 * sigma))
+        var plot = Plot(title: "\(name.rawValue), " + (sigma > 0 ? "sigma = \(format(significant: sigma))" : "samples"),
+                        xRange: window.x, yRange: window.y, showsGrid: false, legend: .hidden)
+        plot.equalAspect = true
+        // Three ticks per axis (−m, 0, m with m a one-digit number): automatic ticks crowd the small panels.
+        let half = max(window.x.upperBound, -window.x.lowerBound), scale = pow(10, floor(log10(0.6 * half)))
+        let m = (0.6 * half / scale).rounded(.down) * scale
+        plot.xTicks = [-m, 0, m].map { Tick($0, format(significant: $0)) }
+        plot.yTicks = plot.xTicks
+        plot.image = densityBackground(mixture, window: window, sigma: sigma, pixels: 90)
+        let points = trajectory.states[i]
+        plot.scatter(x: points.map(\.x), y: points.map(\.y), color: SamplerStyle.of(name.rawValue).color, pointStyle: .circle, pointSize: 0.3)
+        return plot
+    }
 }

@@ -187,15 +187,19 @@ func lesson(_ options: Lesson06) throws {
                           sigma_max; the box is the window of the other panels. The appendix has all samplers and all 16 points.
                           """, showInTerminal: false)
     report.paragraph("At the end of each run the final samples lie this far from the exact ODE's ends (median over the 16 points):")
+    func endDistances(_ name: SamplerName) -> [Double] {
+        zip(run[name]!.trajectory.states.last!, exactEnds).map { (($0 - $1) * ($0 - $1)).sum().squareRoot() }
+    }
     report.table(headers: ["sampler", "steps", "NFE", "median distance of the final sample to the exact ODE end", "finals further than 0.5"],
                  rows: names.map { name in
-                     let finals = run[name]!.trajectory.states.last!
-                     let distances = zip(finals, exactEnds).map { (($0 - $1) * ($0 - $1)).sum().squareRoot() }
+                     let distances = endDistances(name)
                      return ["`\(name.rawValue)`", String(run[name]!.steps), String(run[name]!.evaluations),
                              format(median(distances), digits: 3), "\(distances.filter { $0 > 0.5 }.count) of \(distances.count)"]
                  }, alignments: [.left, .right, .right, .right, .right])
+    let worst = names.filter { !$0.isStochastic }.max { median(endDistances($0)) < median(endDistances($1)) }
     report.paragraph("""
-        The deterministic samplers follow the grey paths and differ in how far their last long steps cut the final bend; the \
+        A deterministic sampler follows the grey paths while its steps are short compared with their bend, and the table \
+        shows which cut the final bend with a last long step\(worst.map { " (`\($0.rawValue)`, \(run[$0]!.steps) steps, ends a median \(format(median(endDistances($0)), digits: 2)) from the exact end)" } ?? ""); the \
         ancestral and SDE samplers (`euler_ancestral`, `dpmpp_2m_sde`) leave the grey paths at once, because each step adds \
         fresh noise: they are not solving the ODE from these starting points but sampling paths of the reverse SDE, whose \
         end points are random. The same runs against sigma, in the style of Karras et al. 2022 (Fig. 2-3), with noise on the \
@@ -212,6 +216,28 @@ func lesson(_ options: Lesson06) throws {
                           axis is linear near 0 and logarithmic beyond, so the straight lines x − m ∝ sigma of large sigma appear as \
                           straight diagonals and the start at |x| ≈ sigma_max fits.
                           """, showInTerminal: false)
+    let flowSamplers = [SamplerName.euler, .eulerAncestral, .dpmpp2MSDE].filter(names.contains)
+    if !flowSamplers.isEmpty {
+        report.paragraph("""
+            The same as a flow of particles: 600 points from noise, \(options.steps) steps of the schedule, shown at six of the \
+            steps over the density of x_sigma at that sigma (the data blurred by noise of that size). At every sigma the \
+            particles of a good sampler fill the shading they sit on; the deterministic flow moves them there along the \
+            straight lines and bends of the ODE, the stochastic ones by jumps.
+            """)
+        let particleNormals = { var g = SeededGenerator(seed: options.seed &+ 4); return g.normalTensor([600, 2]) }()
+        let sigmas = try schedule.sigmas(steps: options.steps)
+        var flow: [Plot] = []
+        for name in flowSamplers {
+            let sampler = compared.first { $0.name == name }!.sampler
+            let trajectory = try SamplerStudies.trajectory(of: sampler, mixture: mixture, start: startingPoints(normals: particleNormals, sigma: sigmas[0]),
+                                                           sigmas: sigmas, seed: options.seed)
+            flow += particleRow(name, trajectory: trajectory, mixture: mixture, columns: 6)
+        }
+        try report.figure(Figure(rows: flowSamplers.count, columns: 6, width: 1800, height: 330 * flowSamplers.count,
+                                 title: "600 particles from noise to data (each panel zoomed to its sigma)", font: "sans,12", plots: flow),
+                          name: "particles", caption: "Particles of the 2-D mixture carried from noise to data by a deterministic and two stochastic samplers, over the density of x_sigma at each shown sigma.",
+                          showInTerminal: false)
+    }
     try Trajectory.table(runs.map(\.trajectory)).write(to: outDirectory.appendingPathComponent("trajectories.csv"))
     var exactTable = CSVTable(header: ["sample", "sigma", "x", "y"])
     for (sample, path) in exact.enumerated() { for (i, x) in path.enumerated() { exactTable.append([sample, dense[i], x.x, x.y]) } }

@@ -241,7 +241,7 @@ extension Lesson {
         if !command.isEmpty { report.code(command.trimmingCharacters(in: .whitespacesAndNewlines), language: "sh") }
         var plots: [Plot] = []
         for sweep in sweeps {
-            var plot = Plot(title: "\(sweep.family): FID against the number of steps", yLabel: "FID (classifier features)",
+            var plot = Plot(title: "\(sweep.family): FID against the number of steps", xLabel: "steps", yLabel: "FID (classifier features)",
                             xRange: 4...60, logX: true, logY: true,
                             xTicks: [Tick(5, "5"), Tick(10, "10"), Tick(20, "20"), Tick(50, "50")], legend: .below)
             // One colour per sampler, as in every lesson; ddim and ddpm dashed on top of their twins.
