@@ -6,7 +6,7 @@
 // denoiser evaluations, (3) measures each sampler's error against the exact solution as the
 // budget grows and fits its order, (4) measures how close many samples come to the true
 // mixture as steps grow, ancestral samplers included, and (5) says plainly that the image part
-// waits for a trained pixel model. The measurements live in `Diffusion/Experiments` (tested);
+// waits for a trained pixel model. The measurements live in `DiffusionStudies` (tested);
 // this file narrates, calls, prints and plots.
 //
 // Output (see `--help`): the page `06-samplers.md` with its PNG figures and the CSV files of all
@@ -16,6 +16,7 @@
 
 import ArgumentParser
 import Diffusion
+import DiffusionStudies
 import Foundation
 import LessonKit
 import Tensor

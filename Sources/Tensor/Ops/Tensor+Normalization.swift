@@ -9,6 +9,9 @@
 // Statistics are two-pass — the mean first, then Σ(x − mean)² — each sum accumulated in Float
 // blocks added in Double (see `blockedSum`), so a large offset in the data costs no accuracy.
 // Each (sample, group) or row is one task; large tensors spread them over threads.
+//
+// Reference: `Reference.layerNorm` and `Reference.groupNorm` (Reference/Reference+Normalization.swift),
+// the same two passes element by element in Double; in `Kernels.mode == .reference` these return them.
 
 import Foundation
 
@@ -65,6 +68,7 @@ extension Tensor {
     /// Layer normalization over the last axis, with optional per-feature `weight` and `bias`
     /// (each of the last axis's size).
     public func layerNorm(weight: Tensor?, bias: Tensor?, epsilon: Float = 1e-5) -> Tensor {
+        if Kernels.useReference { return Reference.layerNorm(self, weight: weight, bias: bias, epsilon: epsilon) }
         precondition(rank >= 1, "layerNorm: needs at least one axis, got a rank-0 tensor")
         let d = shape[rank - 1]
         if let weight { precondition(weight.count == d, "layerNorm: weight \(weight.shape) does not match last axis \(d) of \(shape)") }
@@ -106,6 +110,7 @@ extension Tensor {
     /// Group normalization of `[N, C, *]` with `groups` dividing C, and optional per-channel
     /// `weight` and `bias` of C elements.
     public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float = 1e-5) -> Tensor {
+        if Kernels.useReference { return Reference.groupNorm(self, groups: groups, weight: weight, bias: bias, epsilon: epsilon) }
         precondition(rank >= 2, "groupNorm: expected [N, C, ...], got \(shape)")
         let (n, c) = (shape[0], shape[1])
         precondition(groups > 0 && c % groups == 0, "groupNorm: \(groups) groups do not divide \(c) channels of \(shape)")
