@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "Autograd", targets: ["Autograd"]),
         .library(name: "Diffusion", targets: ["Diffusion"]),
         .library(name: "LessonKit", targets: ["LessonKit"]),
+        .library(name: "DiffusionStudies", targets: ["DiffusionStudies"]),
         .executable(name: "bench", targets: ["bench"]),
         .executable(name: "diffuse", targets: ["diffuse"]),
     ],
@@ -34,14 +35,21 @@ let package = Package(
                     exclude: ["Fixtures"], swiftSettings: native),
         // Resources: CLIP's BPE vocabulary (bpe_simple_vocab_16e6.txt.gz) and its licences.
         .target(name: "Diffusion", dependencies: ["Tensor", "Autograd"], resources: [.copy("Resources")], swiftSettings: native),
-        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Autograd", "Tensor"], exclude: ["Fixtures"], swiftSettings: native),
+        // DiffusionTests also test DiffusionStudies: the studies measure samplers against the
+        // Gaussian mixture and share its fixtures and tolerance helpers.
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "DiffusionStudies", "Autograd", "Tensor"],
+                    exclude: ["Fixtures"], swiftSettings: native),
         .executableTarget(
             name: "diffuse",
             dependencies: ["Diffusion", "Autograd", "Tensor", "LessonKit",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: native),
-        // Lessons: LessonKit (plots, progress, reports) and one executable per lesson.
+        // Lessons: LessonKit (plots, progress, reports, shared lesson options; diffuse uses its
+        // plots and progress bar too), DiffusionStudies (the measurements lessons 05-06 make of
+        // samplers, which a user of the library does not need) and one executable per lesson.
         .target(name: "LessonKit", dependencies: ["Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Sources/Lessons/LessonKit", swiftSettings: native),
+        .target(name: "DiffusionStudies", dependencies: ["Diffusion", "Tensor"], path: "Sources/Lessons/DiffusionStudies",
+                swiftSettings: native),
         .executableTarget(
             name: "lesson-01-tensors", dependencies: ["LessonKit", "Tensor"],
             path: "Sources/Lessons/lesson-01-tensors", swiftSettings: native),
@@ -58,11 +66,11 @@ let package = Package(
             path: "Sources/Lessons/lesson-04-ddpm", swiftSettings: native),
         .executableTarget(
             name: "lesson-05-ddim",
-            dependencies: ["Diffusion", "LessonKit", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Diffusion", "DiffusionStudies", "Autograd", "LessonKit", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Lessons/lesson-05-ddim", swiftSettings: native),
         .executableTarget(
             name: "lesson-06-samplers",
-            dependencies: ["Diffusion", "LessonKit", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Diffusion", "DiffusionStudies", "LessonKit", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Lessons/lesson-06-samplers", swiftSettings: native),
         .executableTarget(
             name: "lesson-07-latent-diffusion",

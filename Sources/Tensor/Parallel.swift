@@ -8,10 +8,8 @@
 // Why not `DispatchQueue.concurrentPerform`: a training step runs hundreds of short parallel
 // loops (0.1-1 ms each), and Dispatch parks its workers between them, so each loop may first have
 // to wake one. The workers here spin for up to `spinMicroseconds` after a loop before they sleep
-// (as OpenMP runtimes do), so back-to-back loops find them awake. Measured on two threads with
-// the two builds alternating (`bench --no-reference --filter train- --threads 2`, 4 rounds each,
-// wall clock): pixel model step 171-241 ms with Dispatch, 157-178 ms with this pool; latent model
-// 71-103 against 52-75 ms; 4.3 M UNet 1931-2194 against 1810-2066 ms.
+// (as OpenMP runtimes do), so back-to-back loops find them awake. The training steps measured
+// with each are in docs/benchmarks.md ("Design measurements").
 //
 // Protocol: one loop ("job") at a time. The caller publishes the job's body and size, then bumps
 // `state` = generation (16 bits) | count (24 bits) | next index (24 bits) with a release store;

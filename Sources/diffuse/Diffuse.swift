@@ -35,12 +35,18 @@ func reportingErrors(_ body: () throws -> Void) throws {
     }
 }
 
-/// Parses a comma-separated list of integers ("32,64,128"); "none" or "" is the empty list.
-func parseIntegers(_ text: String, option: String) throws -> [Int] {
+/// Parses a comma-separated list ("a, b,c"): each item trimmed of spaces and given to `item`;
+/// "none" or "" is the empty list. The one comma-list parser of the command-line tool.
+func parseCommaList<T>(_ text: String, option: String, _ item: (String) throws -> T) throws -> [T] {
     let trimmed = text.trimmingCharacters(in: .whitespaces)
     if trimmed.isEmpty || trimmed.lowercased() == "none" { return [] }
-    return try trimmed.split(separator: ",").map {
-        guard let v = Int($0.trimmingCharacters(in: .whitespaces)) else {
+    return try trimmed.split(separator: ",").map { try item($0.trimmingCharacters(in: .whitespaces)) }
+}
+
+/// Parses a comma-separated list of integers ("32,64,128"); "none" or "" is the empty list.
+func parseIntegers(_ text: String, option: String) throws -> [Int] {
+    try parseCommaList(text, option: option) { item in
+        guard let v = Int(item) else {
             throw ValidationError("\(option): \"\(text)\" is not a comma-separated list of integers")
         }
         return v

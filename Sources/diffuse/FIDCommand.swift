@@ -26,33 +26,25 @@ struct FIDCommand: ParsableCommand {
     @Option(help: "Instead of a model, real images of this Fashion-MNIST split: train (the floor).")
     var real: String?
     @Option(help: "Sampler: any registry name (k-diffusion, AUTOMATIC1111, diffusers).")
-    var sampler: String = "euler_ancestral"
-    @Option(help: "Sampler steps.")
-    var steps: Int = 50
-    @Option(help: "Sigma schedule: discrete (the model's own timesteps), karras, exponential, polyexponential, vp, linear.")
-    var schedule: String?
+    var sampler: SamplerArgument = SamplerArgument(argument: "euler_ancestral")!
+    @OptionGroup var sampling: SamplingOptions
     @Option(help: "Number of images (generated, or drawn from the training set).")
     var count: Int = 1000
-    @Option(help: "Seed of the generated images (batch b uses seed + b * 0x9E3779B97F4A7C15), or of the choice of training images.")
-    var seed: UInt64 = 0
     @Option(help: "Images generated per batch (the same seed and batch size give the same images).")
     var batchSize: Int = 100
-    @Option(help: "The classifier weights (the feature extractor).")
-    var classifier: String = FashionFeatureExtractor.defaultWeightsPath
-    @Option(help: "Folder of the Fashion-MNIST idx files (default: $FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist).")
-    var data: String?
+    @OptionGroup var reference: FIDDataOptions
 
     func validate() throws {
         if (model == nil) == (real == nil) { throw ValidationError("give exactly one of --model <folder> and --real train") }
         if let real, real != "train" { throw ValidationError("--real \(real): only `train` is supported (the test set is the reference)") }
         if count < 2 { throw ValidationError("--count must be at least 2 (a covariance needs two images)") }
-        if steps < 1 { throw ValidationError("--steps must be at least 1") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
     }
 
     func run() throws {
         try reportingErrors {
-            let context = try FIDContext(classifier: classifier, data: data)
+            let (sampler, steps, schedule, seed) = (sampler.label, sampling.steps, sampling.scheduleName, sampling.seed)
+            let context = try FIDContext(reference)
             let clock = ContinuousClock()
             if real != nil {
                 let start = clock.now
@@ -84,10 +76,10 @@ final class FIDContext {
     private(set) var testSeconds = 0.0
 
     /// Loads the classifier (FIDError.classifierNotFound names the fix when it is missing).
-    init(classifier: String, data: String?) throws {
-        classifierURL = URL(fileURLWithPath: classifier)
+    init(_ options: FIDDataOptions) throws {
+        classifierURL = URL(fileURLWithPath: options.classifier)
         extractor = try FashionFeatureExtractor(weightsAt: classifierURL)
-        dataFolder = data.map { URL(fileURLWithPath: $0) }
+        dataFolder = options.data.map { URL(fileURLWithPath: $0) }
     }
 
     /// The statistics of the 10 000 test images.

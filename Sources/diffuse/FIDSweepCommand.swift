@@ -24,7 +24,7 @@ struct FIDSweepCommand: ParsableCommand {
     @Option(help: "Step counts, comma-separated.")
     var steps: String = "5,10,20,50"
     @Option(help: "Sigma schedule for every sampler (default: the model's own timesteps).")
-    var schedule: String?
+    var schedule: SigmaScheduleArgument?
     @Option(help: "Images per configuration.")
     var count: Int = 500
     @Option(help: "Seed of every configuration (and of the floor's choice of training images).")
@@ -33,10 +33,7 @@ struct FIDSweepCommand: ParsableCommand {
     var batchSize: Int = 100
     @Option(help: "The CSV file to write (and to resume from).")
     var output: String
-    @Option(help: "The classifier weights (the feature extractor).")
-    var classifier: String = FashionFeatureExtractor.defaultWeightsPath
-    @Option(help: "Folder of the Fashion-MNIST idx files (default: $FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist).")
-    var data: String?
+    @OptionGroup var reference: FIDDataOptions
 
     static let header = ["model", "sampler", "schedule", "steps", "model_evaluations", "count", "seed", "batch_size",
                          "classifier", "fid", "seconds"]
@@ -56,21 +53,20 @@ struct FIDSweepCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let samplerNames = try samplers.map { text in
-                try text.split(separator: ",").map { name -> String in
-                    let trimmed = name.trimmingCharacters(in: .whitespaces)
-                    _ = try SamplerRegistry.resolve(trimmed)     // fail now, not hours later
-                    return trimmed
+                try parseCommaList(text, option: "--samplers") { name in
+                    _ = try SamplerRegistry.resolve(name)     // fail now, not hours later
+                    return name
                 }
             } ?? SamplerName.allCases.map(\.rawValue)
             let stepCounts = try parseIntegers(steps, option: "--steps")
             let outputURL = URL(fileURLWithPath: output)
-            let context = try FIDContext(classifier: classifier, data: data)
+            let context = try FIDContext(reference)
             let fingerprint = try context.classifierFingerprint()
             var table = try Self.readTable(at: outputURL)
             try recordCommand(besides: outputURL)
 
             let generator = try loadImageGenerator(from: URL(fileURLWithPath: model))
-            let scheduleName = schedule ?? "default"
+            let scheduleName = schedule?.rawValue ?? "default"
             func key(model: String, sampler: String, steps: Int) -> [String] {
                 [model, sampler, scheduleName, "\(steps)", "\(count)", "\(seed)", "\(batchSize)", fingerprint]
             }
@@ -82,7 +78,7 @@ struct FIDSweepCommand: ParsableCommand {
             var pending: [(sampler: String, steps: Int, evaluations: Int)] = []
             for n in stepCounts.sorted() {
                 for name in samplerNames where !done.contains(key(model: model, sampler: name, steps: n)) {
-                    pending.append((name, n, try generator.modelEvaluations(sampler: name, steps: n, schedule: schedule)))
+                    pending.append((name, n, try generator.modelEvaluations(sampler: name, steps: n, schedule: schedule?.rawValue)))
                 }
             }
 
@@ -108,7 +104,7 @@ struct FIDSweepCommand: ParsableCommand {
             var spentSeconds = 0.0, spentEvaluations = 0
             for (index, configuration) in pending.enumerated() {
                 let result = try context.evaluate(generator, count: count, sampler: configuration.sampler, steps: configuration.steps,
-                                                  schedule: schedule, seed: seed, batchSize: batchSize,
+                                                  schedule: schedule?.rawValue, seed: seed, batchSize: batchSize,
                                                   label: "\(configuration.sampler) \(configuration.steps)")
                 table.append([model, configuration.sampler, scheduleName, configuration.steps, result.modelEvaluations, count,
                               "\(seed)", batchSize, fingerprint, result.fid, result.seconds])
@@ -136,49 +132,14 @@ struct FIDSweepCommand: ParsableCommand {
     }
 
     /// The existing CSV at `url` (an empty table with `header` when there is none).
-    /// - Throws: `ValidationError` when the file has other columns or malformed rows.
+    /// - Throws: `ValidationError` when the file has other columns; `CSVError` when it is malformed.
     static func readTable(at url: URL) throws -> CSVTable {
-        var table = CSVTable(header: header)
-        guard FileManager.default.fileExists(atPath: url.path) else { return table }
-        let rows = try parseCSV(String(contentsOf: url, encoding: .utf8))
-        guard let first = rows.first, first == header else {
+        guard FileManager.default.fileExists(atPath: url.path) else { return CSVTable(header: header) }
+        let table = try CSVTable(contentsOf: url)
+        guard table.header == header else {
             throw ValidationError("\(url.path) exists with other columns (expected \(header.joined(separator: ","))); choose another --output")
         }
-        for (i, row) in rows.dropFirst().enumerated() {
-            guard row.count == header.count else {
-                throw ValidationError("\(url.path): line \(i + 2) has \(row.count) cells, expected \(header.count)")
-            }
-            table.append(row.map { $0 as CSVCell? })
-        }
         return table
-    }
-
-    /// Splits RFC 4180 CSV text into rows of cells (quoted cells may hold commas, quotes as "",
-    /// and line breaks).
-    static func parseCSV(_ text: String) throws -> [[String]] {
-        var rows: [[String]] = [], row: [String] = [], cell = ""
-        var quoted = false, afterQuote = false
-        for character in text {
-            if quoted {
-                if character == "\"" { quoted = false; afterQuote = true } else { cell.append(character) }
-                continue
-            }
-            switch character {
-            case "\"":
-                if afterQuote { cell.append("\"") }   // "" inside a quoted cell
-                quoted = true
-                afterQuote = false
-            case ",":
-                row.append(cell); cell = ""; afterQuote = false
-            case "\n", "\r\n":
-                row.append(cell); rows.append(row); row = []; cell = ""; afterQuote = false
-            default:
-                cell.append(character); afterQuote = false
-            }
-        }
-        if quoted { throw ValidationError("the CSV file ends inside a quoted cell") }
-        if !cell.isEmpty || !row.isEmpty { row.append(cell); rows.append(row) }
-        return rows
     }
 
     static func duration(_ seconds: Double) -> String {

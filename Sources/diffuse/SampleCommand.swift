@@ -19,13 +19,8 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Latent models: a folder with taesd_decoder.safetensors, used when the model's vae/ has none.")
     var vae: String?
     @Option(help: "Sampler: a k-diffusion name (euler, dpmpp_2m, ...), an AUTOMATIC1111 label (\"DPM++ 2M Karras\") or a diffusers scheduler class.")
-    var sampler: String = "euler"
-    @Option(help: "Sampler steps.")
-    var steps: Int = 50
-    @Option(help: "Sigma schedule: discrete (the model's own timesteps), karras, exponential, polyexponential, vp, linear.")
-    var schedule: String?
-    @Option(help: "Seed of the starting noise (and of the sampler's noise).")
-    var seed: UInt64 = 0
+    var sampler: SamplerArgument = SamplerArgument(argument: "euler")!
+    @OptionGroup var sampling: SamplingOptions
     @Option(help: "Number of images.")
     var count: Int = 64
     @Option(help: "Images per row of the grid (default: square).")
@@ -43,12 +38,12 @@ struct SampleCommand: ParsableCommand {
 
     func validate() throws {
         if count < 1 { throw ValidationError("--count must be at least 1") }
-        if steps < 1 { throw ValidationError("--steps must be at least 1") }
         if let columns, columns < 1 { throw ValidationError("--columns must be at least 1") }
     }
 
     func run() throws {
         try reportingErrors {
+            let (sampler, steps, schedule, seed) = (sampler.label, sampling.steps, sampling.scheduleName, sampling.seed)
             let folder = URL(fileURLWithPath: model)
             let labels = try `class`.map { try parseIntegers($0, option: "--class") }
             let clock = ContinuousClock()

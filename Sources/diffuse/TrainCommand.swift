@@ -44,10 +44,10 @@ struct TrainCommand: ParsableCommand {
     var classConditional = false
     @Option(help: "Probability of dropping a label to the 'no class' label (class-conditional runs).")
     var labelDropout: Float = 0.1
-    @Option(help: "What the network predicts: epsilon or v (v_prediction).")
-    var prediction: String = "epsilon"
-    @Option(help: "Beta schedule: linear or cosine.")
-    var schedule: String = "linear"
+    @Option(help: "What the network predicts (v_prediction and eps are accepted too).")
+    var prediction: PredictionArgument = .epsilon
+    @Option(help: "Beta schedule (squaredcos_cap_v2 is accepted for cosine).")
+    var schedule: BetaScheduleArgument = .linear
     @Option(help: "Number of diffusion timesteps T.")
     var timesteps: Int = 1000
     @Option(help: "Images per step.")
@@ -71,7 +71,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Images in each sample grid.")
     var sampleCount: Int = 36
     @Option(help: "Sampler for the sample grids (any registry name).")
-    var sampleSampler: String = "euler_ancestral"
+    var sampleSampler: SamplerArgument = SamplerArgument(argument: "euler_ancestral")!
     @Option(help: "Sampler steps for the sample grids.")
     var sampleSteps: Int = 50
     @Option(help: "Latent data: the TAESD folder that decodes the sample grids (grids are skipped when it is missing).")
@@ -95,12 +95,6 @@ struct TrainCommand: ParsableCommand {
         } else {
             throw ValidationError("--data \"\(data)\": use fashion-mnist, folder:<path> or latents:<file.safetensors>")
         }
-        let predictionType: DiscreteTimeDenoiser.Prediction
-        switch prediction.lowercased() {
-        case "epsilon", "eps": predictionType = .epsilon
-        case "v", "v_prediction", "v-prediction": predictionType = .vPrediction
-        default: throw ValidationError("--prediction \"\(prediction)\": use epsilon or v")
-        }
         let levels = try parseIntegers(channels, option: "--channels")
         let attention = Set(try parseIntegers(attentionLevels, option: "--attention-levels"))
         if let bad = attention.first(where: { !levels.indices.contains($0) }) {
@@ -122,7 +116,7 @@ struct TrainCommand: ParsableCommand {
                                         attentionHeadDim: headDim, normNumGroups: groups, numClassEmbeds: classes.map { $0 + 1 },
                                         dropout: dropout)
         return DDPMTrainingConfiguration(
-            model: model, prediction: predictionType, betaSchedule: try BetaSchedule(named: schedule),
+            model: model, prediction: prediction.prediction, betaSchedule: schedule.schedule,
             trainingTimesteps: timesteps, batchSize: batchSize, learningRate: lr, warmupSteps: warmup,
             weightDecay: weightDecay, emaDecay: emaDecay, maxGradientNorm: maxGradNorm > 0 ? maxGradNorm : nil,
             labelDropout: classConditional ? labelDropout : 0, data: source, seed: seed)
@@ -214,7 +208,7 @@ struct TrainCommand: ParsableCommand {
         guard let decoder else { return }
         let model = try DDPMModel(trainer: trainer)
         let labels: [Int]? = model.classCount.map { classes in (0..<sampleCount).map { $0 % classes } }
-        let images = try decoder(model.sample(count: sampleCount, sampler: sampleSampler, steps: sampleSteps, seed: 0,
+        let images = try decoder(model.sample(count: sampleCount, sampler: sampleSampler.label, steps: sampleSteps, seed: 0,
                                               classLabels: labels, guidanceScale: labels == nil ? 1 : 3))
         let columns = Int(Double(sampleCount).squareRoot().rounded(.up))
         let grid = imageGridFromModelRange(images, columns: columns)

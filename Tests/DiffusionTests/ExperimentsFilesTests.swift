@@ -1,6 +1,7 @@
 // Tests of the lesson-06 files: the mixture JSON format and its errors, the CSV writer and the
 // exact layout of trajectories.csv.
 import Diffusion
+import DiffusionStudies
 import Foundation
 import Tensor
 import Testing

@@ -1,6 +1,7 @@
 // Tests of the lesson-06 measurements: the power-law fit, the sliced Wasserstein distance and
 // the mode statistics, each against closed forms or an independent computation.
 import Diffusion
+import DiffusionStudies
 import Foundation
 import Tensor
 import Testing

@@ -2,6 +2,7 @@
 // end points against the closed form for one Gaussian, empirical orders of Euler and Heun, the
 // recorded trajectories against direct denoiser calls, and the distribution study near its floor.
 import Diffusion
+import DiffusionStudies
 import Foundation
 import Tensor
 import Testing

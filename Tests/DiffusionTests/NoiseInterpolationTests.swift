@@ -2,6 +2,7 @@
 // vectors at angle θ is the unit vector at angle f·θ (a rotation), and lerp is the chord.
 
 import Diffusion
+import DiffusionStudies
 import Foundation
 import Tensor
 import Testing

@@ -1,7 +1,7 @@
 import Testing
 import Tensor
 
-@Suite("Attention: blocked online-softmax attention against the naive full-matrix softmax")
+@Suite("Attention: blocked online-softmax attention against the reference full-matrix softmax")
 struct AttentionTests {
     /// (batch shape, Tq, Tk, D, Dv, causal)
     static let cases: [([Int], Int, Int, Int, Int, Bool)] = [
@@ -19,7 +19,7 @@ struct AttentionTests {
         let v = kernelTestTensor(batch + [tk, dv], seed: 43)
         let qs = q * 3
         expectKernelClose(scaledDotProductAttention(query: qs, key: k, value: v, causal: causal),
-                    naiveAttention(query: qs, key: k, value: v, causal: causal), tolerance: 2e-5)
+                    Reference.scaledDotProductAttention(query: qs, key: k, value: v, causal: causal), tolerance: 2e-5)
     }
 
     @Test func explicitScaleAndLargeLogits() {
@@ -27,7 +27,7 @@ struct AttentionTests {
         let q = kernelTestTensor([2, 50, 16], seed: 44), k = kernelTestTensor([2, 300, 16], seed: 45)
         let v = kernelTestTensor([2, 300, 9], seed: 46)
         expectKernelClose(scaledDotProductAttention(query: q, key: k, value: v, scale: 25),
-                    naiveAttention(query: q, key: k, value: v, scale: 25), tolerance: 2e-5)
+                    Reference.scaledDotProductAttention(query: q, key: k, value: v, scale: 25), tolerance: 2e-5)
     }
 
     @Test func stridedViewsAndBroadcastBatches() {
@@ -38,7 +38,7 @@ struct AttentionTests {
         let v = kernelTestTensor([60, 5], seed: 49)                    // broadcast over batch and heads
         let result = scaledDotProductAttention(query: q, key: k, value: v)
         #expect(result.shape == [2, 4, 45, 5])
-        expectKernelClose(result, naiveAttention(query: q.contiguous(), key: k.expanded(to: [2, 4, 60, 8]).contiguous(),
+        expectKernelClose(result, Reference.scaledDotProductAttention(query: q.contiguous(), key: k.expanded(to: [2, 4, 60, 8]).contiguous(),
                                            value: v.expanded(to: [2, 4, 60, 5]).contiguous()), tolerance: 2e-5)
     }
 

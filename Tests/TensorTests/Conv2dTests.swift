@@ -1,48 +1,6 @@
 import Testing
 import Tensor
 
-/// Naive ∂L/∂input of conv2d: scatter every gradOutput element back through the defining sum.
-private func naiveConv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, inputShape: [Int], stride: Int,
-                                      padding: Int, dilation: Int, groups: Int) -> Tensor {
-    let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
-    let (o, cg, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
-    let (oh, ow) = (gradOutput.shape[2], gradOutput.shape[3])
-    var grad = [Double](repeating: 0, count: n * c * h * w)
-    for b in 0..<n { for oc in 0..<o { for y in 0..<oh { for x in 0..<ow {
-        let g = Double(gradOutput[b, oc, y, x]), group = oc / (o / groups)
-        for ic in 0..<cg { for i in 0..<kh { for j in 0..<kw {
-            let iy = y * stride - padding + i * dilation, ix = x * stride - padding + j * dilation
-            if iy < 0 || iy >= h || ix < 0 || ix >= w { continue }
-            grad[((b * c + group * cg + ic) * h + iy) * w + ix] += g * Double(weight[oc, ic, i, j])
-        } } }
-    } } } }
-    return Tensor(shape: inputShape, scalars: grad.map { Float($0) })
-}
-
-/// Naive ∂L/∂weight of conv2d: for each weight, the sum over every output it touches (in Double),
-/// with the sum of the terms' magnitudes Σ|gradOutput · input| that bounds its rounding error.
-private func naiveConv2dBackwardWeight(_ gradOutput: Tensor, input: Tensor, weightShape: [Int], stride: Int,
-                                       padding: Int, dilation: Int, groups: Int) -> (gradient: Tensor, magnitudes: [Double]) {
-    let (n, h, w) = (input.shape[0], input.shape[2], input.shape[3])
-    let (o, cg, kh, kw) = (weightShape[0], weightShape[1], weightShape[2], weightShape[3])
-    let (oh, ow) = (gradOutput.shape[2], gradOutput.shape[3])
-    var grad = [Double](repeating: 0, count: o * cg * kh * kw), magnitudes = grad
-    for oc in 0..<o { for ic in 0..<cg { for i in 0..<kh { for j in 0..<kw {
-        let group = oc / (o / groups)
-        var sum = 0.0, magnitude = 0.0
-        for b in 0..<n { for y in 0..<oh { for x in 0..<ow {
-            let iy = y * stride - padding + i * dilation, ix = x * stride - padding + j * dilation
-            if iy < 0 || iy >= h || ix < 0 || ix >= w { continue }
-            let term = Double(gradOutput[b, oc, y, x]) * Double(input[b, group * cg + ic, iy, ix])
-            sum += term
-            magnitude += Swift.abs(term)
-        } } }
-        grad[((oc * cg + ic) * kh + i) * kw + j] = sum
-        magnitudes[((oc * cg + ic) * kh + i) * kw + j] = magnitude
-    } } } }
-    return (Tensor(shape: weightShape, scalars: grad.map { Float($0) }), magnitudes)
-}
-
 /// A convolution configuration: input [N, C, H, W], output channels, kernel, stride, padding, dilation, groups.
 struct ConvCase: CustomTestStringConvertible, Sendable {
     let input: [Int], outChannels: Int, kernel: (Int, Int), stride: Int, padding: Int, dilation: Int, groups: Int
@@ -52,7 +10,7 @@ struct ConvCase: CustomTestStringConvertible, Sendable {
     var weightShape: [Int] { [outChannels, input[1] / groups, kernel.0, kernel.1] }
 }
 
-@Suite("conv2d: implicit-GEMM convolution and its gradients against naive loops")
+@Suite("conv2d: implicit-GEMM convolution and its gradients against the reference loops")
 struct Conv2dTests {
     static let cases: [ConvCase] = [
         ConvCase(input: [2, 3, 9, 11], outChannels: 5, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
@@ -158,26 +116,26 @@ struct Conv2dTests {
     ]
 
     @Test(arguments: cases + wideCases)
-    func forwardMatchesNaive(_ c: ConvCase) {
+    func forwardMatchesReference(_ c: ConvCase) {
         let x = kernelTestTensor(c.input, seed: 21), w = kernelTestTensor(c.weightShape, seed: 22)
         let bias = kernelTestTensor([c.outChannels], seed: 23)
         expectKernelClose(conv2d(x, weight: w, bias: bias, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups),
-                    naiveConv2d(x, weight: w, bias: bias, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups),
+                    Reference.conv2d(x, weight: w, bias: bias, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups),
                     tolerance: 1e-5)
         expectKernelClose(conv2d(x, weight: w, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups),
-                    naiveConv2d(x, weight: w, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups),
+                    Reference.conv2d(x, weight: w, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups),
                     tolerance: 1e-5)
     }
 
     @Test(arguments: cases + wideCases)
-    func backwardInputMatchesNaive(_ c: ConvCase) {
+    func backwardInputMatchesReference(_ c: ConvCase) {
         let w = kernelTestTensor(c.weightShape, seed: 24)
-        let outShape = naiveConv2d(Tensor(shape: c.input), weight: w, stride: c.stride, padding: c.padding,
+        let outShape = Reference.conv2d(Tensor(shape: c.input), weight: w, stride: c.stride, padding: c.padding,
                                    dilation: c.dilation, groups: c.groups).shape
         let gy = kernelTestTensor(outShape, seed: 25)
         expectKernelClose(conv2dBackwardInput(gy, weight: w, inputShape: c.input, stride: c.stride, padding: c.padding,
                                         dilation: c.dilation, groups: c.groups),
-                    naiveConv2dBackwardInput(gy, weight: w, inputShape: c.input, stride: c.stride, padding: c.padding,
+                    Reference.conv2dBackwardInput(gy, weight: w, inputShape: c.input, stride: c.stride, padding: c.padding,
                                              dilation: c.dilation, groups: c.groups),
                     tolerance: 1e-5)
     }
@@ -185,27 +143,30 @@ struct Conv2dTests {
     /// Each weight-gradient entry sums N·Ho·Wo products (up to 4120 here), so its error is
     /// measured against the magnitudes of those products (`expectSumsClose`).
     @Test(arguments: cases + wideCases)
-    func backwardWeightMatchesNaive(_ c: ConvCase) {
+    func backwardWeightMatchesReference(_ c: ConvCase) {
         let x = kernelTestTensor(c.input, seed: 26)
-        let outShape = naiveConv2d(x, weight: Tensor(shape: c.weightShape), stride: c.stride, padding: c.padding,
+        let outShape = Reference.conv2d(x, weight: Tensor(shape: c.weightShape), stride: c.stride, padding: c.padding,
                                    dilation: c.dilation, groups: c.groups).shape
         let gy = kernelTestTensor(outShape, seed: 27)
-        let (expected, magnitudes) = naiveConv2dBackwardWeight(gy, input: x, weightShape: c.weightShape, stride: c.stride,
-                                                               padding: c.padding, dilation: c.dilation, groups: c.groups)
+        let expected = Reference.conv2dBackwardWeight(gy, input: x, weightShape: c.weightShape, stride: c.stride,
+                                                      padding: c.padding, dilation: c.dilation, groups: c.groups)
+        // Σ|dy · x| over the same terms is the same sum taken of the absolute values.
+        let magnitudes = Reference.conv2dBackwardWeight(gy.abs(), input: x.abs(), weightShape: c.weightShape, stride: c.stride,
+                                                        padding: c.padding, dilation: c.dilation, groups: c.groups).scalars.map { Double($0) }
         expectSumsClose(conv2dBackwardWeight(gy, input: x, weightShape: c.weightShape, stride: c.stride, padding: c.padding,
                                              dilation: c.dilation, groups: c.groups),
                         expected, magnitudes: magnitudes, tolerance: 1e-6)
     }
 
     /// Finite differences of L = Σ conv2d(x, w) · gy check both gradients independently of the
-    /// naive backward loops (central differences in Double are exact here: L is linear in x and w).
+    /// reference backward loops (central differences in Double are exact here: L is linear in x and w).
     @Test func gradientsMatchFiniteDifferences() {
         let c = ConvCase(input: [1, 4, 6, 5], outChannels: 4, kernel: (3, 3), stride: 2, padding: 1, dilation: 1, groups: 2)
         let x = kernelTestTensor(c.input, seed: 28), w = kernelTestTensor(c.weightShape, seed: 29)
-        let y = naiveConv2d(x, weight: w, stride: 2, padding: 1, groups: 2)
+        let y = Reference.conv2d(x, weight: w, stride: 2, padding: 1, groups: 2)
         let gy = kernelTestTensor(y.shape, seed: 30)
         func loss(_ x: Tensor, _ w: Tensor) -> Double {
-            let out = naiveConv2d(x, weight: w, stride: 2, padding: 1, groups: 2).scalars, g = gy.scalars
+            let out = Reference.conv2d(x, weight: w, stride: 2, padding: 1, groups: 2).scalars, g = gy.scalars
             return zip(out, g).reduce(0) { $0 + Double($1.0) * Double($1.1) }
         }
         let gx = conv2dBackwardInput(gy, weight: w, inputShape: c.input, stride: 2, padding: 1, groups: 2)
@@ -228,12 +189,12 @@ struct Conv2dTests {
     @Test func nonContiguousInputIsHandled() {
         let x = kernelTestTensor([2, 5, 7, 3], seed: 31).permuted([0, 3, 1, 2])  // [2, 3, 5, 7] view
         let w = kernelTestTensor([4, 3, 3, 3], seed: 32)
-        expectKernelClose(conv2d(x, weight: w, padding: 1), naiveConv2d(x.contiguous(), weight: w, padding: 1), tolerance: 1e-5)
+        expectKernelClose(conv2d(x, weight: w, padding: 1), Reference.conv2d(x.contiguous(), weight: w, padding: 1), tolerance: 1e-5)
     }
 
-    @Test func largeBatchMatchesNaive() {
+    @Test func largeBatchMatchesReference() {
         // Many images stacked into one product (the N=128 benchmark path).
         let x = kernelTestTensor([16, 3, 6, 6], seed: 33), w = kernelTestTensor([5, 3, 3, 3], seed: 34)
-        expectKernelClose(conv2d(x, weight: w, padding: 1), naiveConv2d(x, weight: w, padding: 1), tolerance: 1e-5)
+        expectKernelClose(conv2d(x, weight: w, padding: 1), Reference.conv2d(x, weight: w, padding: 1), tolerance: 1e-5)
     }
 }

@@ -40,7 +40,7 @@ struct BlockCase: CustomTestStringConvertible, Sendable {
     }
 }
 
-@Suite("Matmul: packed SIMD GEMM against the naive triple loop")
+@Suite("Matmul: packed SIMD GEMM against the reference triple loop")
 struct MatmulTests {
     static let edgeSizes: [(Int, Int, Int)] = [
         (1, 1, 1), (1, 7, 1), (7, 1, 7), (1, 33, 65), (12, 32, 16), (13, 33, 17),
@@ -51,7 +51,7 @@ struct MatmulTests {
     func matrixTimesMatrix(shape: (Int, Int, Int)) {
         let (m, n, k) = shape
         let a = kernelTestTensor([m, k], seed: 1), b = kernelTestTensor([k, n], seed: 2)
-        expectKernelClose(a.matmul(b), naiveMatmul(a, b), tolerance: 1e-5)
+        expectKernelClose(a.matmul(b), Reference.matmul(a, b), tolerance: 1e-5)
     }
 
     @Test(arguments: edgeSizes)
@@ -59,7 +59,7 @@ struct MatmulTests {
         let (m, n, k) = shape
         let at = kernelTestTensor([k, m], seed: 3).transposed(), bt = kernelTestTensor([n, k], seed: 4).transposed()
         let a = at.contiguous(), b = bt.contiguous()
-        let reference = naiveMatmul(a, b)
+        let reference = Reference.matmul(a, b)
         expectKernelClose(at.matmul(b), reference, tolerance: 1e-5)
         expectKernelClose(a.matmul(bt), reference, tolerance: 1e-5)
         expectKernelClose(at.matmul(bt), reference, tolerance: 1e-5)
@@ -132,7 +132,7 @@ struct MatmulTests {
             (kernelTestTensor([shape.0, shape.2], seed: UInt64(30 + index)),
              kernelTestTensor([shape.2, shape.1], seed: UInt64(40 + index)))
         }
-        let references = inputs.map { naiveMatmul($0.0, $0.1) }
+        let references = inputs.map { Reference.matmul($0.0, $0.1) }
         // Errors are gathered and checked on the test's own thread (an expectation recorded on a
         // Dispatch thread loses track of its test).
         let worst = Mutex([Float](repeating: 0, count: 32 * shapes.count))
@@ -150,7 +150,7 @@ struct MatmulTests {
         let big = kernelTestTensor([40, 50], seed: 5)
         let a = big.sliced(axis: 0, start: 3, end: 30, step: 2).sliced(axis: 1, start: 1, end: 41)  // [14, 40]
         let b = big.sliced(axis: 1, start: 0, end: 50, step: 3).sliced(axis: 0, 0..<40)             // [40, 17]
-        expectKernelClose(a.matmul(b), naiveMatmul(a.contiguous(), b.contiguous()), tolerance: 1e-5)
+        expectKernelClose(a.matmul(b), Reference.matmul(a.contiguous(), b.contiguous()), tolerance: 1e-5)
     }
 
     @Test func vectorCases() {
@@ -162,10 +162,10 @@ struct MatmulTests {
         #expect(Swift.abs(dot.item - Float(expected)) < 1e-5)
         let vm = v.matmul(m)
         #expect(vm.shape == [5])
-        expectKernelClose(vm, naiveMatmul(v.unsqueezed(axis: 0), m).squeezed(axis: 0), tolerance: 1e-5)
+        expectKernelClose(vm, Reference.matmul(v.unsqueezed(axis: 0), m).squeezed(axis: 0), tolerance: 1e-5)
         let mv = m.transposed().matmul(v)
         #expect(mv.shape == [5])
-        expectKernelClose(mv, naiveMatmul(m.transposed().contiguous(), v.unsqueezed(axis: 1)).squeezed(axis: 1), tolerance: 1e-5)
+        expectKernelClose(mv, Reference.matmul(m.transposed().contiguous(), v.unsqueezed(axis: 1)).squeezed(axis: 1), tolerance: 1e-5)
         let batchedVector = kernelTestTensor([3, 4, 9], seed: 9).matmul(v)
         #expect(batchedVector.shape == [3, 4])
         let vectorBatched = v.matmul(kernelTestTensor([2, 9, 6], seed: 10))
@@ -179,7 +179,7 @@ struct MatmulTests {
     func batchedBroadcast(shapes: ([Int], [Int])) {
         let a = kernelTestTensor(shapes.0, seed: 11), b = kernelTestTensor(shapes.1, seed: 12)
         let product = a.matmul(b)
-        let reference = naiveMatmul(a, b)
+        let reference = Reference.matmul(a, b)
         expectKernelClose(product, reference, tolerance: 1e-5)
         // Independent check of the broadcasting rule on one batch entry: the last entry.
         let batch = Array(product.shape.dropLast(2))
@@ -189,9 +189,9 @@ struct MatmulTests {
     @Test func batchedTransposedViewsUseEveryThreadPath() {
         // Many small products (one thread per product) and one large product (threads inside it).
         let q = kernelTestTensor([16, 20, 8], seed: 13), k = kernelTestTensor([16, 24, 8], seed: 14)
-        expectKernelClose(q.matmul(k.transposed()), naiveMatmul(q, k.transposed().contiguous()), tolerance: 1e-5)
+        expectKernelClose(q.matmul(k.transposed()), Reference.matmul(q, k.transposed().contiguous()), tolerance: 1e-5)
         let a = kernelTestTensor([150, 130], seed: 15), b = kernelTestTensor([140, 130], seed: 16)
-        expectKernelClose(a.matmul(b.transposed()), naiveMatmul(a, b.transposed().contiguous()), tolerance: 2e-5)
+        expectKernelClose(a.matmul(b.transposed()), Reference.matmul(a, b.transposed().contiguous()), tolerance: 2e-5)
     }
 
     @Test func emptyDimensions() {
@@ -223,7 +223,7 @@ struct MatmulTests {
             if ta { a = a.transposed() }
             var b = bStored.sliced(axis: 1, 0..<(tb ? k : n))
             if tb { b = b.transposed() }
-            let product = naiveMatmul(a.contiguous(), b.contiguous())
+            let product = Reference.matmul(a.contiguous(), b.contiguous())
             for i in 0..<m {
                 for j in 0..<ldc {
                     let expected = j < n ? alpha * product[i, j] + beta * c0[i, j] : c0[i, j]

@@ -2,35 +2,11 @@ import Foundation
 import Testing
 import Tensor
 
-/// Naive normalization in Double: each element's group is given by `group(index)`; statistics
-/// are two-pass over the group's elements; `channel(index)` picks the affine parameters.
-private func naiveNormalize(
-    _ t: Tensor, weight: Tensor?, bias: Tensor?, epsilon: Double,
-    group: ([Int]) -> [Int], channel: ([Int]) -> Int
-) -> [Double] {
-    var members = [[Int]: [[Int]]]()
-    for index in allIndices(t.shape) { members[group(index), default: []].append(index) }
-    var mean = [[Int]: Double](), variance = [[Int]: Double]()
-    for (key, indices) in members {
-        let values = indices.map { element(t, $0) }
-        let m = values.reduce(0, +) / Double(values.count)
-        mean[key] = m
-        variance[key] = values.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(values.count)
-    }
-    return allIndices(t.shape).map { index in
-        let key = group(index)
-        let normalized = (element(t, index) - mean[key]!) / (variance[key]! + epsilon).squareRoot()
-        let w = weight.map { Double($0.scalars[channel(index)]) } ?? 1
-        let b = bias.map { Double($0.scalars[channel(index)]) } ?? 0
-        return normalized * w + b
-    }
-}
-
 @Suite("Ops: layer norm and group norm")
 struct OpsNormalizationTests {
     /// Normalized values are of order 1 (weights up to 2): absolute 2e-6, relative 1e-6.
     @Test(arguments: [true, false])
-    func layerNormMatchesNaiveReference(affine: Bool) {
+    func layerNormMatchesReference(affine: Bool) {
         var random = OpsTestRandom(seed: 17)
         let shape = [3, 4, 37]
         var inputs = layouts(random.uniforms(3 * 4 * 37, -3, 5), shape: shape)
@@ -41,24 +17,22 @@ struct OpsNormalizationTests {
             let w = affine ? randomTensor([d], seed: 1, low: 0.5, high: 2) : nil
             let b = affine ? randomTensor([d], seed: 2) : nil
             let r = t.layerNorm(weight: w, bias: b, epsilon: 1e-5)
-            let expected = naiveNormalize(t, weight: w, bias: b, epsilon: 1e-5,
-                                          group: { Array($0.dropLast()) }, channel: { $0.last! })
+            let expected = Reference.layerNorm(t, weight: w, bias: b, epsilon: 1e-5).scalars.map { Double($0) }
             #expect(r.shape == t.shape)
             expectClose(r.scalars, expected, relative: 1e-6, absolute: 2e-6, "\(name)")
         }
     }
 
     @Test(arguments: [(1, [2, 6, 5, 3]), (2, [2, 6, 5, 3]), (3, [1, 6, 4]), (6, [3, 6, 2, 2, 2]), (4, [2, 8])] as [(Int, [Int])])
-    func groupNormMatchesNaiveReference(groups: Int, shape: [Int]) {
+    func groupNormMatchesReference(groups: Int, shape: [Int]) {
         var random = OpsTestRandom(seed: 18)
         let c = shape[1]
         let weight = randomTensor([c], seed: 5, low: 0.5, high: 2), bias = randomTensor([c], seed: 6)
-        let perGroup = c / groups
         for (name, t) in layouts(random.uniforms(shape.reduce(1, *), -2, 4), shape: shape) {
             for affine in [true, false] {
                 let r = t.groupNorm(groups: groups, weight: affine ? weight : nil, bias: affine ? bias : nil, epsilon: 1e-5)
-                let expected = naiveNormalize(t, weight: affine ? weight : nil, bias: affine ? bias : nil, epsilon: 1e-5,
-                                              group: { [$0[0], $0[1] / perGroup] }, channel: { $0[1] })
+                let expected = Reference.groupNorm(t, groups: groups, weight: affine ? weight : nil, bias: affine ? bias : nil,
+                                                   epsilon: 1e-5).scalars.map { Double($0) }
                 #expect(r.shape == shape)
                 expectClose(r.scalars, expected, relative: 1e-6, absolute: 2e-6, "\(name), affine \(affine)")
             }
@@ -70,19 +44,19 @@ struct OpsNormalizationTests {
         let t = randomTensor([2, 64, 24, 24], seed: 9, low: -1, high: 3)
         let weight = randomTensor([64], seed: 10), bias = randomTensor([64], seed: 11)
         let r = t.groupNorm(groups: 32, weight: weight, bias: bias, epsilon: 1e-6)
-        let expected = naiveNormalize(t, weight: weight, bias: bias, epsilon: 1e-6, group: { [$0[0], $0[1] / 2] }, channel: { $0[1] })
+        let expected = Reference.groupNorm(t, groups: 32, weight: weight, bias: bias, epsilon: 1e-6).scalars.map { Double($0) }
         expectClose(r.scalars, expected, relative: 1e-6, absolute: 2e-6)
     }
 
-    /// The fused SiLU(groupNorm(x)) against the naive Double normalization followed by
-    /// x·σ(x) in Double, on the serial and the threaded path.
+    /// The fused SiLU(groupNorm(x)) against the reference group norm followed by x·σ(x) in
+    /// Double, on the serial and the threaded path.
     @Test(arguments: [[2, 8, 3, 5], [2, 64, 24, 24]])
     func groupNormThenSiLUMatchesNaiveReference(shape: [Int]) {
         let channels = shape[1]
         let t = randomTensor(shape, seed: 12, low: -2, high: 3)
         let weight = randomTensor([channels], seed: 13), bias = randomTensor([channels], seed: 14)
         let fused = t.groupNorm(groups: channels / 2, weight: weight, bias: bias, epsilon: 1e-5, thenSiLU: true)
-        let normalized = naiveNormalize(t, weight: weight, bias: bias, epsilon: 1e-5, group: { [$0[0], $0[1] / 2] }, channel: { $0[1] })
+        let normalized = Reference.groupNorm(t, groups: channels / 2, weight: weight, bias: bias, epsilon: 1e-5).scalars.map { Double($0) }
         expectClose(fused.scalars, normalized.map { $0 / (1 + Foundation.exp(-$0)) }, relative: 1e-5, absolute: 2e-6)
     }
 

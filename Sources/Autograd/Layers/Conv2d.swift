@@ -4,9 +4,8 @@
 // call returns (inference) or with the graph: one layer's weight at a time, so results equal the
 // Float32 weight's bit for bit. The convolution kernels (direct, phase-split, Winograd, whole
 // image) each lay out or transform the weight their own way, so widening once up front is the
-// one change that serves them all. Its cost, for Stable Diffusion's 1280 x 1280 x 3 x 3 weight:
-// 11 ms on one thread, 6 ms on two (`bench --filter widen-f16`), against 125 / 84 ms for that
-// layer's convolution of a batch of 2 at 16 x 16 and 233 / 135 ms at 8 x 8.
+// one change that serves them all. Its cost is a small fraction of the convolution it feeds
+// (`bench --filter widen-f16`; figures in docs/benchmarks.md, "Design measurements").
 
 import Tensor
 

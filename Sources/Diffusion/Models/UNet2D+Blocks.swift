@@ -137,18 +137,11 @@ public final class UNet2DDownBlock: Module {
     public init(inputChannels: Int, outputChannels: Int, layers: Int, timeEmbeddingChannels: Int?, hasAttention: Bool,
                 headDimension: Int?, addsDownsample: Bool, downsamplePadding: Int = 1, groups: Int, epsilon: Float, dropout: Float,
                 generator: inout some RandomTensorGenerator) {
-        var resnets: [ResnetBlock2D] = [], attentions: [Attention] = []
-        for i in 0..<layers {
-            resnets.append(ResnetBlock2D(inputChannels: i == 0 ? inputChannels : outputChannels, outputChannels: outputChannels,
-                                         timeEmbeddingChannels: timeEmbeddingChannels, groups: groups, epsilon: epsilon,
-                                         dropout: dropout, generator: &generator))
-            if hasAttention {
-                attentions.append(makeSpatialAttention(channels: outputChannels, headDimension: headDimension,
-                                                       groups: groups, epsilon: epsilon, generator: &generator))
-            }
-        }
-        self.resnets = resnets
-        self.attentions = attentions
+        let inputs = (0..<layers).map { $0 == 0 ? inputChannels : outputChannels }
+        (resnets, attentions) = makeResnetStack(inputChannels: inputs, outputChannels: outputChannels,
+                                                timeEmbeddingChannels: timeEmbeddingChannels, hasAttention: hasAttention,
+                                                headDimension: headDimension, groups: groups, epsilon: epsilon,
+                                                dropout: dropout, generator: &generator)
         downsampler = addsDownsample ? Downsample2D(channels: outputChannels, padding: downsamplePadding, generator: &generator) : nil
     }
 
@@ -174,6 +167,25 @@ public final class UNet2DDownBlock: Module {
         }
         return (h, skips)
     }
+}
+
+/// The ResNet blocks of one down or up level, block i taking `inputChannels[i]` channels, each
+/// followed by self-attention when `hasAttention`; created (and so initialized from
+/// `generator`) in diffusers' order: resnet 0, attention 0, resnet 1, ...
+func makeResnetStack(inputChannels: [Int], outputChannels: Int, timeEmbeddingChannels: Int?, hasAttention: Bool,
+                     headDimension: Int?, groups: Int, epsilon: Float, dropout: Float,
+                     generator: inout some RandomTensorGenerator) -> ([ResnetBlock2D], [Attention]) {
+    var resnets: [ResnetBlock2D] = [], attentions: [Attention] = []
+    for input in inputChannels {
+        resnets.append(ResnetBlock2D(inputChannels: input, outputChannels: outputChannels,
+                                     timeEmbeddingChannels: timeEmbeddingChannels, groups: groups, epsilon: epsilon,
+                                     dropout: dropout, generator: &generator))
+        if hasAttention {
+            attentions.append(makeSpatialAttention(channels: outputChannels, headDimension: headDimension,
+                                                   groups: groups, epsilon: epsilon, generator: &generator))
+        }
+    }
+    return (resnets, attentions)
 }
 
 /// The bottleneck: ResNet block, self-attention, ResNet block (diffusers `UNetMidBlock2D`).
@@ -225,19 +237,12 @@ public final class UNet2DUpBlock: Module {
     public init(previousChannels: Int, outputChannels: Int, skipChannels: [Int], timeEmbeddingChannels: Int,
                 hasAttention: Bool, headDimension: Int?, addsUpsample: Bool, groups: Int, epsilon: Float, dropout: Float,
                 generator: inout some RandomTensorGenerator) {
-        var resnets: [ResnetBlock2D] = [], attentions: [Attention] = []
-        for (i, skip) in skipChannels.enumerated() {
-            let input = (i == 0 ? previousChannels : outputChannels) + skip
-            resnets.append(ResnetBlock2D(inputChannels: input, outputChannels: outputChannels,
-                                         timeEmbeddingChannels: timeEmbeddingChannels, groups: groups, epsilon: epsilon,
-                                         dropout: dropout, generator: &generator))
-            if hasAttention {
-                attentions.append(makeSpatialAttention(channels: outputChannels, headDimension: headDimension,
-                                                       groups: groups, epsilon: epsilon, generator: &generator))
-            }
-        }
-        self.resnets = resnets
-        self.attentions = attentions
+        // Each block takes the previous output concatenated with its skip connection.
+        let inputs = skipChannels.enumerated().map { ($0.offset == 0 ? previousChannels : outputChannels) + $0.element }
+        (resnets, attentions) = makeResnetStack(inputChannels: inputs, outputChannels: outputChannels,
+                                                timeEmbeddingChannels: timeEmbeddingChannels, hasAttention: hasAttention,
+                                                headDimension: headDimension, groups: groups, epsilon: epsilon,
+                                                dropout: dropout, generator: &generator)
         upsampler = addsUpsample ? Upsample2D(channels: outputChannels, generator: &generator) : nil
     }
 

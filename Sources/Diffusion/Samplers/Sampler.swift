@@ -5,6 +5,11 @@
 // sigma. Its loop is: for i in 0 ..< sigmas.count - 1 { denoised = D(x, sigma_i);
 // callback(i, sigma_i, x, denoised); step x to sigma_{i+1} }.
 // Shared helpers: `derivative` (k-diffusion `to_d`) and `ancestralStep` (`get_ancestral_step`).
+//
+// The samplers repeat this loop on purpose (Euler, Heun and DPM2 share their first lines, the
+// ancestral samplers theirs): as in k-diffusion, each file reads on its own like the algorithm
+// box of its paper, and a shared driver with per-sampler hooks would hide the update rule that
+// the file exists to show. `duplicates` lists these pairs; they are not to be folded.
 
 import Foundation
 import Tensor

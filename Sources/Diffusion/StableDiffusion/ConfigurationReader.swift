@@ -5,6 +5,7 @@
 // configuration lists as informational are skipped.
 
 import Foundation
+import Tensor
 
 /// An error in a Stable Diffusion model folder, checkpoint or configuration; its description
 /// names the file, the key or field, what was expected and what was found.
@@ -41,36 +42,11 @@ enum ConfigurationLimits {
     }
 }
 
-/// A JSON value as decoded by `JSONDecoder` (which, unlike `JSONSerialization` on Linux, keeps
-/// `true` and `1` apart).
-enum ConfigurationValue: Decodable, Equatable {
-    case null, bool(Bool), integer(Int), number(Double), string(String)
-    case array([ConfigurationValue]), object([String: ConfigurationValue])
+/// A value of `config.json`: Tensor's `JSONValue` (decoded by `JSONDecoder`, which keeps
+/// `true` and `1` apart), with the lenient readings a configuration needs.
+typealias ConfigurationValue = JSONValue
 
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let i = try? c.decode(Int.self) { self = .integer(i) }
-        else if let d = try? c.decode(Double.self) { self = .number(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([ConfigurationValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: ConfigurationValue].self)) }
-    }
-
-    /// The value as JSON text, for messages.
-    var text: String {
-        switch self {
-        case .null: return "null"
-        case .bool(let b): return "\(b)"
-        case .integer(let i): return "\(i)"
-        case .number(let d): return "\(d)"
-        case .string(let s): return "\"\(s)\""
-        case .array(let a): return "[" + a.map(\.text).joined(separator: ", ") + "]"
-        case .object(let o): return "{" + o.keys.sorted().map { "\"\($0)\": \(o[$0]!.text)" }.joined(separator: ", ") + "}"
-        }
-    }
-
+extension JSONValue {
     /// An integer, also from a number with no fractional part.
     var integer: Int? {
         switch self {
@@ -109,7 +85,7 @@ struct ConfigurationReader {
 
     /// Reads `data` as a JSON object; `source` names it in messages.
     init(data: Data, source: String) throws {
-        guard let value = try? JSONDecoder().decode(ConfigurationValue.self, from: data), case .object(let dictionary) = value else {
+        guard let value = try? JSONValue.parse(data), case .object(let dictionary) = value else {
             throw StableDiffusionError("\(source) is not a JSON object (corrupt or not a config.json)")
         }
         self.source = source

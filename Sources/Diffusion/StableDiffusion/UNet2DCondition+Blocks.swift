@@ -139,6 +139,26 @@ public final class Transformer2DModel: Module {
     }
 }
 
+/// The ResNet blocks of one down or up level of `c`, block i taking `inputChannels[i]` channels,
+/// each followed by a `Transformer2DModel` when `hasAttention`; created (and so initialized from
+/// `generator`) in diffusers' order: resnet 0, attention 0, resnet 1, ...
+func makeCrossAttentionStack(_ c: UNet2DConditionConfiguration, inputChannels: [Int], outputChannels: Int,
+                             hasAttention: Bool, heads: Int, transformerLayers: Int,
+                             generator: inout some RandomTensorGenerator) -> ([ResnetBlock2D], [Transformer2DModel]) {
+    var resnets: [ResnetBlock2D] = [], attentions: [Transformer2DModel] = []
+    for input in inputChannels {
+        resnets.append(ResnetBlock2D(inputChannels: input, outputChannels: outputChannels,
+                                     timeEmbeddingChannels: c.timeEmbeddingDim, groups: c.normNumGroups,
+                                     epsilon: c.normEps, dropout: 0, generator: &generator))
+        if hasAttention {
+            attentions.append(Transformer2DModel(channels: outputChannels, heads: heads, layers: transformerLayers,
+                                                 contextDimension: c.crossAttentionDim, groups: c.normNumGroups,
+                                                 linearProjection: c.useLinearProjection, generator: &generator))
+        }
+    }
+    return (resnets, attentions)
+}
+
 /// One level of the contracting path: ResNet blocks, each followed by a `Transformer2DModel`
 /// when the level has cross-attention, then an optional downsampler (diffusers
 /// `CrossAttnDownBlock2D` / `DownBlock2D`). Every block's output is kept as a skip connection.
@@ -153,20 +173,10 @@ public final class CrossAttentionDownBlock: Module {
     /// Creates level `level` of `configuration`.
     init(_ c: UNet2DConditionConfiguration, level: Int, generator: inout some RandomTensorGenerator) {
         let output = c.blockOutChannels[level], input = level == 0 ? c.blockOutChannels[0] : c.blockOutChannels[level - 1]
-        var resnets: [ResnetBlock2D] = [], attentions: [Transformer2DModel] = []
-        for i in 0..<c.layersPerBlock {
-            resnets.append(ResnetBlock2D(inputChannels: i == 0 ? input : output, outputChannels: output,
-                                         timeEmbeddingChannels: c.timeEmbeddingDim, groups: c.normNumGroups,
-                                         epsilon: c.normEps, dropout: 0, generator: &generator))
-            if c.downBlockTypes[level] == "CrossAttnDownBlock2D" {
-                attentions.append(Transformer2DModel(channels: output, heads: c.attentionHeads[level],
-                                                     layers: c.transformerLayersPerBlock[level],
-                                                     contextDimension: c.crossAttentionDim, groups: c.normNumGroups,
-                                                     linearProjection: c.useLinearProjection, generator: &generator))
-            }
-        }
-        self.resnets = resnets
-        self.attentions = attentions
+        let inputs = (0..<c.layersPerBlock).map { $0 == 0 ? input : output }
+        (resnets, attentions) = makeCrossAttentionStack(
+            c, inputChannels: inputs, outputChannels: output, hasAttention: c.downBlockTypes[level] == "CrossAttnDownBlock2D",
+            heads: c.attentionHeads[level], transformerLayers: c.transformerLayersPerBlock[level], generator: &generator)
         downsampler = level == c.levels - 1 ? nil : Downsample2D(channels: output, generator: &generator)
     }
 
@@ -246,20 +256,11 @@ public final class CrossAttentionUpBlock: Module {
         let output = reversed[index], previous = reversed[max(index - 1, 0)]
         let input = reversed[min(index + 1, c.levels - 1)]
         let count = c.layersPerBlock + 1
-        var resnets: [ResnetBlock2D] = [], attentions: [Transformer2DModel] = []
-        for j in 0..<count {
-            let skip = j == count - 1 ? input : output
-            resnets.append(ResnetBlock2D(inputChannels: (j == 0 ? previous : output) + skip, outputChannels: output,
-                                         timeEmbeddingChannels: c.timeEmbeddingDim, groups: c.normNumGroups,
-                                         epsilon: c.normEps, dropout: 0, generator: &generator))
-            if c.upBlockTypes[index] == "CrossAttnUpBlock2D" {
-                attentions.append(Transformer2DModel(channels: output, heads: heads[index], layers: layers[index],
-                                                     contextDimension: c.crossAttentionDim, groups: c.normNumGroups,
-                                                     linearProjection: c.useLinearProjection, generator: &generator))
-            }
-        }
-        self.resnets = resnets
-        self.attentions = attentions
+        // Each block takes the previous output concatenated with its skip connection.
+        let inputs = (0..<count).map { j in (j == 0 ? previous : output) + (j == count - 1 ? input : output) }
+        (resnets, attentions) = makeCrossAttentionStack(
+            c, inputChannels: inputs, outputChannels: output, hasAttention: c.upBlockTypes[index] == "CrossAttnUpBlock2D",
+            heads: heads[index], transformerLayers: layers[index], generator: &generator)
         upsampler = index == c.levels - 1 ? nil : Upsample2D(channels: output, generator: &generator)
     }
 

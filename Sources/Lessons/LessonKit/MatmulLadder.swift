@@ -6,6 +6,12 @@
 // The rungs differ only in how they walk memory and use the CPU, so they agree up to the
 // rounding of Float32 sums taken in a different order (see `MatmulLadder.errorBound`).
 // Each rung is written to be read: the lesson explains what it changes from the previous one.
+//
+// Place in the reading path: rung 1 is `Reference.matmul` (Sources/Tensor/Reference) on plain
+// matrices; rung 5 has the structure of the library's GEMM (Sources/Tensor/Kernels/GEMM.swift),
+// whose header lists what it adds over rung 5. The tiles agree in width (32 columns, two SIMD16
+// vectors) and differ in height on purpose: 6 x 32 here (12 accumulators, short enough to read
+// line by line), 12 x 32 there (24 accumulators, half the operand loads per FMA).
 
 import Tensor
 

@@ -8,7 +8,7 @@
 // give; (4) writes DDIM's eq. 12 out in the paper's variables and runs it next to the library's
 // Euler sampler over the same sigmas, printing the largest difference of the states at every
 // step after rescaling x_t / sqrt(abar_t). Samplers, schedules and the model are library code
-// with their own tests; `NoiseInterpolation` (slerp) is in Diffusion/Experiments, tested.
+// with their own tests; `NoiseInterpolation` (slerp) is in DiffusionStudies, tested.
 //
 // Output (see `--help`): the page `05-ddim.md` and its PNG figures go to `--out` (default
 // `out/lesson-05`); `--docs` writes them to `docs/lessons/`. CSV files always go to `--out`.
@@ -16,6 +16,7 @@
 import ArgumentParser
 import Autograd
 import Diffusion
+import DiffusionStudies
 import Foundation
 import LessonKit
 import Tensor

@@ -2,6 +2,7 @@
 // samplers on a trained pixel model. Called from `main.swift` in page order.
 
 import Diffusion
+import DiffusionStudies
 import Foundation
 import LessonKit
 import Tensor

@@ -7,6 +7,7 @@
 // background is the density the points are heading for.
 
 import Diffusion
+import DiffusionStudies
 import Foundation
 import LessonKit
 

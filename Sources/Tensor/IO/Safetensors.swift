@@ -163,7 +163,9 @@ public struct SafetensorsFile: Sendable {
         }
         let parsed: JSONValue
         do {
-            parsed = try JSONValue.parse(UnsafeRawBufferPointer(start: file.base + 8, count: Int(headerLength)))
+            // The mapped header, read in place (the mapping outlives the parse).
+            parsed = try JSONValue.parse(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: file.base + 8),
+                                              count: Int(headerLength), deallocator: .none))
         } catch {
             throw fail(.malformedHeader, nil, "the \(headerLength)-byte header is not valid JSON (\(error))")
         }
@@ -237,7 +239,7 @@ public struct SafetensorsFile: Sendable {
         var shape: [Int] = []
         var elements = 1
         for value in shapeValues {
-            guard case .integer(let size) = value, size >= 0, size <= Int64(Int.max) else {
+            guard case .integer(let size) = value, size >= 0 else {
                 throw fail(.malformedEntry, name, "shape \(shapeValues.map(\.summary)) has an entry that is not a non-negative integer")
             }
             shape.append(Int(size))
@@ -249,7 +251,7 @@ public struct SafetensorsFile: Sendable {
               case .integer(let begin) = offsets[0], case .integer(let end) = offsets[1] else {
             throw fail(.malformedEntry, name, "\"data_offsets\" must be an array of two integers")
         }
-        guard begin >= 0, begin <= end, end <= Int64(dataSize) else {
+        guard begin >= 0, begin <= end, end <= dataSize else {
             throw fail(.offsetsOutOfRange, name, "data_offsets [\(begin), \(end)] are outside the \(dataSize)-byte data section or reversed")
         }
         let (bytes, overflow) = elements.multipliedReportingOverflow(by: dtype.byteSize)
@@ -411,190 +413,5 @@ public enum Safetensors {
             }
         }
         return out + "\""
-    }
-}
-
-/// A parsed JSON value with integers kept apart from other numbers (for strict validation).
-enum JSONValue: Sendable {
-    case null, bool(Bool), integer(Int64), number(Double), string(String)
-    case array([JSONValue]), object([String: JSONValue])
-
-    /// A short rendering for error messages.
-    var summary: String {
-        switch self {
-        case .null: return "null"
-        case .bool(let b): return "\(b)"
-        case .integer(let i): return "\(i)"
-        case .number(let d): return "\(d)"
-        case .string(let s): return "\"\(s)\""
-        case .array(let a): return "[\(a.count) items]"
-        case .object(let o): return "{\(o.count) keys}"
-        }
-    }
-
-    /// Parses RFC 8259 JSON from UTF-8 bytes; throws a message with the byte offset on error.
-    /// Nesting is limited to 64 levels so hostile input cannot exhaust the stack.
-    static func parse(_ bytes: UnsafeRawBufferPointer) throws -> JSONValue {
-        var parser = JSONParser(bytes: bytes)
-        parser.skipSpace()
-        let value = try parser.value(depth: 0)
-        parser.skipSpace()
-        if parser.position != bytes.count { throw parser.error("unexpected text after the JSON value") }
-        return value
-    }
-}
-
-/// A small strict JSON parser (RFC 8259): faster than probing types with `JSONDecoder`, and it
-/// reports where the text went wrong.
-private struct JSONParser {
-    struct ParseError: Error, CustomStringConvertible { let description: String }
-    let bytes: UnsafeRawBufferPointer
-    var position = 0
-
-    init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
-
-    func error(_ what: String) -> ParseError { ParseError(description: "\(what) at byte \(position)") }
-
-    var current: UInt8? { position < bytes.count ? bytes[position] : nil }
-
-    mutating func skipSpace() {
-        while let c = current, c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09 { position += 1 }
-    }
-
-    mutating func expect(_ literal: String, _ value: JSONValue) throws -> JSONValue {
-        for byte in literal.utf8 {
-            guard current == byte else { throw error("invalid literal") }
-            position += 1
-        }
-        return value
-    }
-
-    mutating func value(depth: Int) throws -> JSONValue {
-        guard depth < 64 else { throw error("nesting deeper than 64 levels") }
-        guard let c = current else { throw error("unexpected end of text") }
-        switch c {
-        case UInt8(ascii: "{"):
-            position += 1
-            var object: [String: JSONValue] = [:]
-            skipSpace()
-            if current == UInt8(ascii: "}") { position += 1; return .object(object) }
-            while true {
-                skipSpace()
-                guard current == UInt8(ascii: "\"") else { throw error("expected a string key") }
-                let key = try string()
-                skipSpace()
-                guard current == UInt8(ascii: ":") else { throw error("expected ':'") }
-                position += 1
-                skipSpace()
-                object[key] = try value(depth: depth + 1)
-                skipSpace()
-                if current == UInt8(ascii: ",") { position += 1; continue }
-                if current == UInt8(ascii: "}") { position += 1; return .object(object) }
-                throw error("expected ',' or '}'")
-            }
-        case UInt8(ascii: "["):
-            position += 1
-            var array: [JSONValue] = []
-            skipSpace()
-            if current == UInt8(ascii: "]") { position += 1; return .array(array) }
-            while true {
-                skipSpace()
-                array.append(try value(depth: depth + 1))
-                skipSpace()
-                if current == UInt8(ascii: ",") { position += 1; continue }
-                if current == UInt8(ascii: "]") { position += 1; return .array(array) }
-                throw error("expected ',' or ']'")
-            }
-        case UInt8(ascii: "\""): return .string(try string())
-        case UInt8(ascii: "t"): return try expect("true", .bool(true))
-        case UInt8(ascii: "f"): return try expect("false", .bool(false))
-        case UInt8(ascii: "n"): return try expect("null", .null)
-        default: return try number()
-        }
-    }
-
-    mutating func number() throws -> JSONValue {
-        let start = position
-        var isInteger = true
-        if current == UInt8(ascii: "-") { position += 1 }
-        guard let first = current, (0x30...0x39).contains(first) else { throw error("invalid value") }
-        if first == 0x30 { position += 1 } else { while let c = current, (0x30...0x39).contains(c) { position += 1 } }
-        if current == UInt8(ascii: ".") {
-            isInteger = false
-            position += 1
-            guard let c = current, (0x30...0x39).contains(c) else { throw error("digit expected after '.'") }
-            while let c = current, (0x30...0x39).contains(c) { position += 1 }
-        }
-        if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
-            isInteger = false
-            position += 1
-            if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { position += 1 }
-            guard let c = current, (0x30...0x39).contains(c) else { throw error("digit expected in exponent") }
-            while let c = current, (0x30...0x39).contains(c) { position += 1 }
-        }
-        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
-        if isInteger, let i = Int64(text) { return .integer(i) }
-        guard let d = Double(text) else { throw error("invalid number") }
-        return .number(d)
-    }
-
-    mutating func string() throws -> String {
-        position += 1                       // opening quote
-        var scalars = String.UnicodeScalarView()
-        var runStart = position
-        func flush(_ parser: JSONParser, upTo end: Int) throws {
-            let run = UnsafeRawBufferPointer(rebasing: parser.bytes[runStart..<end])
-            guard let s = String(validating: run, as: UTF8.self) else { throw parser.error("invalid UTF-8 in string") }
-            scalars.append(contentsOf: s.unicodeScalars)
-        }
-        while true {
-            guard let c = current else { throw error("unterminated string") }
-            if c == UInt8(ascii: "\"") {
-                try flush(self, upTo: position)
-                position += 1
-                return String(scalars)
-            }
-            if c < 0x20 { throw error("control character in string") }
-            if c != UInt8(ascii: "\\") { position += 1; continue }
-            try flush(self, upTo: position)
-            position += 1
-            guard let e = current else { throw error("unterminated escape") }
-            position += 1
-            switch e {
-            case UInt8(ascii: "\""): scalars.append("\"")
-            case UInt8(ascii: "\\"): scalars.append("\\")
-            case UInt8(ascii: "/"): scalars.append("/")
-            case UInt8(ascii: "b"): scalars.append("\u{08}")
-            case UInt8(ascii: "f"): scalars.append("\u{0C}")
-            case UInt8(ascii: "n"): scalars.append("\n")
-            case UInt8(ascii: "r"): scalars.append("\r")
-            case UInt8(ascii: "t"): scalars.append("\t")
-            case UInt8(ascii: "u"):
-                var code = try hex4()
-                if (0xd800..<0xdc00).contains(code) {       // surrogate pair
-                    guard current == UInt8(ascii: "\\") else { throw error("lone surrogate") }
-                    position += 1
-                    guard current == UInt8(ascii: "u") else { throw error("lone surrogate") }
-                    position += 1
-                    let low = try hex4()
-                    guard (0xdc00..<0xe000).contains(low) else { throw error("invalid surrogate pair") }
-                    code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00)
-                }
-                guard let scalar = Unicode.Scalar(code) else { throw error("invalid \\u escape") }
-                scalars.append(scalar)
-            default: throw error("invalid escape")
-            }
-            runStart = position
-        }
-    }
-
-    mutating func hex4() throws -> UInt32 {
-        var code: UInt32 = 0
-        for _ in 0..<4 {
-            guard let c = current, let digit = Int(String(UnicodeScalar(c)), radix: 16) else { throw error("invalid \\u escape") }
-            code = code << 4 | UInt32(digit)
-            position += 1
-        }
-        return code
     }
 }

@@ -1,4 +1,4 @@
-// Scaled dot-product attention, computed block by block with an online softmax, and its naive reference.
+// Scaled dot-product attention, computed block by block with an online softmax.
 //
 // Contract: `scaledDotProductAttention` equals PyTorch's `F.scaled_dot_product_attention`
 // (no dropout): out = softmax(scale · Q Kᵀ + mask) V over the last two axes, scale defaulting to
@@ -13,6 +13,10 @@
 // and the unnormalized output O. For each block of keys: S = Q Kᵀ (GEMM); m' = max(m, rowmax S);
 // P = exp(S - m'); l = exp(m - m') l + rowsum P; O = exp(m - m') O + P V (GEMM); finally O / l.
 // Scores are kept in base 2 (the GEMM multiplies by scale · log2 e), so every exp is an exp2.
+//
+// Reference: `Reference.scaledDotProductAttention` (Reference/Reference+Attention.swift) stores
+// the whole score matrix and takes one softmax per row; the tests compare the two, and in
+// `Kernels.mode == .reference` this function returns it.
 
 import Foundation
 
@@ -68,6 +72,9 @@ func lanewiseMin(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a.re
 /// - Returns: [broadcast(...), Tq, Dv], contiguous.
 public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, scale: Float? = nil,
                                       causal: Bool = false) -> Tensor {
+    if Kernels.useReference {
+        return Reference.scaledDotProductAttention(query: query, key: key, value: value, scale: scale, causal: causal)
+    }
     let plan = AttentionPlan(query: query, key: key, value: value)
     let (tq, tk, d, dv) = (plan.queryCount, plan.keyCount, plan.depth, plan.valueDepth)
     let batches = plan.batchOffsets.count
@@ -226,41 +233,6 @@ private func softmaxStep(scores: UnsafeMutablePointer<Float>, keys: Int, running
         store(load(row) * correction0, row)
         store(load(row + 16) * correction1, row + 16)
     }
-}
-
-/// The naive reference for `scaledDotProductAttention`: the full score matrix of each batch
-/// entry, a max-subtracted softmax per row in Double, then the weighted sum of values.
-public func naiveAttention(query: Tensor, key: Tensor, value: Tensor, scale: Float? = nil,
-                           causal: Bool = false) -> Tensor {
-    let plan = AttentionPlan(query: query, key: key, value: value)
-    let (tq, tk, d, dv) = (plan.queryCount, plan.keyCount, plan.depth, plan.valueDepth)
-    let s = Double(scale ?? 1 / Float(d).squareRoot())
-    let qp = query.storage.pointer, kp = key.storage.pointer, vp = value.storage.pointer
-    var values = [Float](repeating: 0, count: plan.batchOffsets.count * tq * dv)
-    for (batch, offsets) in plan.batchOffsets.enumerated() {
-        for i in 0..<tq {
-            var logits = [Double](repeating: -.infinity, count: tk)
-            for j in 0..<tk where !causal || j <= i {
-                var dot = 0.0
-                for c in 0..<d {
-                    dot += Double(qp[offsets.query + i * plan.queryStrides.row + c * plan.queryStrides.column])
-                        * Double(kp[offsets.key + j * plan.keyStrides.row + c * plan.keyStrides.column])
-                }
-                logits[j] = s * dot
-            }
-            let maximum = logits.max() ?? 0
-            let weights = logits.map { Foundation.exp($0 - maximum) }
-            let total = weights.reduce(0, +)
-            for c in 0..<dv {
-                var sum = 0.0
-                for j in 0..<tk {
-                    sum += weights[j] * Double(vp[offsets.value + j * plan.valueStrides.row + c * plan.valueStrides.column])
-                }
-                values[(batch * tq + i) * dv + c] = Float(sum / total)
-            }
-        }
-    }
-    return withExtendedLifetime((query, key, value)) { Tensor(shape: plan.resultShape, scalars: values) }
 }
 
 /// Shapes, strides and broadcast batch offsets of an attention call.

@@ -28,12 +28,11 @@ enum WinogradF2x3 {
     /// Whether `g` is a 3x3, stride-1, undilated, ungrouped convolution with padding at most 2,
     /// at least `minimumChannels` input and output channels, and outputs wide enough: the
     /// transforms run 16 tiles (32 output columns) per vector step, so their cost per tile
-    /// falls with the width, while the products they save grow with the channels. Measured here
-    /// (bench, one thread): 128 channels at 4x4 lost 30%, 320 at 64x64 won 1.8x; 64 channels at
-    /// 16x16 broke even against the first direct kernels and, once the weight gradient ran in the
-    /// Winograd domain too, made the 4.3 M UNet's training step 4% faster (3510 -> 3355 ms, CPU
-    /// time, alternating runs); hence min(C, O) x output width >= 1024. Outputs up to 8x8 take
-    /// the across-images layout instead (`appliesAcrossImages`).
+    /// falls with the width, while the products they save grow with the channels: narrow, few-
+    /// channel layers lose and wide, many-channel layers win, with 64 channels at 16x16 about
+    /// where it starts to pay (figures in docs/benchmarks.md, "Design measurements"); hence
+    /// min(C, O) x output width >= 1024. Outputs up to 8x8 take the across-images layout instead
+    /// (`appliesAcrossImages`).
     static func applies(_ g: ConvolutionGeometry) -> Bool {
         g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1 && g.dilation == 1 && g.groups == 1
             && g.padding <= 2 && Swift.min(g.channels, g.outChannels) >= minimumChannels

@@ -1,4 +1,4 @@
-// 2-D convolution (NCHW) as matrix multiplication, its two backward passes, and the naive reference.
+// 2-D convolution (NCHW) as matrix multiplication, and its two backward passes.
 //
 // Contract: `conv2d` computes PyTorch's `F.conv2d` (cross-correlation) for input [N, C, H, W]
 // and weight [O, C/groups, kH, kW]:
@@ -25,6 +25,11 @@
 // Winograd's F(2x2, 3x3) instead (Conv2d+Winograd.swift; Conv2d+WinogradImages.swift for outputs
 // up to 8x8), and kernels that cover the whole image from every output position (3x3 on 2x2) one
 // dense product over (channel, position) pairs (Conv2d+WholeImage.swift).
+//
+// Reference: `Reference.conv2d`, `Reference.conv2dBackwardInput` and
+// `Reference.conv2dBackwardWeight` (Reference/Reference+Conv2d.swift) evaluate the three defining
+// sums above directly; every path here is tested against them, and in
+// `Kernels.mode == .reference` the three public functions below return them.
 
 /// The sizes of one convolution, checked once.
 struct ConvolutionGeometry {
@@ -220,9 +225,8 @@ struct CompactStackedMatrix: GEMMPackableB, @unchecked Sendable {
     let outWidth: Int
 
     /// Used with more than 32 output channels per group and output rows that tile a 32-wide
-    /// panel exactly (Wo = 1, 2, 4, 8). Measured against the direct kernels (bench, one thread,
-    /// CPU time, N=128, 3x3, 128 channels): 25% faster at 4x4 and 8% at 8x8, 4% slower at
-    /// 16x16; with 32 output channels at 8x8 (the latent model's step) the direct kernels won.
+    /// panel exactly (Wo = 1, 2, 4, 8): the widths and channel counts where it beat the direct
+    /// kernels (docs/benchmarks.md, "Design measurements").
     static func applies(_ g: ConvolutionGeometry) -> Bool {
         g.groupOutChannels > 32 && g.outWidth <= 8 && GEMM.panelColumns % g.outWidth == 0
     }
@@ -402,6 +406,9 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride:
     let g = ConvolutionGeometry(inputShape: input.shape, weightShape: weight.shape, stride: stride,
                                 padding: padding, dilation: dilation, groups: groups)
     if let bias { precondition(bias.shape == [g.outChannels], "conv2d: bias must be [\(g.outChannels)], got \(bias.shape)") }
+    if Kernels.useReference {
+        return Reference.conv2d(input, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
+    }
     let x = input.contiguous(), w = weight.contiguous()
     if WholeImageConvolution.applies(g) { return wholeImageConv2d(x, weight: w, bias: bias, geometry: g) }
     if WinogradF2x3.appliesAcrossImages(g) { return winogradImagesConv2d(x, weight: w, bias: bias, geometry: g) }
@@ -457,6 +464,10 @@ public func conv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, inputShape
                                 padding: padding, dilation: dilation, groups: groups)
     precondition(gradOutput.shape == g.outputShape,
                  "conv2dBackwardInput: gradOutput \(gradOutput.shape) should be \(g.outputShape)")
+    if Kernels.useReference {
+        return Reference.conv2dBackwardInput(gradOutput, weight: weight, inputShape: inputShape, stride: stride,
+                                             padding: padding, dilation: dilation, groups: groups)
+    }
     if WholeImageConvolution.applies(g) {
         return wholeImageConv2dBackwardInput(gradOutput.contiguous(), weight: weight.contiguous(), geometry: g)
     }
@@ -534,6 +545,10 @@ public func conv2dBackwardWeight(_ gradOutput: Tensor, input: Tensor, weightShap
                                 padding: padding, dilation: dilation, groups: groups)
     precondition(gradOutput.shape == g.outputShape,
                  "conv2dBackwardWeight: gradOutput \(gradOutput.shape) should be \(g.outputShape)")
+    if Kernels.useReference {
+        return Reference.conv2dBackwardWeight(gradOutput, input: input, weightShape: weightShape, stride: stride,
+                                              padding: padding, dilation: dilation, groups: groups)
+    }
     let dy = gradOutput.contiguous(), x = input.contiguous()
     if WholeImageConvolution.applies(g) { return wholeImageConv2dBackwardWeight(dy, input: x, geometry: g) }
     if WinogradF2x3.appliesAcrossImages(g) { return winogradImagesConv2dBackwardWeight(dy, input: x, geometry: g) }
@@ -822,38 +837,4 @@ private func stackedConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry
         }
     }
     return Tensor(storage: gradWeight, shape: g.weightShape, strides: Tensor.contiguousStrides(g.weightShape))
-}
-
-/// The naive reference for `conv2d`: the defining sum evaluated directly, one output element at a
-/// time, with a Double accumulator.
-public func naiveConv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0,
-                        dilation: Int = 1, groups: Int = 1) -> Tensor {
-    let g = ConvolutionGeometry(inputShape: input.shape, weightShape: weight.shape, stride: stride,
-                                padding: padding, dilation: dilation, groups: groups)
-    var values = [Float](repeating: 0, count: Tensor.elementCount(g.outputShape))
-    var index = 0
-    for n in 0..<g.batch {
-        for o in 0..<g.outChannels {
-            let group = o / g.groupOutChannels
-            for y in 0..<g.outHeight {
-                for x in 0..<g.outWidth {
-                    var sum = Double(bias?[o] ?? 0)
-                    for c in 0..<g.groupChannels {
-                        for i in 0..<g.kernelHeight {
-                            let iy = y * stride - padding + i * dilation
-                            if iy < 0 || iy >= g.height { continue }
-                            for j in 0..<g.kernelWidth {
-                                let ix = x * stride - padding + j * dilation
-                                if ix < 0 || ix >= g.width { continue }
-                                sum += Double(input[n, group * g.groupChannels + c, iy, ix]) * Double(weight[o, c, i, j])
-                            }
-                        }
-                    }
-                    values[index] = Float(sum)
-                    index += 1
-                }
-            }
-        }
-    }
-    return Tensor(shape: g.outputShape, scalars: values)
 }

@@ -26,6 +26,7 @@ extension Tensor {
     public func matmul(transposed weight: HalfPrecisionTensor) -> Tensor {
         precondition(weight.rank == 2 && rank >= 1 && shape[rank - 1] == weight.shape[1],
                      "matmul(transposed:): input \(shape) does not end in the \(weight.rank == 2 ? weight.shape[1] : -1) columns of weight \(weight.shape)")
+        if Kernels.useReference { return Reference.matmul(self, transposed: weight) }
         return halfPrecisionProduct(weight, transposed: true, n: weight.shape[0])
     }
 
@@ -34,6 +35,7 @@ extension Tensor {
     public func matmul(_ weight: HalfPrecisionTensor) -> Tensor {
         precondition(weight.rank == 2 && rank >= 1 && shape[rank - 1] == weight.shape[0],
                      "matmul: input \(shape) does not end in the \(weight.rank == 2 ? weight.shape[0] : -1) rows of weight \(weight.shape)")
+        if Kernels.useReference { return Reference.matmul(self, weight) }
         return halfPrecisionProduct(weight, transposed: false, n: weight.shape[1])
     }
 

@@ -5,9 +5,8 @@
 //
 // Why keep them: a product that allocates its packing buffers afresh each time changes where the
 // caller's own next allocation lands. The batch-32 whole-image convolution at 2x2 x 128 channels
-// writes a 1 MiB expanded weight before its product; with one allocation size changed in the
-// product it ran 0.24-0.31 ms or 0.39-0.46 ms depending on that placement alone
-// (`bench --filter convpass-32x128x2x2-128 --threads 1`). Without allocations in the product the
+// writes a 1 MiB expanded weight before its product, and its time depended on where that buffer
+// landed (docs/benchmarks.md, "Design measurements"). Without allocations in the product the
 // caller's buffer returns to the same, cache-warm, memory every call. A workspace grows to the
 // largest product it has served (at most 2496 x 1024 + 2048 x 512 floats, 14 MiB, at the
 // default blocking) and stays allocated; there is one per thread that has run a product at the

@@ -1,4 +1,4 @@
-// Matrix multiply on tensors with `torch.matmul` semantics, and the naive reference beside it.
+// Matrix multiply on tensors with `torch.matmul` semantics, through the packed GEMM.
 //
 // Contract (torch.matmul): 1-D · 1-D is a dot product (rank 0); 2-D · 2-D a matrix product;
 // a 1-D left operand is a row vector [1, k] and a 1-D right operand a column vector [k, 1], the
@@ -6,6 +6,9 @@
 // axes broadcast under NumPy's rules. Operands are read through their strides: transposed,
 // sliced or broadcast views reach the GEMM kernel without being copied. The result is a new
 // contiguous tensor.
+//
+// Reference: `Reference.matmul` (Reference/Reference+Matmul.swift), the triple loop with the same
+// semantics (it shares `MatmulPlan`); in `Kernels.mode == .reference` this function returns it.
 
 extension Tensor {
     /// The matrix product with `torch.matmul` semantics (vectors, matrices, broadcast batches).
@@ -13,6 +16,7 @@ extension Tensor {
     /// Shapes: `[..., m, k] · [..., k, n] -> [broadcast(...), m, n]`; a rank-1 operand is
     /// treated as a row (left) or column (right) vector and that axis is dropped from the result.
     public func matmul(_ other: Tensor) -> Tensor {
+        if Kernels.useReference { return Reference.matmul(self, other) }
         let plan = MatmulPlan(self, other)
         let result = TensorStorage(uninitializedCount: Swift.max(plan.count, 1))
         // The operands are only read; `withExtendedLifetime` below keeps their storage alive.
@@ -45,30 +49,6 @@ extension Tensor {
             Tensor(storage: result, shape: plan.resultShape, strides: Tensor.contiguousStrides(plan.resultShape))
         }
     }
-}
-
-/// The naive reference for `Tensor.matmul`: the same semantics, computed by the textbook triple
-/// loop with a Double accumulator and no blocking, packing or threads.
-public func naiveMatmul(_ a: Tensor, _ b: Tensor) -> Tensor {
-    let plan = MatmulPlan(a, b)
-    let batches = plan.batchOffsets()
-    var values = [Float](repeating: 0, count: plan.count)
-    let pa = a.storage.pointer, pb = b.storage.pointer
-    let (m, n, k) = (plan.m, plan.n, plan.k)
-    for (index, (offsetA, offsetB)) in batches.enumerated() {
-        for i in 0..<m {
-            for j in 0..<n {
-                var sum = 0.0
-                for p in 0..<k {
-                    let x = pa[offsetA + i * plan.aStrides.row + p * plan.aStrides.column]
-                    let y = pb[offsetB + p * plan.bStrides.row + j * plan.bStrides.column]
-                    sum += Double(x) * Double(y)
-                }
-                values[index * m * n + i * n + j] = Float(sum)
-            }
-        }
-    }
-    return withExtendedLifetime((a, b)) { Tensor(shape: plan.resultShape, scalars: values) }
 }
 
 /// Shapes and strides of a `matmul` call: operands promoted to matrices and batch axes broadcast.

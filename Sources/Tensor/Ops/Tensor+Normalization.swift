@@ -9,6 +9,9 @@
 // Statistics are two-pass — the mean first, then Σ(x − mean)² — each sum accumulated in Float
 // blocks added in Double (see `blockedSum`), so a large offset in the data costs no accuracy.
 // Each (sample, group) or row is one task; large tensors spread them over threads.
+//
+// Reference: `Reference.layerNorm` and `Reference.groupNorm` (Reference/Reference+Normalization.swift),
+// the same two passes element by element in Double; in `Kernels.mode == .reference` these return them.
 
 import Foundation
 
@@ -65,6 +68,7 @@ extension Tensor {
     /// Layer normalization over the last axis, with optional per-feature `weight` and `bias`
     /// (each of the last axis's size).
     public func layerNorm(weight: Tensor?, bias: Tensor?, epsilon: Float = 1e-5) -> Tensor {
+        if Kernels.useReference { return Reference.layerNorm(self, weight: weight, bias: bias, epsilon: epsilon) }
         precondition(rank >= 1, "layerNorm: needs at least one axis, got a rank-0 tensor")
         let d = shape[rank - 1]
         if let weight { precondition(weight.count == d, "layerNorm: weight \(weight.shape) does not match last axis \(d) of \(shape)") }
@@ -108,6 +112,10 @@ extension Tensor {
     /// computed in the same pass (the pair that opens every ResNet block of a UNet or VAE):
     /// inference then holds one output tensor instead of two and reads it once less.
     public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float = 1e-5, thenSiLU: Bool = false) -> Tensor {
+        if Kernels.useReference {
+            let y = Reference.groupNorm(self, groups: groups, weight: weight, bias: bias, epsilon: epsilon)
+            return thenSiLU ? y.silu() : y
+        }
         precondition(rank >= 2, "groupNorm: expected [N, C, ...], got \(shape)")
         let (n, c) = (shape[0], shape[1])
         precondition(groups > 0 && c % groups == 0, "groupNorm: \(groups) groups do not divide \(c) channels of \(shape)")

@@ -172,8 +172,8 @@ enum VectorMath {
 
 extension SIMD16 where Scalar == Float {
     /// The sum of the 16 lanes by halving (8 + 4 + 2 + 1 vector adds). The standard library's
-    /// generic `sum()` compiled to a lane-by-lane loop outside the caller here, which cost 10% of
-    /// a small model's training step when called once per dot product.
+    /// generic `sum()` compiles to a lane-by-lane loop outside the caller, too slow to call once
+    /// per dot product.
     @inlinable @inline(__always)
     public func laneSum() -> Float {
         let eight = lowHalf + highHalf

@@ -6,6 +6,7 @@
 // steps 0, 1, ..., n − 1 in order (x_i is the state *before* step i, at sigma_i); `finish(x:)`
 // adds the final state at sigma_n = 0, which has no denoised value. States are `[N, 2]` tensors
 // (N starting points in the plane).
+import Diffusion
 import Foundation
 import Tensor
 

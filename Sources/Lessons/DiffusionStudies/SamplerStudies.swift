@@ -10,6 +10,7 @@
 // Contract: every run is seeded (`seed`) and replayable; the mixture's exact denoiser is the
 // model, so the only errors measured are the samplers' own (discretization, and for
 // stochastic samplers the randomness of their paths). States are `[N, 2]` tensors.
+import Diffusion
 import Foundation
 import Tensor
 

@@ -4,6 +4,7 @@
 // sampling run, `steps` steps); `sigmas(steps:endingAtSigmaMin:)` drops the final 0 so a run
 // ends at the smallest positive sigma (what the convergence study compares, free of the last
 // Euler step to 0 that Heun-type samplers take).
+import Diffusion
 import Foundation
 import Tensor
 

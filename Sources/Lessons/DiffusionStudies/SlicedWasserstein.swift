@@ -15,6 +15,7 @@
 // Contract: directions are `directionCount` angles evenly spaced in [0, π) (a midpoint rule over
 // the half circle; u and −u give the same 1-D distance), so results are deterministic. Every
 // integral of the 1-D distance is exact in closed form (no grid), in Double.
+import Diffusion
 import Foundation
 import Tensor
 

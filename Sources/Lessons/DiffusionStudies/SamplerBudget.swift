@@ -4,6 +4,7 @@
 // DPM++ 2M 1, ...). `stepCount(for:budget:...)` finds the largest step count whose run costs at
 // most `budget` evaluations by running the sampler on one probe point and counting, so it
 // needs no table of costs and stays right for any sampler added later.
+import Diffusion
 import Foundation
 import Tensor
 

@@ -4,6 +4,7 @@
 // 2021, sec. 5.3 / Fig. 6), so every point keeps the norm a Gaussian noise of that size has;
 // `lerp` is the straight line, whose midpoint is shorter. Both work in Double and return Float32.
 
+import Diffusion
 import Foundation
 import Tensor
 

@@ -5,6 +5,7 @@
 // least squares on (log x, log y) and reports `order = -slope`. Points with a non-positive or
 // non-finite coordinate cannot be placed on a log axis and are skipped; fewer than two usable
 // points (or all x equal) gives `nil`.
+import Diffusion
 import Foundation
 
 /// A least-squares line through (log x, log y): y ≈ exp(intercept) · x^slope.

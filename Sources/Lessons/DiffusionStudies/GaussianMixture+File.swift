@@ -6,6 +6,7 @@
 // (weights positive, means all of one dimension >= 1, standard deviations positive and finite)
 // or throws a `MixtureFileError` that names the field and component at fault and shows the
 // expected format. Weights are normalized to sum to 1. Component k is N(means[k], stds[k]^2 I).
+import Diffusion
 import Foundation
 
 /// Reading and writing the mixture file format of `lesson-06-samplers --gmm FILE`.

@@ -7,6 +7,7 @@
 // `weightError` ≈ 0 up to sampling noise. The spread is measured on the samples that are on a
 // mode only, so "stranded between modes" and "modes too wide or too narrow" stay separate
 // findings. Only 2-D mixtures are accepted.
+import Diffusion
 import Foundation
 
 /// How 2-D samples sit on the modes of a Gaussian mixture.
