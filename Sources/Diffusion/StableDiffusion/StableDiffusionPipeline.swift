@@ -251,7 +251,7 @@ public final class StableDiffusionPipeline {
                 throw StableDiffusionPipelineError("the \(name) must be [\(channels), H, W], got \(image.shape)")
             }
             guard image.shape[1] == request.height, image.shape[2] == request.width else {
-                throw StableDiffusionPipelineError("the \(name) is \(image.shape[2])x\(image.shape[1]) but the request is \(request.width)x\(request.height); resize it first (StableDiffusionPipeline.fit)")
+                throw StableDiffusionPipelineError("the \(name) is \(image.shape[2])x\(image.shape[1]) but the request is \(request.width)x\(request.height); resize it to the requested size first")
             }
         }
         func checkStrength(_ s: Double) throws {
