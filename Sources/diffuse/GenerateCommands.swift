@@ -2,7 +2,8 @@
 // diffusers folder or a single `.safetensors` file through `StableDiffusionPipeline`. Shared
 // options in `GenerationOptions`; a progress bar with s/it and ETA; per-part timings and the
 // peak resident memory at the end; PNGs carrying AUTOMATIC1111's `parameters` text; `--from-png`
-// reads those parameters back (options given on the command line win); `--latents-out` writes
+// reads those parameters back (options given on the command line win); `--batch-count` runs
+// batches with seeds seed, seed + 1, ...; `--latents-out` writes
 // the final latents as diffusers' `output_type="latent"` returns them (one tensor `latents`).
 // No existing file is replaced without `--overwrite`; bad input is one `error:` line and exit 1.
 
@@ -33,12 +34,14 @@ struct GenerationOptions: ParsableArguments {
     var cfg: Double?
     @Option(help: "Seed of the PyTorch-compatible generator (default 0): the same seed gives diffusers' latents on CPU.")
     var seed: UInt64?
-    @Option(help: "Image width, a multiple of 8 (default 512, or the init image's).")
+    @Option(help: "Image width: a multiple of 64 for SD 1.x/2.x (the VAE divides by 8, the UNet by 8 more); default 512, or the init image's.")
     var width: Int?
-    @Option(help: "Image height, a multiple of 8 (default 512, or the init image's).")
+    @Option(help: "Image height: a multiple of 64 for SD 1.x/2.x; default 512, or the init image's.")
     var height: Int?
-    @Option(help: "Images generated together (default 1); files are numbered when more than one.")
+    @Option(help: "Images generated together (batch size, default 1); files are numbered when more than one.")
     var batch: Int?
+    @Option(help: "Batches run one after the other, batch k with seed + k (default 1).")
+    var batchCount: Int = 1
     @Option(help: "AUTOMATIC1111's clip skip: 1 = the text encoder's last layer (default), 2 = the one before, ...")
     var clipSkip: Int?
     @Option(name: .customLong("out"), help: "Output PNG (default: txt2img.png, img2img.png or inpaint.png).")
@@ -199,12 +202,13 @@ func runGeneration(_ o: GenerationOptions, kind: GenerationKind) throws {
     guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
     let batch = o.batch ?? 1
     guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+    guard o.batchCount >= 1 else { throw ValidationError("--batch-count must be at least 1, got \(o.batchCount)") }
     let clipSkip = o.clipSkip ?? stored?.clipSkip ?? 1
     guard clipSkip >= 1 else { throw ValidationError("--clip-skip counts from 1 (the last layer), got \(clipSkip)") }
     guard o.vae == "full" || o.vae == "taesd" else { throw ValidationError("--vae must be full or taesd, got \(o.vae)") }
     guard o.previewEvery >= 0 else { throw ValidationError("--preview-every must be 0 or more") }
     let sampler = o.sampler ?? stored?.sampler ?? "Euler a"
-    _ = try RunPlanCheck.check(sampler: sampler)
+    try checkSamplerName(sampler)
 
     // Files: inputs first (clear errors before the model loads), outputs checked for overwriting.
     var initImage: Tensor?, maskImage: Tensor?, strength: Double?
@@ -220,10 +224,11 @@ func runGeneration(_ o: GenerationOptions, kind: GenerationKind) throws {
         }
     }
     if let strength, !(strength > 0 && strength <= 1) { throw ValidationError("--strength must be in (0, 1], got \(strength)") }
-    let width = o.width ?? stored?.width ?? initImage.map { $0.shape[2] / 8 * 8 } ?? 512
-    let height = o.height ?? stored?.height ?? initImage.map { $0.shape[1] / 8 * 8 } ?? 512
+    let width = o.width ?? stored?.width ?? initImage.map { max(64, $0.shape[2] / 64 * 64) } ?? 512
+    let height = o.height ?? stored?.height ?? initImage.map { max(64, $0.shape[1] / 64 * 64) } ?? 512
     let output = o.output ?? kind.defaultOutput
-    let outputs = batch == 1 ? [output] : (0..<batch).map { i in
+    let total = batch * o.batchCount
+    let outputs = total == 1 ? [output] : (0..<total).map { i in
         let url = URL(fileURLWithPath: output)
         return url.deletingPathExtension().path + "-\(i + 1)." + (url.pathExtension.isEmpty ? "png" : url.pathExtension)
     }
@@ -278,49 +283,57 @@ func runGeneration(_ o: GenerationOptions, kind: GenerationKind) throws {
         FileHandle.standardError.write(Data("warning: the prompt is longer than 77 tokens; cut: \"\(cut)\"\n".utf8))
     }
 
-    var bar: ProgressBar?
-    let result = try pipeline.generate(request, decode: o.vae == "full") { p in
-        if bar == nil { bar = ProgressBar(total: p.steps, label: "sampling") }
-        bar?.update(completed: p.step, message: String(format: "sigma %.3f", p.sigma))
-        if let preview = p.preview, let previewPath {
-            try PNG.write(imageGrid(preview, columns: preview.shape[0], padding: 0), to: URL(fileURLWithPath: previewPath))
-        }
-    }
-    bar?.finish()
-    var images = result.images
-    var timings = result.timings
-    if o.vae == "taesd", let taesd {
-        let start = clock.now
-        images = try taesd.decode(result.latents)
-        timings.append(("decode (TAESD)", (clock.now - start) / .seconds(1)))
-    }
-
-    // Files.
     let hash = try? automatic1111ModelHash(of: weightsFile(of: modelURL))
-    var parameters = GenerationParameters(
-        prompt: request.prompt, negativePrompt: request.negativePrompt, steps: steps, sampler: sampler, schedule: request.schedule,
-        cfgScale: request.guidanceScale, seed: request.seed, width: width, height: height, clipSkip: clipSkip,
-        denoisingStrength: strength, modelHash: hash, model: modelURL.deletingPathExtension().lastPathComponent)
-    for (i, path) in outputs.enumerated() {
-        guard let images else { break }
-        if batch > 1 { parameters.otherFields = [("Batch size", "\(batch)"), ("Batch pos", "\(i)")] }
-        let png = try PNG.encode(images.sliced(axis: 0, start: i, end: i + 1).squeezed(axis: 0), path: path)
-        try AtomicFile.write(try PNGText.inserting([("parameters", parameters.text)], into: png), to: URL(fileURLWithPath: path))
-        print("wrote \(path)")
+    let firstSeed = request.seed
+    var allLatents: [Tensor] = []
+    for run in 0..<o.batchCount {
+        request.seed = firstSeed &+ UInt64(run)
+        var bar: ProgressBar?
+        let result = try pipeline.generate(request, decode: o.vae == "full") { p in
+            if bar == nil { bar = ProgressBar(total: p.steps, label: o.batchCount > 1 ? "batch \(run + 1)/\(o.batchCount)" : "sampling") }
+            bar?.update(completed: p.step, message: String(format: "sigma %.3f", p.sigma))
+            if let preview = p.preview, let previewPath {
+                try PNG.write(imageGrid(preview, columns: preview.shape[0], padding: 0), to: URL(fileURLWithPath: previewPath))
+            }
+        }
+        bar?.finish()
+        allLatents.append(result.latents)
+        var images = result.images
+        var timings = result.timings
+        if o.vae == "taesd", let taesd {
+            let start = clock.now
+            images = try taesd.decode(result.latents)
+            timings.append(("decode (TAESD)", (clock.now - start) / .seconds(1)))
+        }
+
+        // Files.
+        var parameters = GenerationParameters(
+            prompt: request.prompt, negativePrompt: request.negativePrompt, steps: steps, sampler: sampler, schedule: request.schedule,
+            cfgScale: request.guidanceScale, seed: request.seed, width: width, height: height, clipSkip: clipSkip,
+            denoisingStrength: strength, modelHash: hash, model: modelURL.deletingPathExtension().lastPathComponent)
+        for i in 0..<batch {
+            guard let images else { break }
+            let path = outputs[run * batch + i]
+            if batch > 1 { parameters.otherFields = [("Batch size", "\(batch)"), ("Batch pos", "\(i)")] }
+            let png = try PNG.encode(images.sliced(axis: 0, start: i, end: i + 1).squeezed(axis: 0), path: path)
+            try AtomicFile.write(try PNGText.inserting([("parameters", parameters.text)], into: png), to: URL(fileURLWithPath: path))
+            print("wrote \(path)")
+        }
+        var lines = run == 0 ? [String(format: "load %.2f s", loadSeconds)] : []
+        let stepTimes = timings.filter { $0.part.hasPrefix("step ") }.map(\.seconds)
+        for t in timings where !t.part.hasPrefix("step ") { lines.append(t.part + String(format: " %.2f s", t.seconds)) }
+        if !stepTimes.isEmpty {
+            lines.append(String(format: "%d steps %.2f s (%.2f s/it, first %.2f s)", stepTimes.count, stepTimes.reduce(0, +),
+                                stepTimes.reduce(0, +) / Double(stepTimes.count), stepTimes[0]))
+        }
+        lines.append(String(format: "peak resident memory %.0f MB", peakResidentMegabytes()))
+        print(lines.joined(separator: ", "))
     }
     if let latentsOut = o.latentsOut {
-        try Safetensors.write(["latents": result.latents], metadata: ["format": "pt"], to: URL(fileURLWithPath: latentsOut))
-        print("wrote \(latentsOut) (latents \(result.latents.shape))")
+        let latents = Tensor.concatenate(allLatents, axis: 0)
+        try Safetensors.write(["latents": latents], metadata: ["format": "pt"], to: URL(fileURLWithPath: latentsOut))
+        print("wrote \(latentsOut) (latents \(latents.shape))")
     }
-    var lines = [String(format: "load %.2f s", loadSeconds)]
-    let stepTimes = timings.filter { $0.part.hasPrefix("step ") }.map(\.seconds)
-    for t in timings where !t.part.hasPrefix("step ") { lines.append(t.part + String(format: " %.2f s", t.seconds)) }
-    if !stepTimes.isEmpty {
-        lines.append(String(format: "%d steps %.2f s (%.2f s/it, first %.2f s)", stepTimes.count, stepTimes.reduce(0, +),
-                            stepTimes.reduce(0, +) / Double(stepTimes.count), stepTimes[0]))
-    }
-    lines.append(String(format: "peak resident memory %.0f MB", peakResidentMegabytes()))
-    print(lines.joined(separator: ", "))
 }
 
 /// The weights file the model hash is taken from: the file itself, or a folder's UNet weights.
@@ -333,10 +346,6 @@ func weightsFile(of model: URL) -> URL {
 }
 
 /// Resolves a sampler name early, so an unknown one fails before the model loads.
-enum RunPlanCheck {
-    static func check(sampler: String) throws -> Bool {
-        if DiffusersSchedulerPlan.className(matching: sampler) != nil { return true }
-        _ = try SamplerRegistry.resolve(sampler)
-        return true
-    }
+func checkSamplerName(_ name: String) throws {
+    if DiffusersSchedulerPlan.className(matching: name) == nil { _ = try SamplerRegistry.resolve(name) }
 }

@@ -237,9 +237,11 @@ public final class StableDiffusionPipeline {
 
     /// Throws a `StableDiffusionPipelineError` naming the first invalid setting of `request`.
     public func validate(_ request: GenerationRequest) throws {
-        let f = downsamplingFactor
+        // The VAE divides the size by its factor and this UNet's levels halve it further without
+        // diffusers' odd-size upsampling, so the image size must be a multiple of both.
+        let unetFactor = 1 << (unet.configuration.levels - 1), f = downsamplingFactor * unetFactor
         guard request.width > 0, request.height > 0, request.width % f == 0, request.height % f == 0 else {
-            throw StableDiffusionPipelineError("width and height must be positive multiples of \(f), got \(request.width)x\(request.height); try \(max(f, request.width / f * f))x\(max(f, request.height / f * f))")
+            throw StableDiffusionPipelineError("width and height must be positive multiples of \(f) for this model (the VAE divides them by \(downsamplingFactor), the UNet by \(unetFactor) more), got \(request.width)x\(request.height); try \(max(f, request.width / f * f))x\(max(f, request.height / f * f))")
         }
         guard request.steps >= 1 else { throw StableDiffusionPipelineError("steps must be at least 1, got \(request.steps)") }
         guard request.batchSize >= 1 else { throw StableDiffusionPipelineError("batch size must be at least 1, got \(request.batchSize)") }
@@ -249,7 +251,7 @@ public final class StableDiffusionPipeline {
                 throw StableDiffusionPipelineError("the \(name) must be [\(channels), H, W], got \(image.shape)")
             }
             guard image.shape[1] == request.height, image.shape[2] == request.width else {
-                throw StableDiffusionPipelineError("the \(name) is \(image.shape[2])x\(image.shape[1]) but the request is \(request.width)x\(request.height); resize it first (StableDiffusionPipeline.fit)")
+                throw StableDiffusionPipelineError("the \(name) is \(image.shape[2])x\(image.shape[1]) but the request is \(request.width)x\(request.height); resize it to the requested size first")
             }
         }
         func checkStrength(_ s: Double) throws {
