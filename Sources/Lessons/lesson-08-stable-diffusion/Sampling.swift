@@ -94,25 +94,35 @@ extension Lesson {
             stays near the latents' own scale.
             """)
         var plot = Plot(title: "Noise level and latent spread per step", xLabel: "step", yLabel: "standard deviation",
-                        logY: true, legend: .topRight)
+                        logY: true, legend: .below)
         let steps = (0..<run.stateStd.count).map(Double.init)
         plot.line(x: steps, y: Array(run.sigmas.prefix(run.stateStd.count)), title: "σ_i of the schedule", color: "black", lineWidth: 1.5, dashType: 2)
         plot.line(x: steps, y: run.stateStd, title: "std of the state x_i", color: SamplerStyle.of("euler").color, points: .circle)
         plot.line(x: steps, y: run.denoisedStd, title: "std of the estimate D(x_i)", color: "#d62728", points: .triangle)
-        var panels = [plot]
-        for (step, image) in run.previews {
-            panels.append(Plot(image: image.squeezed(axis: 0), title: "D(x_\(step)), σ = \(format(run.sigmas[step], digits: 2))"))
+        let previews = run.previews.map { step, image in
+            Plot(image: image.squeezed(axis: 0), title: "D(x_\(step)), σ = \(format(run.sigmas[step], digits: 2))")
         }
-        try report.figure(Figure(rows: 1, columns: panels.count, width: 330 * panels.count + 170, height: 380, plots: panels),
+        try report.figure(Figure(width: 900, height: 460, plots: [plot]), name: "trajectory-spread",
+                          caption: "σ_i and the spread of the state and of the estimate at each step (`euler`, \(modelName)).",
+                          showInTerminal: false)
+        try report.figure(Figure(rows: 1, columns: previews.count, width: 270 * previews.count, height: 310, plots: previews),
                           name: "trajectory",
-                          caption: "Left: σ_i and the spread of the state and of the estimate at each step. Right: TAESD previews of D(x_i)"
+                          caption: "TAESD previews of D(x_i) along the run"
                               + (options.model == nil ? " — of the random-weight model, so they show what the preview decoder receives, not a picture." : "."),
                           showInTerminal: false)
+        let first = run.stateStd.first ?? .nan, last = run.stateStd.last ?? .nan
         report.paragraph("""
             From σ = \(format(run.sigmas[0], digits: 1)) down to \(format(run.sigmas[run.stateStd.count - 1], digits: 3)), the state's \
-            spread went from \(format(run.stateStd.first ?? .nan, digits: 2)) to \(format(run.stateStd.last ?? .nan, digits: 2)): the \
-            state is almost all noise for the first steps, and the estimate D carries the picture long before the state does.
-            """)
+            spread went from \(format(first, digits: 2)) (the starting noise: σ₀ = \(format(run.sigmas[0], digits: 2))) to \(format(last, digits: 2)), \
+            and the estimate's from \(format(run.denoisedStd.first ?? .nan, digits: 2)) to \(format(run.denoisedStd.last ?? .nan, digits: 2)).
+            """ + (options.model == nil ? """
+             With random weights the estimate is not an image's latents, so nothing pulls its spread to the latents' \
+            scale of about 1 (section 3); with SD's weights the estimate is pulled toward that scale and the previews \
+            become the picture (run with `--model` to see it).
+            """ : """
+             The state is mostly noise for the first steps; the estimate D carries the layout of the picture long \
+            before the state does, which is why previews of D are what image programs show.
+            """))
     }
 
     // MARK: 6. img2img strength
@@ -130,11 +140,11 @@ extension Lesson {
             \(Int(Double(options.steps) * 0.2)) steps.
             """)
         var plot = Plot(title: "The \(options.steps)-step schedule and where img2img starts", xLabel: "step", yLabel: "σ",
-                        logY: true, legend: .topRight)
+                        logY: true, legend: .below)
         let positive = sigmas.dropLast()
         plot.line(x: positive.indices.map(Double.init), y: Array(positive), title: "σ_i", color: "black", lineWidth: 1.5, points: .circle)
         for (i, (strength, k)) in zip(strengths, starts).enumerated() {
-            plot.scatter(x: [Double(k)], y: [sigmas[k]], title: "strength \(format(strength, digits: 1)): start at step \(k)",
+            plot.scatter(x: [Double(k)], y: [sigmas[k]], title: "strength \(format(strength, digits: 1)): step \(k)",
                          color: Color.cycle[i], pointStyle: .diamond, pointSize: 2.5)
         }
         // What the sampler starts from: a real photograph's TAESD latents plus noise of each start level.
@@ -156,9 +166,11 @@ extension Lesson {
                           showInTerminal: false)
         report.paragraph("""
             Because σ falls steeply at first and slowly at the end, strength is far from linear in how much of the \
-            picture survives: at strength 0.8 the noise is still \(format(sigmas[starts[3]] / zStd, digits: 1)) times the \
-            latents' spread and little of the photograph is left to see, while at 0.4 it is \
-            \(format(sigmas[starts[1]] / zStd, digits: 2)) times, and the sampler only repaints texture.
+            picture survives: the latents' spread is \(format(zStd, digits: 2)), so at strength 0.8 the noise is \
+            \(format(sigmas[starts[3]] / zStd, digits: 1)) times the signal, at 0.4 still \(format(sigmas[starts[1]] / zStd, digits: 2)) \
+            times, and only at 0.2 (\(format(sigmas[starts[0]] / zStd, digits: 2)) times) does the photograph show through \
+            the noise in the decoded start. The UNet sees more than the eye: at every start it is asked to remove exactly \
+            σ_k of noise, and everything it does not remove is the photograph's.
             """)
     }
 
@@ -168,7 +180,7 @@ extension Lesson {
         report.heading("7. One prompt, six samplers, 5 to 20 steps")
         let samplers = ["euler", "euler_ancestral", "heun", "dpmpp_2m", "dpmpp_2m_sde", "ddim"]
         let stepCounts = [5, 10, 20]
-        guard let model = options.model else {
+        guard options.model != nil else {
             report.paragraph("""
                 This part needs real weights and was skipped: random weights make no picture to compare. With a \
                 Stable Diffusion 1.5 checkpoint downloaded (a diffusers folder or a `.safetensors` file), run \
@@ -194,14 +206,14 @@ extension Lesson {
         }
         report.paragraph("""
             "\(options.prompt)", seed \(options.seed), guidance \(format(options.guidance, digits: 1)), \(size)×\(size), \
-            with \(modelName) (`\(URL(fileURLWithPath: model).lastPathComponent)`). Each sampler's row is one solver of the \
+            with \(modelName). Each sampler's row is one solver of the \
             same ODE (or SDE) with more and more steps; `heun` spends two UNet calls per step.
             """)
         try report.figure(Figure(rows: samplers.count, columns: stepCounts.count, width: 300 * stepCounts.count, height: 310 * samplers.count, plots: panels),
                           name: "samplers", caption: "One prompt and seed; rows: samplers, columns: 5, 10 and 20 steps.", showInTerminal: false)
         report.table(headers: ["sampler"] + stepCounts.map { "\($0) steps" }, rows: rows, alignments: [.left] + stepCounts.map { _ in .right })
         if let e = images["euler-20"], let d = images["ddim-20"] {
-            report.paragraph("`ddim` and `euler` are one rule in two notations (lesson 05): at 20 steps their images differ by at most \(format(Double((e - d).abs().max().item), digits: 4)) (pixel values in [0, 1]).")
+            report.paragraph("`ddim` and `euler` are one rule in two notations (lesson 05): at 20 steps their images differ by at most \(format(Double((e - d).abs().max().item), digits: 1, scientific: true)) (pixel values in [0, 1]).")
         }
         let scales = [1.0, 3, 5, 7.5, 10, 15]
         var sweep: [Plot] = []

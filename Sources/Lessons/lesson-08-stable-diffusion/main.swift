@@ -195,7 +195,7 @@ struct Lesson {
             the whole prompt, and the padding positions keep carrying it.
             """ + (options.model == nil ? " (Here the encoder's weights are random: the norms and similarities below describe a random network, not CLIP.)" : ""))
         var normPlot = Plot(title: "Norm of each of the 77 text states", xLabel: "token position", yLabel: "‖state‖",
-                            xRange: 0...76, legend: .topRight)
+                            xRange: 0...76, legend: .below)
         for (i, states) in encoded.enumerated() {
             normPlot.line(x: (0..<77).map(Double.init), y: rowNorms(states), title: labels[i], color: Color.cycle[i], lineWidth: 1.5)
         }
@@ -212,12 +212,16 @@ struct Lesson {
         report.table(headers: ["pair", "cosine, all 77 states", "cosine, last position only"],
                      rows: [(0, 1), (0, 2), (0, 3), (2, 3)].map { ["\(labels[$0.0]) / \(labels[$0.1])", format(similarity[$0.0][$0.1]), format(eos[$0.0][$0.1])] },
                      alignments: [.left, .right, .right])
+        let offDiagonal = (0..<n).flatMap { i in (0..<n).filter { $0 != i }.map { similarity[i][$0] } }
+        let firstRow = (1..<n).map { Double((row(encoded[$0], 0).enumerated().map { abs($0.element - row(encoded[0], 0)[$0.offset]) }.max() ?? 0)) }.max() ?? 0
         report.paragraph("""
-            Two numbers to read. The whole matrices of any two prompts are similar (cosine \
-            \(format(similarity.joined().filter { $0 < 0.9999 }.min() ?? .nan, digits: 2)) at the least here): position 0 is \
-            the start token in every prompt, and the encoder's constant parts dominate. The difference between \
-            prompts is in a few directions, and guidance (section 4) exists because that difference is small: it \
-            *amplifies* what the prompt changes relative to the empty prompt.
+            Two things to read. Position 0 is the start token in every prompt and, attention being causal, sees \
+            nothing else: its state is the same for all four prompts (largest difference \(format(firstRow, digits: 1, scientific: true))). \
+            And the whole matrices of different prompts are far from orthogonal (cosine between \
+            \(format(offDiagonal.min() ?? .nan, digits: 2)) and \(format(offDiagonal.max() ?? .nan, digits: 2)) here): what every prompt \
+            shares (the start token, the position embeddings, the padding) is a large part of each matrix. The \
+            prompt-specific part is smaller, and classifier-free guidance (section 4) exists to amplify exactly it: \
+            what the prompt changes relative to the empty prompt.
             """)
     }
 
