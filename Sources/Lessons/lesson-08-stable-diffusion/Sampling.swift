@@ -186,7 +186,9 @@ extension Lesson {
                 Stable Diffusion 1.5 checkpoint downloaded (a diffusers folder or a `.safetensors` file), run \
                 `swift run -c release lesson-08-stable-diffusion --model PATH` to render "\(options.prompt)" with \
                 \(samplers.map { "`\($0)`" }.joined(separator: ", ")) at \(stepCounts.map(String.init).joined(separator: ", ")) \
-                steps side by side, and a guidance-scale sweep (about 30 images at 512×512; expect an hour on two cores).
+                steps side by side, and a guidance-scale sweep: \(samplers.count * stepCounts.count + 6) images at 512×512 and \
+                \(samplers.count * stepCounts.reduce(0, +) + stepCounts.reduce(0, +) + 6 * options.steps) UNet calls \
+                (`heun` takes about two per step), each a batch of two for guidance.
                 """)
             return
         }

@@ -49,7 +49,7 @@ struct Lesson08: ParsableCommand {
 
     func validate() throws {
         guard steps >= 2 else { throw ValidationError("--steps must be at least 2, got \(steps)") }
-        if let size { guard size >= 32, size % 32 == 0 else { throw ValidationError("--size must be a positive multiple of 32 (at least 32), got \(size)") } }
+        if let size { guard size > 0 else { throw ValidationError("--size must be positive, got \(size)") } }
         guard guidance.isFinite, guidance >= 1 else { throw ValidationError("--guidance must be at least 1, got \(guidance)") }
     }
 
@@ -101,6 +101,13 @@ struct Lesson {
         taesd = try TAESD.load(directory: taesdFolder)
         photoFolder = options.photos.map(resolve) ?? sharedFolder.appendingPathComponent("images")
         parts = try PipelineParts(model: resolve(options.model ?? tinyModelPath), taesd: taesd, isRealModel: options.model != nil)
+        // The UNet halves the latents once per level but the last, so the image side must be a
+        // multiple of the VAE factor times 2^(levels - 1) (64 for SD 1.x).
+        let multiple = parts.pipeline.downsamplingFactor << (parts.pipeline.unet.configuration.blockOutChannels.count - 1)
+        let side = options.size ?? (options.model == nil ? 64 : 512)
+        guard side % multiple == 0 else {
+            throw ValidationError("--size \(side) does not fit this model: use a multiple of \(multiple), for example \(max(multiple, side / multiple * multiple))")
+        }
         modelName = options.model == nil ? "the tiny random-weight model" : "the model `\(URL(fileURLWithPath: options.model!).lastPathComponent)`"
     }
 
