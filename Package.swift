@@ -76,5 +76,9 @@ let package = Package(
             name: "lesson-07-latent-diffusion",
             dependencies: ["Diffusion", "Autograd", "LessonKit", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Lessons/lesson-07-latent-diffusion", swiftSettings: native),
+        .executableTarget(
+            name: "lesson-08-stable-diffusion",
+            dependencies: ["Diffusion", "Autograd", "LessonKit", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Lessons/lesson-08-stable-diffusion", swiftSettings: native),
     ]
 )
