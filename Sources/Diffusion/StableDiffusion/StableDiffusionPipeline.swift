@@ -153,6 +153,12 @@ public final class StableDiffusionPipeline {
     public let scheduler: DiffusersSchedulerConfiguration
     /// How previews are drawn.
     public var previewDecoder: LatentPreviewDecoder = .linear
+    /// Whether a model's weights mapped from 16-bit files are released from memory while the
+    /// model is idle: the text encoder's after encoding, the UNet's before decoding
+    /// (`Module.releaseResidentWeights`; they are read back from the file, usually from the page
+    /// cache, on next use). This keeps the peak at the UNet's stage instead of UNet + VAE
+    /// decoder, as Apple's ml-stable-diffusion does with `reduceMemory`.
+    public var releasesIdleWeights = true
 
     /// Puts loaded parts together.
     public init(tokenizer: CLIPTokenizer, textEncoder: CLIPTextModel, unet: UNet2DConditionModel, vae: AutoencoderKL,
@@ -300,6 +306,7 @@ public final class StableDiffusionPipeline {
         let negative = tokenize(request.negativePrompt).ids
         lap("tokenize")
         let states = Variable(try encodeText(prompt: ids, negative: negative, batch: batch, clipSkip: request.clipSkip, guided: guided))
+        if releasesIdleWeights { textEncoder.releaseResidentWeights() }
         lap("text encoder")
 
         let latentChannels = vae.configuration.latentChannels, scaling = Float(vae.configuration.scalingFactor)
@@ -397,6 +404,7 @@ public final class StableDiffusionPipeline {
         if plan.outputScale != 1 { out = out * Float(plan.outputScale) }
         if let blend { out = blend.clean + (out - blend.clean) * blend.mask }
         guard decode else { return GenerationResult(latents: out, images: nil, truncatedText: truncated, timings: timings) }
+        if releasesIdleWeights { unet.releaseResidentWeights() }
         let images = try decodeLatents(out)
         lap("decode")
         return GenerationResult(latents: out, images: images, truncatedText: truncated, timings: timings)
