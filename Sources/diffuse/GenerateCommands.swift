@@ -34,9 +34,9 @@ struct GenerationOptions: ParsableArguments {
     var cfg: Double?
     @Option(help: "Seed of the PyTorch-compatible generator (default 0): the same seed gives diffusers' latents on CPU.")
     var seed: UInt64?
-    @Option(help: "Image width: a multiple of 64 for SD 1.x/2.x (the VAE divides by 8, the UNet by 8 more); default 512, or the init image's.")
+    @Option(help: "Image width: a multiple of 8 for SD 1.x/2.x (the VAE's factor); default 512, or the init image's.")
     var width: Int?
-    @Option(help: "Image height: a multiple of 64 for SD 1.x/2.x; default 512, or the init image's.")
+    @Option(help: "Image height: a multiple of 8 for SD 1.x/2.x; default 512, or the init image's.")
     var height: Int?
     @Option(help: "Images generated together (batch size, default 1); files are numbered when more than one.")
     var batch: Int?
@@ -224,8 +224,8 @@ func runGeneration(_ o: GenerationOptions, kind: GenerationKind) throws {
         }
     }
     if let strength, !(strength > 0 && strength <= 1) { throw ValidationError("--strength must be in (0, 1], got \(strength)") }
-    let width = o.width ?? stored?.width ?? initImage.map { max(64, $0.shape[2] / 64 * 64) } ?? 512
-    let height = o.height ?? stored?.height ?? initImage.map { max(64, $0.shape[1] / 64 * 64) } ?? 512
+    let width = o.width ?? stored?.width ?? initImage.map { max(8, $0.shape[2] / 8 * 8) } ?? 512
+    let height = o.height ?? stored?.height ?? initImage.map { max(8, $0.shape[1] / 8 * 8) } ?? 512
     let output = o.output ?? kind.defaultOutput
     let total = batch * o.batchCount
     let outputs = total == 1 ? [output] : (0..<total).map { i in

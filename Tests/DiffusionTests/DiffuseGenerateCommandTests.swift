@@ -67,7 +67,7 @@ struct DiffuseGenerateCommandTests {
         try PNG.write(Tensor(shape: [1, 32, 32], repeating: 1), to: smallMask)
         let bad: [([String], String)] = [
             (base + ["--out", out], "exists; pass --overwrite"),
-            (base + ["--out", again, "--overwrite", "--width", "60"], "multiples of 16"),
+            (base + ["--out", again, "--overwrite", "--width", "62"], "multiples of 4"),
             (base + ["--out", again, "--overwrite", "--steps", "0"], "--steps must be at least 1"),
             (base + ["--out", again, "--overwrite", "--sampler", "no such"], "unknown sampler \"no such\"; accepted names: euler"),
             (["txt2img", "--model", folder.appendingPathComponent("none").path, "--prompt", "x"], "does not exist"),

@@ -71,6 +71,25 @@ struct StableDiffusionModelTests {
         }
     }
 
+    /// Latent sizes that are not multiples of the UNet's factor (10x6 and 7x13 for a UNet that
+    /// halves twice): the down path rounds up, the upsamplers come back to each skip's size, as
+    /// in diffusers (tools/make_sd_odd_size_fixture.py).
+    @Test("UNet: latent sizes that are not multiples of its factor", arguments: ["tiny-sd1", "tiny-sd2"])
+    func unetOddSizes(model: String) throws {
+        let reference = try SafetensorsFile(contentsOf: TinySD.url("odd-size-reference.safetensors"))
+        let unet = try StableDiffusionCheckpoint(contentsOf: TinySD.url(model)).loadUNet()
+        for k in 0..<2 {
+            let sample = try reference.tensor(named: "\(model).\(k).sample")
+            let states = try reference.tensor(named: "\(model).\(k).encoder_hidden_states")
+            let timesteps = try reference.tensor(named: "\(model).\(k).timesteps").scalars
+            let expected = try reference.tensor(named: "\(model).\(k).output").scalars.map(Double.init)
+            let output = withoutGradients { unet(Variable(sample), timesteps: timesteps, context: Variable(states)).value }
+            #expect(output.shape == sample.shape)
+            let error = relativeError(output, expected)
+            #expect(error <= parityTolerance, "\(model) \(sample.shape): UNet output off by \(error)")
+        }
+    }
+
     @Test("VAE: encode (mean, log-variance) and decode", arguments: ["tiny-sd1", "tiny-sd2"])
     func vae(model: String) throws {
         let reference = try TinySD.reference(model)

@@ -108,6 +108,21 @@ public final class Upsample2D: Layer {
     public var children: [(name: String, module: any Module)] { [("conv", conv)] }
     /// [B, C, H, W] → [B, C, 2H, 2W].
     public func callAsFunction(_ x: Variable) -> Variable { conv(x.upsampledNearest2x()) }
+
+    /// [B, C, H, W] → [B, C, size] with size 2H or 2H − 1 (and the same for W): nearest
+    /// interpolation to `size`, as `F.interpolate(x, size=size, mode="nearest")` — which for one
+    /// less than double picks source pixel ⌊i·H/(2H − 1)⌋ = ⌊i/2⌋, the doubled image without its
+    /// last row — then the convolution. A UNet whose down path rounded an odd size up
+    /// (⌈n/2⌉) comes back to n this way. nil means 2H × 2W.
+    public func callAsFunction(_ x: Variable, size: (height: Int, width: Int)?) -> Variable {
+        var up = x.upsampledNearest2x()
+        if let size, size.height != up.shape[2] || size.width != up.shape[3] {
+            precondition((up.shape[2] - 1...up.shape[2]).contains(size.height) && (up.shape[3] - 1...up.shape[3]).contains(size.width),
+                         "Upsample2D: \(x.shape) can be scaled to twice its size or one less, not \(size)")
+            up = up.sliced(axis: 2, 0..<size.height).sliced(axis: 3, 0..<size.width)
+        }
+        return conv(up)
+    }
 }
 
 /// The self-attention layer of the UNet's attention blocks: GroupNorm, single- or multi-head

@@ -243,11 +243,14 @@ public final class StableDiffusionPipeline {
 
     /// Throws a `StableDiffusionPipelineError` naming the first invalid setting of `request`.
     public func validate(_ request: GenerationRequest) throws {
-        // The VAE divides the size by its factor and this UNet's levels halve it further without
-        // diffusers' odd-size upsampling, so the image size must be a multiple of both.
-        let unetFactor = 1 << (unet.configuration.levels - 1), f = downsamplingFactor * unetFactor
+        // The VAE divides the size by its factor; the UNet takes any latent size (its upsamplers
+        // meet odd sizes of the down path as diffusers' do), so a multiple of the VAE's factor.
+        let f = downsamplingFactor, largest = 8192
         guard request.width > 0, request.height > 0, request.width % f == 0, request.height % f == 0 else {
-            throw StableDiffusionPipelineError("width and height must be positive multiples of \(f) for this model (the VAE divides them by \(downsamplingFactor), the UNet by \(unetFactor) more), got \(request.width)x\(request.height); try \(max(f, request.width / f * f))x\(max(f, request.height / f * f))")
+            throw StableDiffusionPipelineError("width and height must be positive multiples of \(f) for this model (the VAE divides them by \(f)), got \(request.width)x\(request.height); try \(max(f, request.width / f * f))x\(max(f, request.height / f * f))")
+        }
+        guard request.width <= largest, request.height <= largest else {
+            throw StableDiffusionPipelineError("width and height must be at most \(largest) pixels, got \(request.width)x\(request.height)")
         }
         guard request.steps >= 1 else { throw StableDiffusionPipelineError("steps must be at least 1, got \(request.steps)") }
         guard request.batchSize >= 1 else { throw StableDiffusionPipelineError("batch size must be at least 1, got \(request.batchSize)") }

@@ -271,14 +271,16 @@ public final class CrossAttentionUpBlock: Module {
             + (upsampler.map { [("upsamplers.0", $0 as any Module)] } ?? [])
     }
 
-    /// Consumes skip connections from the end of `skips` (last pushed, first used).
+    /// Consumes skip connections from the end of `skips` (last pushed, first used). The
+    /// upsampler scales to the size of the next skip connection, which is one less than double
+    /// where the down path rounded an odd size up (diffusers' `upsample_size`).
     func callAsFunction(_ x: Variable, skips: inout [Variable], activatedEmbedding: Variable, context: Variable) -> Variable {
         var h = x
         for (i, resnet) in resnets.enumerated() {
             h = resnet(Variable.concatenate([h, skips.removeLast()], axis: 1), activatedEmbedding: activatedEmbedding)
             if !attentions.isEmpty { h = attentions[i](h, context: context) }
         }
-        if let upsampler { h = upsampler(h) }
+        if let upsampler { h = upsampler(h, size: skips.last.map { ($0.shape[2], $0.shape[3]) }) }
         return h
     }
 }

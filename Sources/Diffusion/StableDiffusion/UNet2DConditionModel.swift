@@ -68,9 +68,7 @@ public final class UNet2DConditionModel: Module {
                      "UNet2DConditionModel: \(timesteps.count) timesteps for a batch of \(batch)")
         precondition(context.rank == 3 && context.shape[0] == batch && context.shape[2] == c.crossAttentionDim,
                      "UNet2DConditionModel: text states must be [\(batch), S, \(c.crossAttentionDim)], got \(context.shape)")
-        let factor = 1 << (c.levels - 1)
-        precondition(sample.shape[2] % factor == 0 && sample.shape[3] % factor == 0,
-                     "UNet2DConditionModel: height and width must be multiples of \(factor), got \(sample.shape)")
+        precondition(sample.shape[2] > 0 && sample.shape[3] > 0, "UNet2DConditionModel: empty sample \(sample.shape)")
         let times = timesteps.count == batch ? timesteps : Array(repeating: timesteps[0], count: batch)
         let features = sinusoidalTimestepEmbedding(times, dimension: c.blockOutChannels[0], flipSinToCos: c.flipSinToCos,
                                                    frequencyShift: c.freqShift)
