@@ -187,6 +187,9 @@ func peakResidentMegabytes() -> Double {
 
 /// The body of the three commands.
 func runGeneration(_ o: GenerationOptions, kind: GenerationKind) throws {
+    // A generation allocates and frees the same large activations at every step: keep freed
+    // memory for reuse instead of mapping each buffer fresh (page faults, kernel zeroing).
+    TensorStorage.keepFreedMemoryForReuse()
     // Parameters: command line, else --from-png, else defaults.
     var stored: GenerationParameters?
     if let fromPng = o.fromPng {
