@@ -36,6 +36,14 @@ private final class RecordingDenoiser: Denoiser {
 }
 
 @Suite struct DiffusersAliasParityTests {
+    /// Guards the parameterized test below, which would pass with zero cases if the fixture
+    /// went missing or stopped decoding.
+    @Test("the alias fixture loads and has cases")
+    func fixtureLoads() throws {
+        let fixture = try Fixtures.load("diffusers_k_samplers.json", as: AliasFixture.self)
+        #expect(!fixture.cases.isEmpty)
+    }
+
     @Test("diffusers scheduler = k-diffusion sampler", arguments: aliasFixture?.cases.indices.map { $0 } ?? [])
     func schedulerMatchesSampler(index: Int) throws {
         let fixture = try #require(aliasFixture)
