@@ -89,9 +89,10 @@ func measureStableDiffusionPeakMemory(_ options: Options) {
     let afterUNet = peakResidentMegabytes()
     _ = models.2.decode(prediction.sliced(axis: 0, start: 0, end: 1) * (1 / 0.18215))
     let ours = peakResidentMegabytes()
-    print(String(format: "sd15-peak-memory  swift  threads %d  peak %.0f MB (after loading %.0f, text encoder %.0f, UNet call %.0f; %@), %.1f s",
-                 Parallel.threadCount, ours, afterLoad, afterText, afterUNet,
-                 release ? "idle models' weights released" : "all weights kept resident", wallSeconds() - start))
+    let weights = release ? "idle models' weights released" : "all weights kept resident"
+    print(String(format: "sd15-peak-memory  swift  threads %d  peak %.0f MB (after loading %.0f, text encoder %.0f, UNet call %.0f; ",
+                 Parallel.threadCount, ours, afterLoad, afterText, afterUNet)
+          + weights + String(format: "), %.1f s", wallSeconds() - start))
     guard options.reference else { return }
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../tools/bench_reference.py").standardizedFileURL

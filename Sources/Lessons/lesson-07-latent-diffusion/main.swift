@@ -80,28 +80,6 @@ struct LessonError: Error, CustomStringConvertible {
     let description: String
 }
 
-/// The package root: the nearest folder above this source file that holds `Package.swift`.
-let packageRoot: URL = {
-    var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    while url.path != "/" {
-        if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-        url = url.deletingLastPathComponent()
-    }
-    return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-}()
-
-/// `$SWIFTDIFFUSION_SHARED`, else `../shared` beside the package.
-let sharedFolder: URL = {
-    if let path = ProcessInfo.processInfo.environment["SWIFTDIFFUSION_SHARED"] { return URL(fileURLWithPath: path) }
-    return packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
-}()
-
-/// A path relative to the working directory if it exists there, else relative to the package.
-func resolve(_ path: String) -> URL {
-    if path.hasPrefix("/") || FileManager.default.fileExists(atPath: path) { return URL(fileURLWithPath: path) }
-    return packageRoot.appendingPathComponent(path)
-}
-
 struct Lesson {
     let options: Lesson07
     let report: Report
@@ -109,7 +87,7 @@ struct Lesson {
     init(options: Lesson07) {
         self.options = options
         let command = "swift run -c release lesson-07-latent-diffusion" + (options.docs ? " --docs" : "")
-        let directory = options.docs ? nil : resolve(options.out)
+        let directory = options.docs ? nil : lessonPath(options.out)
         report = Report(slug: "07-latent-diffusion", title: "Lesson 07: latent diffusion, and few-step sampling",
                         directory: options.docs ? nil : directory, command: command)
     }
@@ -137,8 +115,8 @@ struct Lesson {
 
     func autoencoders() throws {
         report.heading("1. An autoencoder and its latents")
-        let taesdFolder = options.taesd.map(resolve) ?? sharedFolder.appendingPathComponent("weights/taesd-sd1")
-        let photoFolder = options.photos.map(resolve) ?? sharedFolder.appendingPathComponent("images")
+        let taesdFolder = options.taesd.map(lessonPath) ?? sharedFolder.appendingPathComponent("weights/taesd-sd1")
+        let photoFolder = options.photos.map(lessonPath) ?? sharedFolder.appendingPathComponent("images")
         guard FileManager.default.fileExists(atPath: taesdFolder.appendingPathComponent(TAESD.encoderFileName).path) else {
             throw LessonError(description: "no TAESD weights in \(taesdFolder.path): pass --taesd <folder with \(TAESD.encoderFileName) and \(TAESD.decoderFileName)>")
         }
@@ -285,14 +263,14 @@ extension Lesson {
     func recomputeLive(sweep: [Sweep]) throws {
         report.heading("3. A small part of the sweep, recomputed now")
         let samplers = options.liveSamplers.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-        let extractor = try FashionFeatureExtractor(weightsAt: resolve(FashionFeatureExtractor.defaultWeightsPath))
+        let extractor = try FashionFeatureExtractor(weightsAt: lessonPath(FashionFeatureExtractor.defaultWeightsPath))
         let testStatistics = try extractor.testSetStatistics()
         let wanted = Set(options.liveModels.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
         let unknown = wanted.subtracting(["pixel", "latent"])
         guard unknown.isEmpty else { throw LessonError(description: "--live-models: unknown \(unknown.sorted()); use pixel, latent or pixel,latent") }
         var models: [(family: String, generator: any ImageGenerator, sweep: Sweep)] = []
-        if wanted.contains("pixel") { models.append(("pixel model", try loadImageGenerator(from: resolve(options.pixelModel)), sweep[0])) }
-        let latent = try loadImageGenerator(from: resolve(options.latentModel))
+        if wanted.contains("pixel") { models.append(("pixel model", try loadImageGenerator(from: lessonPath(options.pixelModel)), sweep[0])) }
+        let latent = try loadImageGenerator(from: lessonPath(options.latentModel))
         if wanted.contains("latent") { models.append(("latent model", latent, sweep[1])) }
         report.paragraph("""
             The same computation as the sweep, for \(samplers.map { "`\($0)`" }.joined(separator: " and ")) at \

@@ -56,28 +56,6 @@ struct Lesson08: ParsableCommand {
     func run() throws { try runLesson { try Lesson(self).run() } }
 }
 
-/// The package root: the nearest folder above this source file that holds `Package.swift`.
-let packageRoot: URL = {
-    var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    while url.path != "/" {
-        if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-        url = url.deletingLastPathComponent()
-    }
-    return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-}()
-
-/// `$SWIFTDIFFUSION_SHARED`, else `../shared` beside the package.
-let sharedFolder: URL = {
-    if let path = ProcessInfo.processInfo.environment["SWIFTDIFFUSION_SHARED"] { return URL(fileURLWithPath: path) }
-    return packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
-}()
-
-/// A path relative to the working directory if it exists there, else relative to the package.
-func resolve(_ path: String) -> URL {
-    if path.hasPrefix("/") || FileManager.default.fileExists(atPath: path) { return URL(fileURLWithPath: path) }
-    return packageRoot.appendingPathComponent(path)
-}
-
 /// The tiny random-weight SD 1.x model of the tests, used when no `--model` is given.
 let tinyModelPath = "Tests/DiffusionTests/Fixtures/sd/tiny-sd1"
 
@@ -94,13 +72,13 @@ struct Lesson {
         self.options = options
         report = options.output.report(lesson: "lesson-08-stable-diffusion", slug: "08-stable-diffusion",
                                        title: "Lesson 08: Stable Diffusion, taken apart")
-        let taesdFolder = options.taesd.map(resolve) ?? sharedFolder.appendingPathComponent("weights/taesd-sd1")
+        let taesdFolder = options.taesd.map(lessonPath) ?? sharedFolder.appendingPathComponent("weights/taesd-sd1")
         guard FileManager.default.fileExists(atPath: taesdFolder.appendingPathComponent(TAESD.encoderFileName).path) else {
             throw ValidationError("no TAESD weights in \(taesdFolder.path): pass --taesd <folder with \(TAESD.encoderFileName) and \(TAESD.decoderFileName)>")
         }
         taesd = try TAESD.load(directory: taesdFolder)
-        photoFolder = options.photos.map(resolve) ?? sharedFolder.appendingPathComponent("images")
-        parts = try PipelineParts(model: resolve(options.model ?? tinyModelPath), taesd: taesd, isRealModel: options.model != nil)
+        photoFolder = options.photos.map(lessonPath) ?? sharedFolder.appendingPathComponent("images")
+        parts = try PipelineParts(model: lessonPath(options.model ?? tinyModelPath), taesd: taesd, isRealModel: options.model != nil)
         // The UNet halves the latents once per level but the last, so the image side must be a
         // multiple of the VAE factor times 2^(levels - 1) (64 for SD 1.x).
         let multiple = parts.pipeline.downsamplingFactor << (parts.pipeline.unet.configuration.blockOutChannels.count - 1)
