@@ -4,6 +4,7 @@
 
 import Diffusion
 import Foundation
+import Tensor
 
 /// One row of a `diffuse fid-sweep` CSV file.
 struct SweepRow {
@@ -34,17 +35,18 @@ struct Sweep {
         rows.first { $0.sampler == sampler && $0.steps == steps }?.fid
     }
 
-    /// Reads a sweep CSV (header with at least sampler, steps, model_evaluations, count, fid, seconds).
+    /// Reads a sweep CSV (header with at least sampler, steps, model_evaluations, count, batch_size,
+    /// fid, seconds; the row whose sampler is `real-train` is the floor).
     static func read(_ url: URL, family: String) throws -> Sweep {
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else {
-            throw LessonError(description: "cannot read the sweep \(url.path): run `diffuse fid-sweep` (the command is in docs/data/) or restore the file from git")
+        let table: CSVTable
+        do {
+            table = try CSVTable(contentsOf: url)
+        } catch {
+            throw LessonError(description: "cannot read the sweep \(url.path) (\(error)): run `diffuse fid-sweep` (the command is in docs/data/) or restore the file from git")
         }
-        let lines = text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.hasPrefix("#") }
-        guard let headerLine = lines.first else { throw LessonError(description: "\(url.path) is empty") }
-        let header = headerLine.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         func column(_ name: String) throws -> Int {
-            guard let index = header.firstIndex(of: name) else {
-                throw LessonError(description: "\(url.path) has no column \"\(name)\" (columns: \(header.joined(separator: ", ")))")
+            guard let index = table.header.firstIndex(of: name) else {
+                throw LessonError(description: "\(url.path) has no column \"\(name)\" (columns: \(table.header.joined(separator: ", ")))")
             }
             return index
         }
@@ -53,16 +55,12 @@ struct Sweep {
         let b = try column("batch_size")
         var rows: [SweepRow] = []
         var floor: Double?
-        for line in lines.dropFirst() {
-            let cells = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            guard cells.count == header.count, let fid = Double(cells[f]) else {
-                throw LessonError(description: "\(url.path): malformed row \"\(line)\"")
-            }
+        for cells in table.rows {
+            let malformed = LessonError(description: "\(url.path): malformed row \"\(cells.joined(separator: ","))\"")
+            guard let fid = Double(cells[f]) else { throw malformed }
             if cells[s] == "real-train" { floor = fid; continue }
             guard let steps = Int(cells[n]), let evaluations = Int(cells[e]), let count = Int(cells[c]),
-                  let batchSize = Int(cells[b]), let seconds = Double(cells[t]) else {
-                throw LessonError(description: "\(url.path): malformed row \"\(line)\"")
-            }
+                  let batchSize = Int(cells[b]), let seconds = Double(cells[t]) else { throw malformed }
             rows.append(SweepRow(sampler: cells[s], steps: steps, evaluations: evaluations, count: count, batchSize: batchSize,
                                  fid: fid, seconds: seconds))
         }

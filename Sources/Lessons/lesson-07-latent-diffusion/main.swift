@@ -5,7 +5,8 @@
 // loses; (2) plots the committed FID sweep (every sampler × 5, 10, 20, 50 steps, for the pixel
 // model and the latent model, produced by `diffuse fid-sweep`) side by side; (3) recomputes a
 // small part of it live, with two seeds, so the reader sees how much of a difference between two
-// numbers is noise; (4) says what the measurements show and what they do not.
+// numbers is noise; (4) says what the measurements show and what they do not
+// (`Conclusions.swift`; reading the sweep CSVs is in `Sweep.swift`).
 //
 // Output (see `--help`): the page `07-latent-diffusion.md` and its figures go to `--out` (default
 // `out/lesson-07`); `--docs` writes them to `docs/lessons/` (the committed lesson).
@@ -66,13 +67,7 @@ struct Lesson07: ParsableCommand {
         guard liveCount >= 16 else { throw ValidationError("--live-count must be at least 16 (a covariance of 128 features needs many images; the sweep used 500)") }
     }
 
-    func run() throws {
-        do {
-            try Lesson(options: self).run()
-        } catch let error as LessonError {
-            throw ValidationError(error.description)
-        }
-    }
+    func run() throws { try runLesson { try Lesson(options: self).run() } }
 }
 
 /// A problem the reader can fix (a missing folder or file), reported with the fix.
@@ -302,137 +297,43 @@ extension Lesson {
 
         // The numbers next to the pictures they summarise.
         let look = options.lookSamplers.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        guard !look.isEmpty else { return }
         var panels: [Plot] = []
+        var looks: [(sampler: String, fid: Double?, roughness: Double)] = []
         for sampler in look {
             let images = try latent.generateImages(count: 16, sampler: sampler, steps: options.liveSteps, schedule: nil, seed: 0)
-            let grid = imageGridFromModelRange(images, columns: 4)
-            let fid = sweep[1].fid(sampler, steps: options.liveSteps).map { String(format: ", FID %.0f", $0) } ?? ""
-            panels.append(Plot(image: grid, title: "\(sampler), \(options.liveSteps) steps\(fid)"))
+            let fid = sweep[1].fid(sampler, steps: options.liveSteps)
+            looks.append((sampler, fid, roughness(images)))
+            let fidText = fid.map { String(format: ", FID %.0f", $0) } ?? ""
+            panels.append(Plot(image: imageGridFromModelRange(images, columns: 4), title: "\(sampler), \(options.liveSteps) steps\(fidText)"))
         }
-        if !panels.isEmpty {
-            report.paragraph("""
-                And the pictures behind the numbers: the latent model's first 16 samples (seed 0) with \
-                \(look.map { "`\($0)`" }.joined(separator: ", ")) at \(options.liveSteps) steps, titled with the FID of \
-                their sampler in the sweep.
-                """)
-            try report.figure(Figure(rows: 1, columns: panels.count, width: 520 * panels.count, height: 560, plots: panels),
-                              name: "latent-samples", caption: "Latent-model samples, seed 0, \(options.liveSteps) steps, decoded by TAESD; FID from the sweep.",
-                              showInTerminal: false)
-            report.paragraph("""
-                Look before trusting the table. The FID sees each decoded image through the classifier after \
-                averaging its colours to gray and shrinking it to 28×28, so the colour casts TAESD adds and \
-                fine torn textures are largely invisible to it; what it does see is whether the *kinds* of \
-                garments and their overall shapes come in the right proportions. Two samplers can be ranked \
-                one way by FID and the other way by eye.
-                """ + (look == ["euler_ancestral", "euler", "dpmpp_2m"] && options.liveSteps == 10 ? """
-                 In these grids (the default samplers at 10 steps), to our eyes, the `euler_ancestral` samples are \
-                the cleanest garments and the `dpmpp_2m` ones the most torn and tinted, the opposite of their FID \
-                order: the folklore is a judgement by eye, and this FID is not one.
-                """ : ""))
-        }
-    }
-}
-
-// MARK: 4. What the measurements show
-
-extension Lesson {
-    func conclude(sweep: [Sweep]) {
-        report.heading("4. What this shows, and what it does not")
-        let summaries = sweep.map(SweepSummary.init)
-        var rows: [[String]] = []
-        for summary in summaries {
-            func f(_ x: Double?) -> String { x.map { String(format: "%.1f", $0) } ?? "–" }
-            let ea10 = summary.rank(of: "euler_ancestral", steps: 10)
-            let ea5 = summary.rank(of: "euler_ancestral", steps: 5)
-            rows.append([summary.sweep.family, f(summary.sweep.floor),
-                         f(summary.median(stochastic: false, steps: 50)), f(summary.median(stochastic: true, steps: 50)),
-                         summary.best(steps: 5).map { "\($0.sampler) \(f($0.fid))" } ?? "–",
-                         summary.best(steps: 10).map { "\($0.sampler) \(f($0.fid))" } ?? "–",
-                         "\(f(summary.sweep.fid("euler_ancestral", steps: 5))) (#\(ea5?.rank ?? 0)/\(ea5?.of ?? 0))",
-                         "\(f(summary.sweep.fid("euler_ancestral", steps: 10))) (#\(ea10?.rank ?? 0)/\(ea10?.of ?? 0))",
-                         f(summary.sweep.fid("euler_ancestral", steps: 50))])
-        }
-        report.table(headers: ["model", "floor", "median deterministic @50", "median stochastic @50", "best @5", "best @10",
-                               "euler_ancestral @5 (rank)", "@10 (rank)", "@50"],
-                     rows: rows, alignments: [.left, .right, .right, .right, .left, .left, .right, .right, .right])
-        let twins = summaries.map { $0.largestTwinDifference() }.max() ?? 0
-        report.paragraph(String(format: """
-            A check first: `ddim` and `euler`, and `ddpm` and `euler_ancestral`, are the same algorithms written in \
-            different variables (lesson 05 shows it step by step), and in both sweeps their FIDs agree to a relative \
-            %.1e — the sweep measures samplers, not bookkeeping.
-            """, twins))
-        report.paragraph(conclusionText(summaries))
+        report.paragraph("""
+            And the pictures behind the numbers: the latent model's first 16 samples (seed 0) with \
+            \(look.map { "`\($0)`" }.joined(separator: ", ")) at \(options.liveSteps) steps, titled with the FID of \
+            their sampler in the sweep.
+            """)
+        try report.figure(Figure(rows: 1, columns: panels.count, width: 520 * panels.count, height: 560, plots: panels),
+                          name: "latent-samples", caption: "Latent-model samples, seed 0, \(options.liveSteps) steps, decoded by TAESD; FID from the sweep.",
+                          showInTerminal: false)
+        report.paragraph("""
+            Look before trusting the table. The FID sees each decoded image through the classifier after averaging \
+            its colours to gray and shrinking it to 28×28, so the colour casts TAESD adds and fine torn textures are \
+            largely invisible to it; what it does see is whether the *kinds* of garments and their overall shapes \
+            come in the right proportions. Torn texture and speckle can be measured another way: the roughness of \
+            an image, the mean absolute difference between neighbouring pixels (on the model's [−1, 1] scale), is \
+            larger the more speckled it is. The two measures need not agree:
+            """)
+        report.table(headers: ["sampler", "FID in the sweep (lower = closer to the test set)", "roughness of these 16 samples"],
+                     rows: looks.map { [$0.sampler, $0.fid.map { format($0, digits: 1) } ?? "–", format($0.roughness, digits: 4)] },
+                     alignments: [.left, .right, .right])
+        let byFID = looks.sorted { ($0.fid ?? .infinity) < ($1.fid ?? .infinity) }.map { "`\($0.sampler)`" }
+        let byRoughness = looks.sorted { $0.roughness < $1.roughness }.map { "`\($0.sampler)`" }
+        report.paragraph("""
+            Ordered by FID, best first: \(byFID.joined(separator: ", ")). Ordered by roughness, smoothest first: \
+            \(byRoughness.joined(separator: ", ")). Which of the two a reader's eye follows is not something this \
+            lesson measures; the sweep's verdicts below are verdicts of this FID.
+            """)
     }
 }
 
 Lesson07.main()
-
-extension Lesson {
-    /// The conclusion, with every number taken from the sweeps (so a new sweep rewrites it).
-    func conclusionText(_ summaries: [SweepSummary]) -> String {
-        func f(_ x: Double?) -> String { x.map { String(format: "%.0f", $0) } ?? "–" }
-        var parts: [String] = []
-        // 1. Stochastic against deterministic at 50 steps.
-        let gaps = summaries.map { ($0.sweep.family, $0.median(stochastic: false, steps: 50), $0.median(stochastic: true, steps: 50)) }
-        let worstODE = gaps.max { $0.1 < $1.1 }?.0
-        let largestGap = gaps.max { ($0.1 - $0.2) < ($1.1 - $1.2) }?.0
-        let worstODEHasLargestGap = gaps.count > 1 && worstODE == largestGap
-        parts.append("**What the measurements show.** " + gaps.map { family, det, sto in
-            "For the \(family), at 50 steps the deterministic samplers sit at a median FID of \(f(det)) and the stochastic ones at \(f(sto))"
-        }.joined(separator: ". ") + """
-            . The deterministic samplers all converge, as the steps grow, to one answer: the solution of the \
-            probability-flow ODE for *this* network, and that answer is only as good as the network's denoiser at \
-            every noise level along the way. A stochastic sampler adds fresh noise at every step and denoises again, \
-            which pulls the trajectory back to the noise levels the network was trained on and washes out errors \
-            made earlier (Karras et al. 2022, §4: the noise "corrects errors made in earlier sampling steps").
-            """ + (worstODEHasLargestGap ? """
-             The weaker the network's ODE solution, the more that helps: here the gap is largest for the model \
-            whose deterministic samplers do worst.
-            """ : ""))
-        // 2. euler_ancestral at few steps.
-        var few: [String] = []
-        for summary in summaries {
-            let sweep = summary.sweep
-            guard let ea5 = sweep.fid("euler_ancestral", steps: 5), let ea10 = sweep.fid("euler_ancestral", steps: 10),
-                  let e5 = sweep.fid("euler", steps: 5), let e10 = sweep.fid("euler", steps: 10),
-                  let best10 = summary.best(steps: 10), let rank10 = summary.rank(of: "euler_ancestral", steps: 10) else { continue }
-            let versusEuler = ea10 < e10 ? "better than `euler` at 10 steps (\(f(ea10)) against \(f(e10)))" : "not better than `euler` at 10 steps (\(f(ea10)) against \(f(e10)))"
-            let atFive = ea5 < e5 ? "and at 5 (\(f(ea5)) against \(f(e5)))" : "but not at 5 (\(f(ea5)) against \(f(e5)))"
-            few.append("for the \(sweep.family) `euler_ancestral` is \(versusEuler), \(atFive); at 10 steps it ranks \(rank10.rank) of \(rank10.of), and the best is `\(best10.sampler)` at \(f(best10.fid))")
-        }
-        if !few.isEmpty {
-            let beatsEuler = summaries.filter { ($0.sweep.fid("euler_ancestral", steps: 10) ?? .infinity) < ($0.sweep.fid("euler", steps: 10) ?? -.infinity) }
-            let isBest = summaries.filter { $0.best(steps: 10)?.sampler == "euler_ancestral" }
-            let multistepBetter = summaries.filter { summary in
-                let multistep = ["dpmpp_2m", "dpmpp_2m_sde"].compactMap { summary.sweep.fid($0, steps: 10) }.min() ?? .infinity
-                return multistep < (summary.sweep.fid("euler_ancestral", steps: 10) ?? -.infinity)
-            }
-            func which(_ subset: [SweepSummary]) -> String {
-                subset.count == summaries.count ? "in both models" : subset.isEmpty ? "in neither model" : "for the " + subset.map(\.sweep.family).joined(separator: " and ")
-            }
-            parts.append("**Is `euler_ancestral` good at 5-10 steps?** Measured: " + few.joined(separator: "; ") + """
-                . At 10 steps it beats its deterministic twin \(which(beatsEuler)), and it is the best sampler \
-                \(which(isBest)). Where it beats `euler`, the reason is the one above, at its strongest when steps \
-                are long: a deterministic Euler step of length σ → σ' moves toward the denoiser's average guess \
-                D(x; σ), and with few steps that average is blurry, while the ancestral step goes only to σ↓ and adds \
-                fresh noise back up to σ', so every step ends on a noisy image the network knows how to treat, and \
-                its error shows up as a different sample rather than a smeared one.
-                """ + (multistepBetter.count == summaries.count ? """
-                 What the folklore leaves out is that other samplers with one network call per step — the multistep \
-                DPM-Solver++(2M) and its SDE variant (Lu et al. 2022) — use the same budget better here, in both models.
-                """ : ""))
-        }
-        parts.append("""
-            **What the measurements do not show.** These are two small models trained for about an hour each on two \
-            CPU cores; both are far from the floor (real images score \(summaries.map { f($0.sweep.floor) }.joined(separator: " and ")) \
-            with the same number of images), and a better-trained network narrows the gap between its ODE solution \
-            and the data, which shrinks the advantage of stochastic samplers. FID here uses a small classifier's \
-            features, not Inception's, and \(summaries.first?.sweep.rows.first?.count ?? 0) images per point, so \
-            differences of a few units are noise (section 3 measures how much). Every point uses the model's own \
-            discrete timesteps; other schedules were not measured (Karras et al. 2022 report that their schedule \
-            helps deterministic samplers at low step counts, so the low-step ranking may differ). \
-            And Fashion-MNIST is not Stable Diffusion: the claim about SD itself still needs SD to test it.
-            """)
-        return parts.joined(separator: "\n\n")
-    }
-}
