@@ -136,7 +136,9 @@ extension Lesson {
         func blackFraction(_ images: Tensor) -> Double { Double(images.scalars.filter { $0 < -0.9 }.count) / Double(images.count) }
         let smallBlack = blackFraction(smallFinal), testBlack = blackFraction(testImages), shippedBlack = blackFraction(final)
         report.paragraph("""
-            \(smallBlack < testBlack / 2 ? "The small model has not yet learned that the background of a Fashion-MNIST image is black (\(format(100 * smallBlack, digits: 0)) % black pixels against \(format(100 * testBlack, digits: 0)) % in test images): its samples are blurry gray blobs." : "The small model already draws a mostly black background (\(format(100 * smallBlack, digits: 0)) % black pixels against \(format(100 * testBlack, digits: 0)) % in test images), with blurry blobs on it.") \
+            Black pixels (below −0.9) are the background of a Fashion-MNIST image: \(format(100 * testBlack, digits: 0)) % of \
+            the test images' pixels. The small model's samples have \(format(100 * smallBlack, digits: 0)) %: the fewer, the \
+            less it has learned that garments sit on black, and the more its samples are gray blobs. \
             The shipped model's samples have \(format(100 * shippedBlack, digits: 0)) % black pixels and the shapes of \
             garments, softer than real photographs.
             """)
