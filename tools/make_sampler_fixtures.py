@@ -3,7 +3,9 @@
 
 Run with the fixture environment (k-diffusion needs setuptools<81):
     /tmp/venv/bin/python tools/make_sampler_fixtures.py
-It writes Tests/DiffusionTests/Fixtures/{samplers,discrete_samplers,schedules}.json.
+It writes Tests/DiffusionTests/Fixtures/{samplers,discrete_samplers,schedules,diffusers_k_samplers,
+seeded_samplers,k_samplers_extra}.json; with file names as arguments
+(`... make_sampler_fixtures.py k_samplers_extra.json`) only those.
 
 What it does
 - A Gaussian mixture (weights, means, isotropic stds) in 3-D with its exact denoiser
@@ -454,6 +456,62 @@ def seeded_cases():
     return out
 
 
+def run_dpm_solver(name, sigma_min, sigma_max, n, x_init, seed, kwargs):
+    """k-diffusion's sample_dpm_fast / sample_dpm_adaptive, which take the two ends of the range
+    (and n) instead of a sigma list. The case's sigmas are the list the Swift sampler is given:
+    n + 1 values from sigma_max (Karras), ending at sigma_min then 0, as ComfyUI passes them.
+    k-diffusion queries the noise sampler on every (accepted) step even with eta = 0, where it
+    multiplies the noise by 0; those records are dropped (the Swift samplers draw only when eta > 0).
+    dpm_adaptive's callback fires after each attempt, so for it only the result and counts are kept."""
+    model = CountingModel()
+    steps = []
+
+    def callback(d):
+        steps.append({"i": int(d["i"]), "sigma": float(d["sigma"]), "sigma_hat": float(d["sigma_hat"]),
+                      "x": flat(d["x"]), "denoised": flat(d["denoised"])})
+
+    noise = RecordingNoise(x_init.shape, seed)
+    info = {}
+    if name == "dpm_fast":
+        out = ks.sample_dpm_fast(model, x_init.clone(), sigma_min, sigma_max, n, callback=callback, disable=True,
+                                 noise_sampler=noise, **kwargs)
+    else:
+        out, info = ks.sample_dpm_adaptive(model, x_init.clone(), sigma_min, sigma_max, disable=True,
+                                           noise_sampler=noise, return_info=True, **kwargs)
+        steps = []
+    sigmas = ks.get_sigmas_karras(n, sigma_min, sigma_max).double()
+    records = noise.records if kwargs.get("eta", 0) else []
+    return {"name": name, "options": dict(kwargs), "sigmas": flat(sigmas), "x_init": flat(x_init),
+            "shape": list(x_init.shape), "noise": records, "steps": steps, "final": flat(out), "nfe": model.calls,
+            "accepted": int(info.get("n_accept", 0)), "rejected": int(info.get("n_reject", 0))}
+
+
+def extra_cases():
+    """Issue 17: dpm_fast, dpm_adaptive, and eta/s_noise on every ancestral/SDE sampler."""
+    g = torch.Generator().manual_seed(4321)
+    x_init = torch.randn((2, 3), generator=g, dtype=torch.float64) * 10.0
+    dpm = [
+        ("dpm_fast", 8, {}), ("dpm_fast", 9, {}), ("dpm_fast", 7, {}),
+        ("dpm_fast", 8, {"eta": 0.7, "s_noise": 0.9}),
+        ("dpm_adaptive", 0, {}),
+        ("dpm_adaptive", 0, {"order": 2, "rtol": 0.01, "atol": 0.001}),
+        ("dpm_adaptive", 0, {"rtol": 0.002, "atol": 0.0005, "pcoeff": 0.1, "icoeff": 0.5, "dcoeff": 0.05, "h_init": 0.1}),
+        ("dpm_adaptive", 0, {"eta": 0.5, "s_noise": 1.05}),
+    ]
+    cases = [run_dpm_solver(name, 0.05, 10.0, n if n else 8, x_init, 200 + i, kw) for i, (name, n, kw) in enumerate(dpm)]
+    sigmas = ks.get_sigmas_karras(8, 0.05, 10.0).double()
+    options = [
+        ("euler_ancestral", ks.sample_euler_ancestral, {"eta": 0.3, "s_noise": 1.2}),
+        ("dpm_2_ancestral", ks.sample_dpm_2_ancestral, {"eta": 0.5, "s_noise": 1.05}),
+        ("dpmpp_2s_ancestral", ks.sample_dpmpp_2s_ancestral, {"eta": 0.4, "s_noise": 0.9}),
+        ("dpmpp_sde", ks.sample_dpmpp_sde, {"eta": 0.7, "s_noise": 1.02}),
+        ("dpmpp_2m_sde", ks.sample_dpmpp_2m_sde, {"eta": 0.25, "s_noise": 0.8}),
+        ("dpmpp_3m_sde", ks.sample_dpmpp_3m_sde, {"eta": 0.5, "s_noise": 1.1}),
+    ]
+    cases += [run_k(name, fn, sigmas, x_init, 300 + i, kw) for i, (name, fn, kw) in enumerate(options)]
+    return cases
+
+
 def write(name, obj):
     path = os.path.join(OUT, name)
     tmp = path + ".tmp"
@@ -465,8 +523,17 @@ def write(name, obj):
 
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    write("samplers.json", {"mixture": MIXTURE, "cases": k_cases()})
-    write("discrete_samplers.json", {"mixture": MIXTURE, "schedule": SD, "cases": discrete_cases()})
-    write("schedules.json", schedule_fixtures())
-    write("diffusers_k_samplers.json", {"mixture": MIXTURE, "cases": diffusers_k_cases()})
-    write("seeded_samplers.json", {"mixture": MIXTURE, "cases": seeded_cases()})
+    files = {
+        "samplers.json": lambda: {"mixture": MIXTURE, "cases": k_cases()},
+        "discrete_samplers.json": lambda: {"mixture": MIXTURE, "schedule": SD, "cases": discrete_cases()},
+        "schedules.json": schedule_fixtures,
+        "diffusers_k_samplers.json": lambda: {"mixture": MIXTURE, "cases": diffusers_k_cases()},
+        "seeded_samplers.json": lambda: {"mixture": MIXTURE, "cases": seeded_cases()},
+        "k_samplers_extra.json": lambda: {"mixture": MIXTURE, "cases": extra_cases()},
+    }
+    wanted = sys.argv[1:] or list(files)
+    unknown = [w for w in wanted if w not in files]
+    if unknown:
+        sys.exit(f"unknown fixture file(s) {unknown}; choose from {list(files)}")
+    for name in wanted:
+        write(name, files[name]())

@@ -16,7 +16,7 @@ struct Diffuse: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diffuse",
         abstract: "Train and sample small diffusion models (SwiftDiffusion).",
-        subcommands: [TrainCommand.self, SampleCommand.self, ExportCommand.self, EncodeLatentsCommand.self, FIDCommand.self, FIDSweepCommand.self, TokenizeCommand.self,
+        subcommands: [TrainCommand.self, SampleCommand.self, SamplersCommand.self, ExportCommand.self, EncodeLatentsCommand.self, FIDCommand.self, FIDSweepCommand.self, TokenizeCommand.self,
                       TextToImageCommand.self, ImageToImageCommand.self, InpaintCommand.self])
 }
 

@@ -21,6 +21,10 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Sampler: a k-diffusion name (euler, dpmpp_2m, ...), an AUTOMATIC1111 label (\"DPM++ 2M Karras\") or a diffusers scheduler class.")
     var sampler: SamplerArgument = SamplerArgument(argument: "euler")!
     @OptionGroup var sampling: SamplingOptions
+    @Option(help: "Ancestral/SDE samplers and ddim, dpm_fast, dpm_adaptive: the fraction of the DDPM noise each step adds (k-diffusion's eta, >= 0).")
+    var eta: Double?
+    @Option(name: .customLong("s-noise"), help: "Samplers that add noise (ancestral, SDE, churn, restart): scale of that noise (k-diffusion's s_noise, >= 0).")
+    var sNoise: Double?
     @Option(help: "Number of images.")
     var count: Int = 64
     @Option(help: "Images per row of the grid (default: square).")
@@ -38,6 +42,13 @@ struct SampleCommand: ParsableCommand {
 
     func validate() throws {
         if count < 1 { throw ValidationError("--count must be at least 1") }
+        let choice = try SamplerRegistry.resolve(sampler.label)
+        if choice.name.choosesOwnSteps && sampling.stepsGiven {
+            throw ValidationError("\(choice.name.rawValue) chooses its own steps: drop --steps (its tolerances set the effort)")
+        }
+        do { _ = try choice.name.applying(SamplerOptions(eta: eta, sNoise: sNoise), to: choice.sampler) } catch {
+            throw ValidationError("\(error)")
+        }
         if let columns, columns < 1 { throw ValidationError("--columns must be at least 1") }
     }
 
@@ -52,11 +63,13 @@ struct SampleCommand: ParsableCommand {
             if LatentDiffusionModel.isLatentModel(at: folder) {
                 let loaded = try LatentDiffusionModel.load(from: folder, taesdFolder: vae.map { URL(fileURLWithPath: $0) })
                 images = try loaded.sample(count: count, sampler: sampler, steps: steps, schedule: schedule, seed: seed,
-                                           classLabels: labels, guidanceScale: guidance)
+                                           classLabels: labels, guidanceScale: guidance,
+                                           samplerOptions: SamplerOptions(eta: eta, sNoise: sNoise))
             } else {
                 let loaded = try DDPMModel.load(from: folder, useEMA: !rawWeights)
                 images = try loaded.sample(count: count, sampler: sampler, steps: steps, schedule: schedule, seed: seed,
-                                           classLabels: labels, guidanceScale: guidance, clipDenoised: noClip ? false : nil)
+                                           classLabels: labels, guidanceScale: guidance, clipDenoised: noClip ? false : nil,
+                                           samplerOptions: SamplerOptions(eta: eta, sNoise: sNoise))
             }
             let seconds = (clock.now - start) / .seconds(1)
             let side = columns ?? Int(Double(count).squareRoot().rounded(.up))

@@ -38,5 +38,15 @@ extension SamplerName {
         .ddpm: ("x' = D + (σ'²/σ)·ε + σ↑·z", "Ho et al. 2020, Alg. 2, in sigma form"),
         .ddim: ("x' = D + σ'·ε,  ε = (x − D)/σ", "Song, Meng & Ermon 2021, eq. 12 (η = 0)"),
         .plms: ("ε̂ = (55εᵢ − 59εᵢ₋₁ + 37εᵢ₋₂ − 9εᵢ₋₃)/24, DDIM step", "Liu et al. 2022 (PNDM); CompVis"),
+        // Issue 17, part A.
+        .dpmFast: ("DPM-Solver-3 steps (then 2, 1) evenly spaced in log σ, n NFE in all",
+                   "Lu et al. 2022a (DPM-Solver-fast, Sec. 3.4); k-diffusion"),
+        .dpmAdaptive: ("DPM-Solver-2 vs -3 error estimate picks h: h' = h·f(E), accept if f ≥ 0.81",
+                       "Lu et al. 2022a (Sec. 3.3, adaptive step size); k-diffusion"),
+        .restart: ("Heun steps; at σ≈0.1: x += √(σ_max² − σ²)·z, back down to σ by Heun (K times)",
+                   "Xu et al. 2023 (Restart Sampling, Alg. 1); AUTOMATIC1111"),
+        .ipndm: ("x' = x + (σ'−σ)(55dᵢ − 59dᵢ₋₁ + 37dᵢ₋₂ − 9dᵢ₋₃)/24", "Zhang & Chen 2022 (DEIS paper, iPNDM); ComfyUI"),
+        .edmStochastic: ("σ̂ = σ(1+γ), x += √(σ̂²−σ²)·S_noise·z; Heun σ̂ → σ'",
+                         "Karras et al. 2022, Alg. 2 (S_churn 80, S_tmin 0.05, S_tmax 50, S_noise 1.003)"),
     ]
 }

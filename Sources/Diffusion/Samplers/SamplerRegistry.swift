@@ -36,6 +36,18 @@ public enum SamplerName: String, CaseIterable, Sendable {
     /// CompVis PLMS.
     case plms
 
+    // Issue 17, part A: the ComfyUI / AUTOMATIC1111 samplers beyond k-diffusion's classic set.
+    /// DPM-Solver with fixed orders spending the step count as its NFE budget (Lu et al. 2022a).
+    case dpmFast = "dpm_fast"
+    /// DPM-Solver-23 with adaptive step size (Lu et al. 2022a); chooses its own steps.
+    case dpmAdaptive = "dpm_adaptive"
+    /// Restart sampling: Heun ODE segments with forward noise jumps (Xu et al. 2023).
+    case restart
+    /// Improved PNDM: Adams–Bashforth in sigma, orders 1-4 (Zhang & Chen 2022).
+    case ipndm
+    /// Karras et al. 2022's stochastic sampler (Alg. 2: Heun with churn) at their ImageNet-64 setting.
+    case edmStochastic = "edm_stochastic"
+
     /// The sampler with its default options.
     public func makeSampler() -> any Sampler {
         switch self {
@@ -53,8 +65,17 @@ public enum SamplerName: String, CaseIterable, Sendable {
         case .ddpm: return DDPMSampler()
         case .ddim: return DDIMSampler()
         case .plms: return PLMSSampler()
+        case .dpmFast: return DPMFastSampler()
+        case .dpmAdaptive: return DPMAdaptiveSampler()
+        case .restart: return RestartSampler()
+        case .ipndm: return IPNDMSampler()
+        case .edmStochastic: return EDMStochasticSampler()
         }
     }
+
+    /// Whether the sampler chooses its own steps (only the two ends of the sigma list matter and a
+    /// step count is an error where one is asked for).
+    public var choosesOwnSteps: Bool { self == .dpmAdaptive }
 
     /// The order of the deterministic part (the ODE solver obtained with eta = 0 / no churn);
     /// `plms` is nominal (Adams–Bashforth 4 for equal steps).
@@ -62,16 +83,19 @@ public enum SamplerName: String, CaseIterable, Sendable {
         switch self {
         case .euler, .eulerAncestral, .ddpm, .ddim: return 1
         case .heun, .dpm2, .dpm2Ancestral, .dpmpp2SAncestral, .dpmpp2M, .dpmppSDE, .dpmpp2MSDE: return 2
-        case .dpmpp3MSDE: return 3
-        case .lms, .plms: return 4
+        case .dpmpp3MSDE, .dpmFast, .dpmAdaptive: return 3
+        case .restart, .edmStochastic: return 2
+        case .lms, .plms, .ipndm: return 4
         }
     }
 
     /// Denoiser evaluations per step (the last step to sigma = 0 may take fewer; `plms` takes one
-    /// extra on its first step).
+    /// extra on its first step; `dpm_fast` spends exactly one per step of the list, on fewer,
+    /// longer steps; `dpm_adaptive` three per attempted step of its own).
     public var evaluationsPerStep: Int {
         switch self {
-        case .heun, .dpm2, .dpm2Ancestral, .dpmpp2SAncestral, .dpmppSDE: return 2
+        case .dpmAdaptive: return 3
+        case .heun, .dpm2, .dpm2Ancestral, .dpmpp2SAncestral, .dpmppSDE, .restart, .edmStochastic: return 2
         default: return 1
         }
     }
@@ -80,7 +104,9 @@ public enum SamplerName: String, CaseIterable, Sendable {
     public var isStochastic: Bool {
         switch self {
         case .eulerAncestral, .dpm2Ancestral, .dpmpp2SAncestral, .dpmppSDE, .dpmpp2MSDE, .dpmpp3MSDE, .ddpm: return true
+        case .restart, .edmStochastic: return true
         case .euler, .heun, .dpm2, .lms, .dpmpp2M, .ddim, .plms: return false
+        case .dpmFast, .dpmAdaptive, .ipndm: return false
         }
     }
 
@@ -108,6 +134,7 @@ public enum SamplerRegistry {
         ("DPM2 a", .dpm2Ancestral), ("LMS", .lms), ("DPM++ 2S a", .dpmpp2SAncestral), ("DPM++ 2M", .dpmpp2M),
         ("DPM++ SDE", .dpmppSDE), ("DPM++ 2M SDE", .dpmpp2MSDE), ("DPM++ 2M SDE Heun", .dpmpp2MSDE),
         ("DPM++ 3M SDE", .dpmpp3MSDE), ("DDIM", .ddim), ("PLMS", .plms),
+        ("DPM fast", .dpmFast), ("DPM adaptive", .dpmAdaptive), ("Restart", .restart),
     ]
 
     /// AUTOMATIC1111's old API aliases (`k_euler_a`, ...).
@@ -115,6 +142,18 @@ public enum SamplerRegistry {
         ("k_euler", .euler), ("k_euler_a", .eulerAncestral), ("k_heun", .heun), ("k_dpm_2", .dpm2),
         ("k_dpm_2_a", .dpm2Ancestral), ("k_lms", .lms), ("k_dpmpp_2s_a", .dpmpp2SAncestral), ("k_dpmpp_2m", .dpmpp2M),
         ("k_dpmpp_sde", .dpmppSDE), ("k_dpmpp_2m_sde", .dpmpp2MSDE), ("k_dpmpp_3m_sde", .dpmpp3MSDE),
+        ("k_dpm_fast", .dpmFast), ("k_dpm_ad", .dpmAdaptive),
+    ]
+
+    /// ComfyUI's KSampler names of the canonical samplers (most are k-diffusion's own names;
+    /// ComfyUI's `ddim` runs Euler, which our `ddim` equals on sigmas; PLMS, DDPM-as-diffusers
+    /// and Restart are not in ComfyUI's core list).
+    public static let comfyUINames: [(name: String, sampler: SamplerName)] = [
+        ("euler", .euler), ("euler_ancestral", .eulerAncestral), ("heun", .heun), ("dpm_2", .dpm2),
+        ("dpm_2_ancestral", .dpm2Ancestral), ("lms", .lms), ("dpm_fast", .dpmFast), ("dpm_adaptive", .dpmAdaptive),
+        ("dpmpp_2s_ancestral", .dpmpp2SAncestral), ("dpmpp_sde", .dpmppSDE), ("dpmpp_2m", .dpmpp2M),
+        ("dpmpp_2m_sde", .dpmpp2MSDE), ("dpmpp_3m_sde", .dpmpp3MSDE), ("ddpm", .ddpm), ("ddim", .ddim),
+        ("ipndm", .ipndm),
     ]
 
     /// diffusers scheduler classes → the k-diffusion sampler they implement (see docs/samplers.md
@@ -133,7 +172,8 @@ public enum SamplerRegistry {
     public static var acceptedNames: [String] {
         SamplerName.allCases.map(\.rawValue) + automatic1111Labels.map(\.label)
             + automatic1111Labels.map { $0.label + " Karras" } + ["(any A1111 label) Exponential"]
-            + automatic1111Aliases.map(\.alias) + diffusersSchedulers.map(\.className)
+            + automatic1111Aliases.map(\.alias) + comfyUINames.map(\.name).filter { SamplerName(rawValue: $0) == nil }
+            + diffusersSchedulers.map(\.className)
     }
 
     /// Resolves any accepted name (case-insensitive, spaces around it ignored).
@@ -142,6 +182,9 @@ public enum SamplerRegistry {
         let key = normalize(label)
         if let name = SamplerName.allCases.first(where: { $0.rawValue == key }) {
             return SamplerChoice(name: name, sampler: name.makeSampler(), schedule: nil)
+        }
+        if let hit = comfyUINames.first(where: { $0.name == key }) {
+            return SamplerChoice(name: hit.sampler, sampler: hit.sampler.makeSampler(), schedule: nil)
         }
         if let hit = automatic1111Aliases.first(where: { $0.alias == key }) {
             return SamplerChoice(name: hit.name, sampler: hit.name.makeSampler(), schedule: nil)

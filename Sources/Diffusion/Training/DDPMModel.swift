@@ -222,15 +222,21 @@ public struct DDPMModel {
     ///   - guidanceScale: classifier-free guidance scale (1 = plain conditional).
     ///   - size: height and width (default: the model's `sample_size`).
     ///   - clipDenoised: clamp D(x, σ) to [−1, 1] (nil: `scheduler.clipSample`).
+    ///   - samplerOptions: `eta` / `s_noise` for the sampler (an option it lacks is an error).
     public func sample(count: Int, sampler name: String = "euler", steps: Int = 50, schedule: String? = nil,
                        seed: UInt64 = 0, classLabels: [Int]? = nil, guidanceScale: Double = 1, size: Int? = nil,
-                       clipDenoised: Bool? = nil, callback: SamplerCallback? = nil) throws -> Tensor {
+                       clipDenoised: Bool? = nil, samplerOptions: SamplerOptions = SamplerOptions(),
+                       callback: SamplerCallback? = nil) throws -> Tensor {
         guard count >= 1 else { throw TrainingError.invalidOption("sample count must be at least 1, got \(count)") }
         if let className = DiffusersSchedulerPlan.className(matching: name), schedule == nil {
+            guard samplerOptions.isEmpty else {
+                throw TrainingError.invalidOption("eta/s_noise apply to the k-diffusion samplers; \(className) runs as diffusers does (give a k-diffusion name or a schedule)")
+            }
             return try sampleAsDiffusers(className: className, count: count, steps: steps, seed: seed, classLabels: classLabels,
                                          guidanceScale: guidanceScale, size: size, callback: callback)
         }
         let choice = try SamplerRegistry.resolve(name)
+        let sampler = try choice.name.applying(samplerOptions, to: choice.sampler)
         let scheduleName = schedule ?? choice.schedule?.rawValue
         let sigmas = try self.sigmas(steps: steps, schedule: scheduleName)
         let side = size ?? unet.configuration.sampleSize
@@ -258,7 +264,7 @@ public struct DDPMModel {
         }
         var generator = TorchGenerator(seed: seed)
         let x = generator.randn([count, unet.configuration.inChannels, side, side]) * Float(sigmas[0])
-        return try choice.sampler.sample(denoiser, x: x, sigmas: sigmas, seed: seed &+ 1, callback: callback)
+        return try sampler.sample(denoiser, x: x, sigmas: sigmas, seed: seed &+ 1, callback: callback)
     }
 }
 

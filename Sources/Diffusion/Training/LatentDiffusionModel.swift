@@ -272,10 +272,10 @@ public final class LatentDiffusionModel {
     /// Samples latents [count, C, h, w] (unclipped) with `DDPMModel.sample`'s arguments.
     public func sampleLatents(count: Int, sampler: String, steps: Int, schedule: String? = nil, seed: UInt64,
                               classLabels: [Int]? = nil, guidanceScale: Double = 1, clipDenoised: Bool? = nil,
-                              callback: SamplerCallback? = nil) throws -> Tensor {
+                              samplerOptions: SamplerOptions = SamplerOptions(), callback: SamplerCallback? = nil) throws -> Tensor {
         try latentModel.sample(count: count, sampler: sampler, steps: steps, schedule: schedule, seed: seed,
                                classLabels: classLabels, guidanceScale: guidanceScale,
-                               clipDenoised: clipDenoised ?? false, callback: callback)
+                               clipDenoised: clipDenoised ?? false, samplerOptions: samplerOptions, callback: callback)
     }
 
     /// Decodes latents on the UNet's scale to images [N, 3, 8h, 8w] in [−1, 1].
@@ -286,8 +286,10 @@ public final class LatentDiffusionModel {
     /// Decoded images [count, 3, 8h, 8w] in [−1, 1] (same arguments as `DDPMModel.sample`;
     /// `clipDenoised` defaults to false, as the scheduler's `clip_sample` of a latent model).
     public func sample(count: Int, sampler: String, steps: Int, schedule: String? = nil, seed: UInt64,
-                       classLabels: [Int]? = nil, guidanceScale: Double = 1, clipDenoised: Bool? = nil) throws -> Tensor {
+                       classLabels: [Int]? = nil, guidanceScale: Double = 1, clipDenoised: Bool? = nil,
+                       samplerOptions: SamplerOptions = SamplerOptions()) throws -> Tensor {
         try decode(sampleLatents(count: count, sampler: sampler, steps: steps, schedule: schedule, seed: seed,
-                                 classLabels: classLabels, guidanceScale: guidanceScale, clipDenoised: clipDenoised))
+                                 classLabels: classLabels, guidanceScale: guidanceScale, clipDenoised: clipDenoised,
+                                 samplerOptions: samplerOptions))
     }
 }

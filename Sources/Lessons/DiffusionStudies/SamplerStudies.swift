@@ -22,6 +22,11 @@ public struct TrajectoryRun: Sendable {
     public var evaluations: Int
     /// The recorded states and denoised estimates.
     public var trajectory: Trajectory
+
+    /// Creates a run record.
+    public init(steps: Int, evaluations: Int, trajectory: Trajectory) {
+        self.steps = steps; self.evaluations = evaluations; self.trajectory = trajectory
+    }
 }
 
 /// One point of the convergence study.

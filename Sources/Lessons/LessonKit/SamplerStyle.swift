@@ -39,6 +39,11 @@ public struct SamplerStyle: Sendable, Hashable {
         "dpmpp_2m_sde": SamplerStyle(color: "#00545c", dashType: 1),
         "dpmpp_3m_sde": SamplerStyle(color: "#a6761d", dashType: 1),
         "plms": SamplerStyle(color: "#7f7f7f", dashType: 1),
+        "dpm_fast": SamplerStyle(color: "#393b79", dashType: 1),
+        "dpm_adaptive": SamplerStyle(color: "#637939", dashType: 1),
+        "restart": SamplerStyle(color: "#843c39", dashType: 1),
+        "ipndm": SamplerStyle(color: "#7b4173", dashType: 1),
+        "edm_stochastic": SamplerStyle(color: "#e7ba52", dashType: 1),
     ]
 
     /// Creates a style.

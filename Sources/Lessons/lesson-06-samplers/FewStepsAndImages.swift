@@ -144,3 +144,30 @@ func images(_ report: Report, options: Lesson06) throws {
             : "Here the ancestral sampler is not smoother than the deterministic ones, so this model does not show the speckle that fresh noise would wash out.")
         """)
 }
+
+/// Section 3's particle figure: 600 points carried from noise to data by euler and two stochastic samplers.
+func particleFlow(_ report: Report, names: [SamplerName], compared: [(name: SamplerName, sampler: any Sampler)],
+                  mixture: GaussianMixture, schedule: SamplingSchedule, steps: Int, seed: UInt64) throws {
+    let flowSamplers = [SamplerName.euler, .eulerAncestral, .dpmpp2MSDE].filter(names.contains)
+    if !flowSamplers.isEmpty {
+        report.paragraph("""
+            The same as a flow of particles: 600 points from noise, \(steps) steps of the schedule, shown at six of the \
+            steps over the density of x_sigma at that sigma (the data blurred by noise of that size). At every sigma the \
+            particles of a good sampler fill the shading they sit on; the deterministic flow moves them there along the \
+            straight lines and bends of the ODE, the stochastic ones by jumps.
+            """)
+        let particleNormals = { var g = SeededGenerator(seed: seed &+ 4); return g.normalTensor([600, 2]) }()
+        let sigmas = try schedule.sigmas(steps: steps)
+        var flow: [Plot] = []
+        for name in flowSamplers {
+            let sampler = compared.first { $0.name == name }!.sampler
+            let trajectory = try SamplerStudies.trajectory(of: sampler, mixture: mixture, start: startingPoints(normals: particleNormals, sigma: sigmas[0]),
+                                                           sigmas: sigmas, seed: seed)
+            flow += particleRow(name, trajectory: trajectory, mixture: mixture, columns: 6)
+        }
+        try report.figure(Figure(rows: flowSamplers.count, columns: 6, width: 1800, height: 330 * flowSamplers.count,
+                                 title: "600 particles from noise to data (each panel zoomed to its sigma)", font: "sans,12", plots: flow),
+                          name: "particles", caption: "Particles of the 2-D mixture carried from noise to data by a deterministic and two stochastic samplers, over the density of x_sigma at each shown sigma.",
+                          showInTerminal: false)
+    }
+}

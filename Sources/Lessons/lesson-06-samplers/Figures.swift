@@ -251,3 +251,19 @@ func particleRow(_ name: SamplerName, trajectory: Trajectory, mixture: GaussianM
         return plot
     }
 }
+
+/// The appendix: every sampler's paths from all 16 starting points, each panel zoomed on its last steps.
+func appendix(_ report: Report, names: [SamplerName], run: [SamplerName: TrajectoryRun], exact: [[SIMD2<Double>]],
+              mixture: GaussianMixture, schedule: SamplingSchedule, steps: Int,
+              lateStates: (SamplerName) -> [SIMD2<Double>]) throws {
+    report.heading("Appendix: every sampler's paths")
+    let sheet = names.map { name in
+        planePanel(name, run: run[name]!, exact: exact, mixture: mixture, window: Window.around(lateStates(name), mixture: mixture),
+                   schedule: schedule, showsBar: false, pointSize: 0.8)
+    }
+    let sheetColumns = min(4, sheet.count), sheetRows = (sheet.count + sheetColumns - 1) / sheetColumns
+    try report.figure(Figure(rows: sheetRows, columns: sheetColumns, width: 440 * sheetColumns, height: 420 * sheetRows,
+                             title: "Every sampler from the same 16 starting points, at most \(steps) NFE (restart and dpm_adaptive: what the table shows) (colours of the states: sigma, as in the first figure)",
+                             font: "sans,11", plots: sheet),
+                      name: "trajectories-all", caption: "The first figure for all \(names.count) samplers and all 16 starting points, each panel zoomed on its own last steps (states below sigma = 1 and the final samples).", showInTerminal: false)
+}

@@ -24,7 +24,7 @@ struct Lesson06: ParsableCommand {
 
     @Option(help: ArgumentHelp("Samplers of the main figure, comma-separated (any k-diffusion, AUTOMATIC1111 or diffusers name).", valueName: "a,b,c"))
     var samplers = "euler,heun,dpmpp_2m,euler_ancestral,dpmpp_2m_sde"
-    @Option(help: ArgumentHelp("Samplers measured in the studies and the appendix (default: all fourteen).", valueName: "a,b,c"))
+    @Option(help: ArgumentHelp("Samplers measured in the studies and the appendix (default: all of the registry).", valueName: "a,b,c"))
     var compare = SamplerName.allCases.map(\.rawValue).joined(separator: ",")
     @Option(help: "Budget of denoiser evaluations (NFE) per sampler in the trajectory figures; also a step count of the distribution study.")
     var steps = 10
@@ -50,28 +50,6 @@ struct Lesson06: ParsableCommand {
     }
 
     func run() throws { try runLesson { try lesson(self) } }
-}
-
-/// The default mixture: five small, well-separated modes of unequal weight and width, so that
-/// a sampler that strands samples between modes, blurs them or misweights them is seen at once.
-let defaultMixture = try! GaussianMixture(
-    weights: [0.30, 0.20, 0.20, 0.15, 0.15], means: [[-2, -1], [2, -1.2], [0, 2], [-1.2, 0.9], [1.3, 0.8]],
-    stds: [0.15, 0.10, 0.20, 0.08, 0.12])
-
-func resolve(_ list: String) throws -> [(name: SamplerName, sampler: any Sampler)] {
-    // An AUTOMATIC1111 label's schedule suffix is not applied: --schedule decides for all samplers.
-    var chosen: [(name: SamplerName, sampler: any Sampler)] = []
-    for label in list.split(separator: ",") where !label.trimmingCharacters(in: .whitespaces).isEmpty {
-        let choice = try SamplerRegistry.resolve(String(label))
-        if !chosen.contains(where: { $0.name == choice.name }) { chosen.append((choice.name, choice.sampler)) }
-    }
-    guard !chosen.isEmpty else { throw ValidationError("no sampler given in '\(list)'") }
-    return chosen
-}
-
-func median(_ values: [Double]) -> Double {
-    let s = values.sorted()
-    return s.isEmpty ? .nan : (s.count % 2 == 1 ? s[s.count / 2] : 0.5 * (s[s.count / 2 - 1] + s[s.count / 2]))
 }
 
 func lesson(_ options: Lesson06) throws {
@@ -145,9 +123,8 @@ func lesson(_ options: Lesson06) throws {
     // MARK: 3. Paths with the same budget
     report.heading("3. Paths with the same budget")
     let trajectoryNormals = { var g = SeededGenerator(seed: options.seed); return g.normalTensor([16, 2]) }()
-    let runs = try SamplerStudies.trajectories(samplers: compared.map { $0.sampler }, mixture: mixture, normals: trajectoryNormals,
-                                               budget: options.steps, schedule: schedule, seed: options.seed)
-    let run = Dictionary(uniqueKeysWithValues: zip(names, runs))
+    let run = try trajectoryRuns(compared, mixture: mixture, normals: trajectoryNormals, budget: options.steps,
+                                 schedule: schedule, seed: options.seed)
     let dense = SamplerStudies.denseSigmas(from: try schedule.sigmas(steps: 1)[0], to: schedule.sigmaMin)
     let exact = SamplerStudies.exactPaths(mixture: mixture, start: startingPoints(normals: trajectoryNormals, sigma: dense[0]), sigmas: dense)
     let exactEnds = exact.map { $0[$0.count - 1] }
@@ -162,13 +139,8 @@ func lesson(_ options: Lesson06) throws {
                    showsBar: false, paths: 8)
     }
     mainPanels.append(overviewPanel(panels[0].name, run: run[panels[0].name]!, exact: exact, zoom: zoom, schedule: schedule, paths: 8))
-    let means = (0..<2).map { d in zip(mixture.weights, mixture.means).reduce(0) { $0 + $1.0 * $1.1[d] } }
-    let center = SIMD2(means[0], means[1])
     let atFive = dense.indices.min { abs(dense[$0] - 5) < abs(dense[$1] - 5) }!
-    let straightness = exact.map { path -> Double in
-        let a = (path[0] - center) / dense[0], b = (path[atFive] - center) / dense[atFive]
-        return (((a - b) * (a - b)).sum() / (a * a).sum()).squareRoot()
-    }.max()!
+    let straightness = largestBend(exact, sigmas: dense, mixture: mixture, until: atFive)
     report.paragraph("""
         Sixteen starting points x = sigma_max·n, the same for every sampler (eight of them drawn below), and the same budget \
         of \(options.steps) denoiser evaluations (NFE). Far from the data the denoiser returns nearly the mixture's mean m, so the exact paths \
@@ -206,7 +178,7 @@ func lesson(_ options: Lesson06) throws {
         end points are random. The same runs against sigma, in the style of Karras et al. 2022 (Fig. 2-3), with noise on the \
         left and data on the right and nothing clipped:
         """)
-    let reach = runs.flatMap { $0.trajectory.states.flatMap { $0.prefix(8).map { abs($0.x) } } }.max()! * 1.1
+    let reach = run.values.flatMap { $0.trajectory.states.flatMap { $0.prefix(8).map { abs($0.x) } } }.max()! * 1.1
     let sigmaPanels = panels.map { sigmaPanel($0.name, run: run[$0.name]!, exact: Array(exact.prefix(8)), denseSigmas: dense,
                                               mixture: mixture, schedule: schedule, reach: reach) }
     try report.figure(Figure(rows: (sigmaPanels.count + 1) / 2, columns: 2, width: 1300, height: 430 * ((sigmaPanels.count + 1) / 2),
@@ -217,29 +189,8 @@ func lesson(_ options: Lesson06) throws {
                           axis is linear near 0 and logarithmic beyond, so the straight lines x − m ∝ sigma of large sigma appear as \
                           straight diagonals and the start at |x| ≈ sigma_max fits.
                           """, showInTerminal: false)
-    let flowSamplers = [SamplerName.euler, .eulerAncestral, .dpmpp2MSDE].filter(names.contains)
-    if !flowSamplers.isEmpty {
-        report.paragraph("""
-            The same as a flow of particles: 600 points from noise, \(options.steps) steps of the schedule, shown at six of the \
-            steps over the density of x_sigma at that sigma (the data blurred by noise of that size). At every sigma the \
-            particles of a good sampler fill the shading they sit on; the deterministic flow moves them there along the \
-            straight lines and bends of the ODE, the stochastic ones by jumps.
-            """)
-        let particleNormals = { var g = SeededGenerator(seed: options.seed &+ 4); return g.normalTensor([600, 2]) }()
-        let sigmas = try schedule.sigmas(steps: options.steps)
-        var flow: [Plot] = []
-        for name in flowSamplers {
-            let sampler = compared.first { $0.name == name }!.sampler
-            let trajectory = try SamplerStudies.trajectory(of: sampler, mixture: mixture, start: startingPoints(normals: particleNormals, sigma: sigmas[0]),
-                                                           sigmas: sigmas, seed: options.seed)
-            flow += particleRow(name, trajectory: trajectory, mixture: mixture, columns: 6)
-        }
-        try report.figure(Figure(rows: flowSamplers.count, columns: 6, width: 1800, height: 330 * flowSamplers.count,
-                                 title: "600 particles from noise to data (each panel zoomed to its sigma)", font: "sans,12", plots: flow),
-                          name: "particles", caption: "Particles of the 2-D mixture carried from noise to data by a deterministic and two stochastic samplers, over the density of x_sigma at each shown sigma.",
-                          showInTerminal: false)
-    }
-    try Trajectory.table(runs.map(\.trajectory)).write(to: outDirectory.appendingPathComponent("trajectories.csv"))
+    try particleFlow(report, names: names, compared: compared, mixture: mixture, schedule: schedule, steps: options.steps, seed: options.seed)
+    try Trajectory.table(names.map { run[$0]!.trajectory }).write(to: outDirectory.appendingPathComponent("trajectories.csv"))
     var exactTable = CSVTable(header: ["sample", "sigma", "x", "y"])
     for (sample, path) in exact.enumerated() { for (i, x) in path.enumerated() { exactTable.append([sample, dense[i], x.x, x.y]) } }
     try exactTable.write(to: outDirectory.appendingPathComponent("exact_trajectories.csv"))
@@ -252,8 +203,8 @@ func lesson(_ options: Lesson06) throws {
     let stepCounts = [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256]
     var convergence: [SamplerName: [ConvergencePoint]] = [:]
     for (name, sampler) in compared {
-        convergence[name] = try SamplerStudies.convergence(of: sampler, mixture: mixture, normals: convergenceNormals, stepCounts: stepCounts,
-                                                           schedule: schedule, seed: options.seed)
+        convergence[name] = try convergenceRun(name, sampler, mixture: mixture, normals: convergenceNormals, stepCounts: stepCounts,
+                                               schedule: schedule, seed: options.seed)
         progress.advance(message: "convergence of \(name.rawValue)")
     }
     report.paragraph("""
@@ -320,6 +271,15 @@ func lesson(_ options: Lesson06) throws {
             """)
     }
 
+    if let adaptive = convergence[.dpmAdaptive], let loose = adaptive.first, let tight = adaptive.last {
+        report.paragraph("""
+            `dpm_adaptive` has no step count: it picks its steps by error control, so its points are the tolerances rtol = atol \
+            = \(adaptiveTolerances.map { format(significant: $0) }.joined(separator: ", ")), costing \(loose.evaluations) to \
+            \(tight.evaluations) evaluations for a median error of \(format(loose.medianError, digits: 1, scientific: true)) to \
+            \(format(tight.medianError, digits: 1, scientific: true)).
+            """)
+    }
+
     // MARK: 5. Distribution quality
     report.heading("5. Distribution quality against the number of evaluations")
     let sampleCount = 2000
@@ -327,14 +287,13 @@ func lesson(_ options: Lesson06) throws {
     let distributionSteps = Array(Set([2, 3, 5, 10, 20, 50, options.steps])).sorted()
     var distribution: [SamplerName: [DistributionPoint]] = [:]
     for (name, sampler) in compared {
-        distribution[name] = try SamplerStudies.distribution(of: sampler, mixture: mixture, normals: distributionNormals, stepCounts: distributionSteps,
-                                                             schedule: schedule, seed: options.seed)
+        distribution[name] = try distributionRun(name, sampler, mixture: mixture, normals: distributionNormals, stepCounts: distributionSteps,
+                                                 schedule: schedule, seed: options.seed)
         progress.advance(message: "distribution of \(name.rawValue)")
     }
     progress.finish()
     let floors: [Double] = (0..<20).map { SlicedWasserstein.floor(of: mixture, sampleCount: sampleCount, seed: options.seed &+ 3 &+ UInt64($0)) }
-    let floorMean = floors.reduce(0, +) / Double(floors.count)
-    let floorSpread = (floors.map { ($0 - floorMean) * ($0 - floorMean) }.reduce(0, +) / Double(floors.count - 1)).squareRoot()
+    let (floorMean, floorSpread) = meanAndStandardDeviation(floors)
     let firstSigma = try schedule.sigmas(steps: 2)[0]
     let odeEnds = SamplerStudies.exactEnds(mixture: mixture, start: startingPoints(normals: distributionNormals, sigma: firstSigma), from: firstSigma, to: schedule.sigmaMin)
         .map { x in let d = mixture.denoised([x.x, x.y], sigma: schedule.sigmaMin); return SIMD2(d[0], d[1]) }
@@ -433,16 +392,8 @@ func lesson(_ options: Lesson06) throws {
         \(format(Date().timeIntervalSince(started), digits: 0)) s on two cores (load average \(load) at the start, \
         \(Timing.loadAverage()) at the end\(Timing.busyNote(load: load))).
         """)
-    report.heading("Appendix: every sampler's paths")
-    let sheet = names.map { name in
-        planePanel(name, run: run[name]!, exact: exact, mixture: mixture, window: Window.around(lateStates(name), mixture: mixture),
-                   schedule: schedule, showsBar: false, pointSize: 0.8)
-    }
-    let sheetColumns = min(4, sheet.count), sheetRows = (sheet.count + sheetColumns - 1) / sheetColumns
-    try report.figure(Figure(rows: sheetRows, columns: sheetColumns, width: 440 * sheetColumns, height: 420 * sheetRows,
-                             title: "Every sampler from the same 16 starting points, at most \(options.steps) NFE (colours of the states: sigma, as in the first figure)",
-                             font: "sans,11", plots: sheet),
-                      name: "trajectories-all", caption: "The first figure for all \(names.count) samplers and all 16 starting points, each panel zoomed on its own last steps (states below sigma = 1 and the final samples).", showInTerminal: false)
+    try appendix(report, names: names, run: run, exact: exact, mixture: mixture, schedule: schedule, steps: options.steps,
+                 lateStates: lateStates)
     try report.write()
 }
 
