@@ -112,9 +112,9 @@ import Testing
     }
 
     @Test func tableProperties() {
-        #expect(SamplerName.allCases.count == 14)
+        #expect(SamplerName.allCases.count == 17)
         #expect(SamplerName.allCases.filter(\.isStochastic).map(\.rawValue).sorted()
-                == ["ddpm", "dpm_2_ancestral", "dpmpp_2m_sde", "dpmpp_2s_ancestral", "dpmpp_3m_sde", "dpmpp_sde", "euler_ancestral"])
+                == ["ddpm", "dpm_2_ancestral", "dpmpp_2m_sde", "dpmpp_2s_ancestral", "dpmpp_3m_sde", "dpmpp_sde", "euler_ancestral", "lcm"])
     }
 }
 

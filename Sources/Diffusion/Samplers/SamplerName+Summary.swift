@@ -38,5 +38,11 @@ extension SamplerName {
         .ddpm: ("x' = D + (σ'²/σ)·ε + σ↑·z", "Ho et al. 2020, Alg. 2, in sigma form"),
         .ddim: ("x' = D + σ'·ε,  ε = (x − D)/σ", "Song, Meng & Ermon 2021, eq. 12 (η = 0)"),
         .plms: ("ε̂ = (55εᵢ − 59εᵢ₋₁ + 37εᵢ₋₂ − 9εᵢ₋₃)/24, DDIM step", "Liu et al. 2022 (PNDM); CompVis"),
+        .unipc: ("x' = (σ'/σ)x + (1−σ'/σ)Dᵢ + B(h)Σρₖ(Dᵢ₋ₖ−Dᵢ)/rₖ, then UniC corrects x' with D(x')",
+                 "Zhao et al. 2023 (UniPC), bh1/bh2; diffusers UniPCMultistepScheduler"),
+        .deis: ("x' = x + Σⱼ cⱼ·εᵢ₋ⱼ,  cⱼ = ∫σ→σ' ℓⱼ(log ρ) dρ  (ε interpolated in log σ)",
+                "Zhang & Chen 2022 (DEIS, log-ρ AB); diffusers DEISMultistepScheduler"),
+        .lcm: ("x' = D + σ'·z  (with c_skip, c_out at timestep t in diffusers)",
+               "Song et al. 2023 (Consistency Models, Alg. 1); Luo et al. 2023 (LCM)"),
     ]
 }

@@ -36,6 +36,14 @@ public enum SamplerName: String, CaseIterable, Sendable {
     /// CompVis PLMS.
     case plms
 
+    // diffusers' multistep family and consistency sampling (issue 17, part B).
+    /// UniPC predictor-corrector (Zhao et al. 2023), bh1, order 3 by default.
+    case unipc
+    /// DEIS log-rho multistep (Zhang & Chen 2022), order 3 by default.
+    case deis
+    /// Consistency-model multistep sampling (Luo et al. 2023, "Latent Consistency Models").
+    case lcm
+
     /// The sampler with its default options.
     public func makeSampler() -> any Sampler {
         switch self {
@@ -53,6 +61,9 @@ public enum SamplerName: String, CaseIterable, Sendable {
         case .ddpm: return DDPMSampler()
         case .ddim: return DDIMSampler()
         case .plms: return PLMSSampler()
+        case .unipc: return UniPCSampler()
+        case .deis: return DEISSampler()
+        case .lcm: return LCMSampler()
         }
     }
 
@@ -64,6 +75,8 @@ public enum SamplerName: String, CaseIterable, Sendable {
         case .heun, .dpm2, .dpm2Ancestral, .dpmpp2SAncestral, .dpmpp2M, .dpmppSDE, .dpmpp2MSDE: return 2
         case .dpmpp3MSDE: return 3
         case .lms, .plms: return 4
+        case .unipc, .deis: return 3
+        case .lcm: return 1
         }
     }
 
@@ -81,6 +94,8 @@ public enum SamplerName: String, CaseIterable, Sendable {
         switch self {
         case .eulerAncestral, .dpm2Ancestral, .dpmpp2SAncestral, .dpmppSDE, .dpmpp2MSDE, .dpmpp3MSDE, .ddpm: return true
         case .euler, .heun, .dpm2, .lms, .dpmpp2M, .ddim, .plms: return false
+        case .unipc, .deis: return false
+        case .lcm: return true
         }
     }
 
@@ -108,6 +123,7 @@ public enum SamplerRegistry {
         ("DPM2 a", .dpm2Ancestral), ("LMS", .lms), ("DPM++ 2S a", .dpmpp2SAncestral), ("DPM++ 2M", .dpmpp2M),
         ("DPM++ SDE", .dpmppSDE), ("DPM++ 2M SDE", .dpmpp2MSDE), ("DPM++ 2M SDE Heun", .dpmpp2MSDE),
         ("DPM++ 3M SDE", .dpmpp3MSDE), ("DDIM", .ddim), ("PLMS", .plms),
+        ("UniPC", .unipc), ("LCM", .lcm),
     ]
 
     /// AUTOMATIC1111's old API aliases (`k_euler_a`, ...).
@@ -127,13 +143,34 @@ public enum SamplerRegistry {
         ("DPMSolverMultistepScheduler(algorithm_type=sde-dpmsolver++)", .dpmpp2MSDE),
         ("DPMSolverSDEScheduler", .dpmppSDE), ("DDPMScheduler", .ddpm), ("DDIMScheduler", .ddim),
         ("PNDMScheduler", .plms),
+        ("UniPCMultistepScheduler", .unipc), ("UniPCMultistepScheduler(solver_type=bh1)", .unipc),
+        ("DEISMultistepScheduler", .deis), ("DEISMultistepScheduler(solver_order=3)", .deis), ("LCMScheduler", .lcm),
     ]
+
+    /// ComfyUI's names where they differ from the canonical ones (`uni_pc` is bh1, `uni_pc_bh2` bh2).
+    public static let comfyUINames: [(name: String, sampler: SamplerName)] = [
+        ("uni_pc", .unipc), ("uni_pc_bh2", .unipc),
+    ]
+
+    /// The sampler a diffusers class name or ComfyUI name selects when its defaults differ from the
+    /// canonical sampler's: diffusers' `UniPCMultistepScheduler` is bh2 of order 2 and its
+    /// `DEISMultistepScheduler` of order 2 (both lower the order at the end; diffusers' DEIS does
+    /// so only below 15 steps, which `DiffusersSchedulerPlan` applies), `uni_pc_bh2` is bh2.
+    static func configuredSampler(for label: String) -> (any Sampler)? {
+        switch label {
+        case "UniPCMultistepScheduler", "uni_pc_bh2": return UniPCSampler(variant: .bh2, order: label == "uni_pc_bh2" ? 3 : 2)
+        case "UniPCMultistepScheduler(solver_type=bh1)": return UniPCSampler(variant: .bh1, order: 2)
+        case "DEISMultistepScheduler": return DEISSampler(order: 2)
+        case "DEISMultistepScheduler(solver_order=3)": return DEISSampler(order: 3)
+        default: return nil
+        }
+    }
 
     /// Every accepted name: canonical, AUTOMATIC1111 (each also with " Karras"/" Exponential"), diffusers.
     public static var acceptedNames: [String] {
         SamplerName.allCases.map(\.rawValue) + automatic1111Labels.map(\.label)
             + automatic1111Labels.map { $0.label + " Karras" } + ["(any A1111 label) Exponential"]
-            + automatic1111Aliases.map(\.alias) + diffusersSchedulers.map(\.className)
+            + automatic1111Aliases.map(\.alias) + diffusersSchedulers.map(\.className) + comfyUINames.map(\.name)
     }
 
     /// Resolves any accepted name (case-insensitive, spaces around it ignored).
@@ -147,7 +184,10 @@ public enum SamplerRegistry {
             return SamplerChoice(name: hit.name, sampler: hit.name.makeSampler(), schedule: nil)
         }
         if let hit = diffusersSchedulers.first(where: { normalize($0.className) == key }) {
-            return SamplerChoice(name: hit.name, sampler: hit.name.makeSampler(), schedule: nil)
+            return SamplerChoice(name: hit.name, sampler: configuredSampler(for: hit.className) ?? hit.name.makeSampler(), schedule: nil)
+        }
+        if let hit = comfyUINames.first(where: { $0.name == key }) {
+            return SamplerChoice(name: hit.sampler, sampler: configuredSampler(for: hit.name) ?? hit.sampler.makeSampler(), schedule: nil)
         }
         var base = key
         var schedule: SigmaSchedule?
