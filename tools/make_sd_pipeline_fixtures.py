@@ -34,7 +34,8 @@ import diffusers
 from diffusers import (DDIMScheduler, DDPMPipeline, DDPMScheduler, DPMSolverMultistepScheduler,
                        DPMSolverSinglestepScheduler, EulerAncestralDiscreteScheduler, EulerDiscreteScheduler,
                        HeunDiscreteScheduler, KDPM2AncestralDiscreteScheduler, KDPM2DiscreteScheduler,
-                       LMSDiscreteScheduler, PNDMScheduler)
+                       LMSDiscreteScheduler, PNDMScheduler, UniPCMultistepScheduler, DEISMultistepScheduler,
+                       LCMScheduler)
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 FIXTURES = os.path.join(ROOT, "Tests", "DiffusionTests", "Fixtures")
@@ -42,9 +43,10 @@ torch.set_num_threads(2)
 
 SCHEDULERS = [DDIMScheduler, PNDMScheduler, DDPMScheduler, EulerDiscreteScheduler, EulerAncestralDiscreteScheduler,
               HeunDiscreteScheduler, KDPM2DiscreteScheduler, KDPM2AncestralDiscreteScheduler, LMSDiscreteScheduler,
-              DPMSolverMultistepScheduler, DPMSolverSinglestepScheduler]
+              DPMSolverMultistepScheduler, DPMSolverSinglestepScheduler, UniPCMultistepScheduler, DEISMultistepScheduler,
+              LCMScheduler]
 VP_SCHEDULERS = {"DDIMScheduler", "PNDMScheduler", "DDPMScheduler", "DPMSolverMultistepScheduler",
-                 "DPMSolverSinglestepScheduler"}
+                 "DPMSolverSinglestepScheduler", "UniPCMultistepScheduler", "DEISMultistepScheduler", "LCMScheduler"}
 
 
 def run_loop(unet, scheduler, shape, steps, generator):
@@ -112,6 +114,10 @@ for model in ("tiny-sd1", "tiny-sd2"):
         (f"{model}.heun", model, "txt2img", "HeunDiscreteScheduler", dict(steps=6, guidance=4.0)),
         (f"{model}.img2img", model, "img2img", "EulerDiscreteScheduler", dict(steps=8, strength=0.6)),
         (f"{model}.img2img_ddim", model, "img2img", "DDIMScheduler", dict(steps=8, strength=0.6)),
+        (f"{model}.unipc", model, "txt2img", "UniPCMultistepScheduler", dict(steps=6)),
+        (f"{model}.deis", model, "txt2img", "DEISMultistepScheduler", dict(steps=6)),
+        (f"{model}.lcm", model, "txt2img", "LCMScheduler", dict(steps=4, batch=2, seed=5, guidance=1.5)),
+        (f"{model}.img2img_unipc", model, "img2img", "UniPCMultistepScheduler", dict(steps=8, strength=0.6)),
     ]
 CASES += [("tiny-sd1-inpaint.ddim", "tiny-sd1-inpaint", "inpaint", "DDIMScheduler", dict(steps=6)),
           ("tiny-sd1-inpaint.euler_a", "tiny-sd1-inpaint", "inpaint", "EulerAncestralDiscreteScheduler", dict(steps=6, seed=3))]

@@ -10,6 +10,7 @@
 // global order is 2, while at practical step counts the later high-order steps dominate. For
 // them the band is [2 - 0.35, p + 0.35] and a second test checks they beat the 2nd-order
 // counterpart; `LMSSampler.coefficient` is checked separately on the order conditions.
+// UniPC's and DEIS's rows measure each method without its lower-order final steps.
 
 import Diffusion
 import Foundation
@@ -45,6 +46,14 @@ struct ConvergenceCase: CustomStringConvertible, Sendable {
         ConvergenceCase(label: "lms order 2", sampler: LMSSampler(order: 2), order: 2, steps: [16, 32, 64]),
         ConvergenceCase(label: "lms order 3", sampler: LMSSampler(order: 3), order: 3, steps: [16, 32, 64]),
         ConvergenceCase(label: "lms order 4", sampler: LMSSampler(order: 4), order: 4, steps: [16, 32, 64]),
+        // UniPC: the predictor UniP-p alone has order p; the corrector UniC-p raises it to p + 1 (Zhao et al. 2023, Thm. 3.1-3.3).
+        ConvergenceCase(label: "unipc bh2 order 1, no corrector", sampler: UniPCSampler(variant: .bh2, order: 1, lowerOrderFinal: false, disableCorrector: Set(0..<64)), order: 1, steps: [16, 32, 64]),
+        ConvergenceCase(label: "unipc bh1 order 1", sampler: UniPCSampler(variant: .bh1, order: 1, lowerOrderFinal: false), order: 2, steps: [16, 32, 64]),
+        ConvergenceCase(label: "unipc bh2 order 2", sampler: UniPCSampler(variant: .bh2, order: 2, lowerOrderFinal: false), order: 3, steps: [16, 32, 64]),
+        ConvergenceCase(label: "unipc bh1 order 2, no corrector", sampler: UniPCSampler(variant: .bh1, order: 2, lowerOrderFinal: false, disableCorrector: Set(0..<64)), order: 2, steps: [16, 32, 64]),
+        // DEIS: the polynomial in log rho through p points integrates eps to order p (Zhang & Chen 2022, sec. 4).
+        ConvergenceCase(label: "deis order 2", sampler: DEISSampler(order: 2, lowerOrderFinal: false), order: 2, steps: [16, 32, 64]),
+        ConvergenceCase(label: "deis order 3", sampler: DEISSampler(order: 3, lowerOrderFinal: false), order: 3, steps: [16, 32, 64]),
     ]
 
     /// Max-abs error over 6 seeded starting points at sigmaMax = 10, against the ODE solution at sigmaMin = 0.05.

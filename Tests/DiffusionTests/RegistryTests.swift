@@ -114,10 +114,10 @@ import Testing
     }
 
     @Test func tableProperties() {
-        #expect(SamplerName.allCases.count == 19)
+        #expect(SamplerName.allCases.count == 22)
         #expect(SamplerName.allCases.filter(\.isStochastic).map(\.rawValue).sorted()
                 == ["ddpm", "dpm_2_ancestral", "dpmpp_2m_sde", "dpmpp_2s_ancestral", "dpmpp_3m_sde", "dpmpp_sde",
-                    "edm_stochastic", "euler_ancestral", "restart"])
+                    "edm_stochastic", "euler_ancestral", "lcm", "restart"])
     }
 }
 

@@ -48,5 +48,11 @@ extension SamplerName {
         .ipndm: ("x' = x + (σ'−σ)(55dᵢ − 59dᵢ₋₁ + 37dᵢ₋₂ − 9dᵢ₋₃)/24", "Zhang & Chen 2022 (DEIS paper, iPNDM); ComfyUI"),
         .edmStochastic: ("σ̂ = σ(1+γ), x += √(σ̂²−σ²)·S_noise·z; Heun σ̂ → σ'",
                          "Karras et al. 2022, Alg. 2 (S_churn 80, S_tmin 0.05, S_tmax 50, S_noise 1.003)"),
+        .unipc: ("x' = (σ'/σ)x + (1−σ'/σ)Dᵢ + B(h)Σρₖ(Dᵢ₋ₖ−Dᵢ)/rₖ, then UniC corrects x' with D(x')",
+                 "Zhao et al. 2023 (UniPC), bh1/bh2; diffusers UniPCMultistepScheduler"),
+        .deis: ("x' = x + Σⱼ cⱼ·εᵢ₋ⱼ,  cⱼ = ∫σ→σ' ℓⱼ(log ρ) dρ  (ε interpolated in log σ)",
+                "Zhang & Chen 2022 (DEIS, log-ρ AB); diffusers DEISMultistepScheduler"),
+        .lcm: ("x' = D + σ'·z  (with c_skip, c_out at timestep t in diffusers)",
+               "Song et al. 2023 (Consistency Models, Alg. 1); Luo et al. 2023 (LCM)"),
     ]
 }

@@ -47,6 +47,13 @@ public enum SamplerName: String, CaseIterable, Sendable {
     case ipndm
     /// Karras et al. 2022's stochastic sampler (Alg. 2: Heun with churn) at their ImageNet-64 setting.
     case edmStochastic = "edm_stochastic"
+    // diffusers' multistep family and consistency sampling (issue 17, part B).
+    /// UniPC predictor-corrector (Zhao et al. 2023), bh1, order 3 by default.
+    case unipc
+    /// DEIS log-rho multistep (Zhang & Chen 2022), order 3 by default.
+    case deis
+    /// Consistency-model multistep sampling (Luo et al. 2023, "Latent Consistency Models").
+    case lcm
 
     /// The sampler with its default options.
     public func makeSampler() -> any Sampler {
@@ -70,6 +77,9 @@ public enum SamplerName: String, CaseIterable, Sendable {
         case .restart: return RestartSampler()
         case .ipndm: return IPNDMSampler()
         case .edmStochastic: return EDMStochasticSampler()
+        case .unipc: return UniPCSampler()
+        case .deis: return DEISSampler()
+        case .lcm: return LCMSampler()
         }
     }
 
@@ -86,6 +96,8 @@ public enum SamplerName: String, CaseIterable, Sendable {
         case .dpmpp3MSDE, .dpmFast, .dpmAdaptive: return 3
         case .restart, .edmStochastic: return 2
         case .lms, .plms, .ipndm: return 4
+        case .unipc, .deis: return 3
+        case .lcm: return 1
         }
     }
 
@@ -107,6 +119,8 @@ public enum SamplerName: String, CaseIterable, Sendable {
         case .restart, .edmStochastic: return true
         case .euler, .heun, .dpm2, .lms, .dpmpp2M, .ddim, .plms: return false
         case .dpmFast, .dpmAdaptive, .ipndm: return false
+        case .unipc, .deis: return false
+        case .lcm: return true
         }
     }
 
@@ -135,6 +149,7 @@ public enum SamplerRegistry {
         ("DPM++ SDE", .dpmppSDE), ("DPM++ 2M SDE", .dpmpp2MSDE), ("DPM++ 2M SDE Heun", .dpmpp2MSDE),
         ("DPM++ 3M SDE", .dpmpp3MSDE), ("DDIM", .ddim), ("PLMS", .plms),
         ("DPM fast", .dpmFast), ("DPM adaptive", .dpmAdaptive), ("Restart", .restart),
+        ("UniPC", .unipc), ("LCM", .lcm),
     ]
 
     /// AUTOMATIC1111's old API aliases (`k_euler_a`, ...).
@@ -146,6 +161,7 @@ public enum SamplerRegistry {
     ]
 
     /// ComfyUI's KSampler names of the canonical samplers (most are k-diffusion's own names;
+    /// `uni_pc` is UniPC bh1, `uni_pc_bh2` bh2;
     /// ComfyUI's `ddim` runs Euler, which our `ddim` equals on sigmas; PLMS, DDPM-as-diffusers
     /// and Restart are not in ComfyUI's core list).
     public static let comfyUINames: [(name: String, sampler: SamplerName)] = [
@@ -153,7 +169,7 @@ public enum SamplerRegistry {
         ("dpm_2_ancestral", .dpm2Ancestral), ("lms", .lms), ("dpm_fast", .dpmFast), ("dpm_adaptive", .dpmAdaptive),
         ("dpmpp_2s_ancestral", .dpmpp2SAncestral), ("dpmpp_sde", .dpmppSDE), ("dpmpp_2m", .dpmpp2M),
         ("dpmpp_2m_sde", .dpmpp2MSDE), ("dpmpp_3m_sde", .dpmpp3MSDE), ("ddpm", .ddpm), ("ddim", .ddim),
-        ("ipndm", .ipndm),
+        ("ipndm", .ipndm), ("uni_pc", .unipc), ("uni_pc_bh2", .unipc),
     ]
 
     /// diffusers scheduler classes → the k-diffusion sampler they implement (see docs/samplers.md
@@ -166,7 +182,23 @@ public enum SamplerRegistry {
         ("DPMSolverMultistepScheduler(algorithm_type=sde-dpmsolver++)", .dpmpp2MSDE),
         ("DPMSolverSDEScheduler", .dpmppSDE), ("DDPMScheduler", .ddpm), ("DDIMScheduler", .ddim),
         ("PNDMScheduler", .plms),
+        ("UniPCMultistepScheduler", .unipc), ("UniPCMultistepScheduler(solver_type=bh1)", .unipc),
+        ("DEISMultistepScheduler", .deis), ("DEISMultistepScheduler(solver_order=3)", .deis), ("LCMScheduler", .lcm),
     ]
+
+    /// The sampler a diffusers class name or ComfyUI name selects when its defaults differ from the
+    /// canonical sampler's: diffusers' `UniPCMultistepScheduler` is bh2 of order 2 and its
+    /// `DEISMultistepScheduler` of order 2 (both lower the order at the end; diffusers' DEIS does
+    /// so only below 15 steps, which `DiffusersSchedulerPlan` applies), `uni_pc_bh2` is bh2.
+    static func configuredSampler(for label: String) -> (any Sampler)? {
+        switch label {
+        case "UniPCMultistepScheduler", "uni_pc_bh2": return UniPCSampler(variant: .bh2, order: label == "uni_pc_bh2" ? 3 : 2)
+        case "UniPCMultistepScheduler(solver_type=bh1)": return UniPCSampler(variant: .bh1, order: 2)
+        case "DEISMultistepScheduler": return DEISSampler(order: 2)
+        case "DEISMultistepScheduler(solver_order=3)": return DEISSampler(order: 3)
+        default: return nil
+        }
+    }
 
     /// Every accepted name: canonical, AUTOMATIC1111 (each also with " Karras"/" Exponential"), diffusers.
     public static var acceptedNames: [String] {
@@ -184,13 +216,13 @@ public enum SamplerRegistry {
             return SamplerChoice(name: name, sampler: name.makeSampler(), schedule: nil)
         }
         if let hit = comfyUINames.first(where: { $0.name == key }) {
-            return SamplerChoice(name: hit.sampler, sampler: hit.sampler.makeSampler(), schedule: nil)
+            return SamplerChoice(name: hit.sampler, sampler: configuredSampler(for: hit.name) ?? hit.sampler.makeSampler(), schedule: nil)
         }
         if let hit = automatic1111Aliases.first(where: { $0.alias == key }) {
             return SamplerChoice(name: hit.name, sampler: hit.name.makeSampler(), schedule: nil)
         }
         if let hit = diffusersSchedulers.first(where: { normalize($0.className) == key }) {
-            return SamplerChoice(name: hit.name, sampler: hit.name.makeSampler(), schedule: nil)
+            return SamplerChoice(name: hit.name, sampler: configuredSampler(for: hit.className) ?? hit.name.makeSampler(), schedule: nil)
         }
         var base = key
         var schedule: SigmaSchedule?

@@ -51,6 +51,16 @@ public struct DiffusersSchedulerConfiguration: Sendable, Equatable {
     public var solverType: String?
     /// `variance_type` of `DDPMScheduler` (default `fixed_small`).
     public var varianceType: String?
+    /// `lower_order_final` of the multistep schedulers (default true).
+    public var lowerOrderFinal: Bool?
+    /// `disable_corrector` of `UniPCMultistepScheduler`: step indices whose corrector is skipped.
+    public var disableCorrector: [Int]?
+    /// `predict_x0` of `UniPCMultistepScheduler` (default true; false is not implemented).
+    public var predictX0: Bool?
+    /// `original_inference_steps` of `LCMScheduler` (default 50): the distillation grid.
+    public var originalInferenceSteps: Int?
+    /// `timestep_scaling` of `LCMScheduler` (default 10).
+    public var timestepScaling: Double?
     /// Fields that change the noise levels in ways this port does not implement, with the value
     /// found (`thresholding: true`, `rescale_betas_zero_snr: true`, `use_exponential_sigmas: true`, ...).
     public var unimplemented: [String: String] = [:]
@@ -113,6 +123,16 @@ public struct DiffusersSchedulerConfiguration: Sendable, Equatable {
         algorithmType = try value("algorithm_type", as: String.self)
         solverType = try value("solver_type", as: String.self)
         varianceType = try value("variance_type", as: String.self)
+        lowerOrderFinal = try value("lower_order_final", as: Bool.self)
+        if let list = fields["disable_corrector"], !(list is NSNull) {
+            guard let numbers = list as? [NSNumber] else {
+                throw DiffusionError.invalidParameter("\(file): disable_corrector must be a list of step indices")
+            }
+            disableCorrector = numbers.map(\.intValue)
+        }
+        predictX0 = try value("predict_x0", as: Bool.self)
+        originalInferenceSteps = try value("original_inference_steps", as: Int.self)
+        timestepScaling = try value("timestep_scaling", as: Double.self)
         for key in ["thresholding", "rescale_betas_zero_snr", "use_exponential_sigmas", "use_beta_sigmas",
                     "use_lu_lambdas", "use_flow_sigmas", "use_dynamic_shifting"] {
             if let on = try? value(key, as: Bool.self), on { unimplemented[key] = "true" }

@@ -1,6 +1,7 @@
 // Contract: what a diffusers scheduler class name means as a sampler. Given the class
 // (`DDIMScheduler`, `PNDMScheduler`, `DDPMScheduler`, the Euler family, `LMSDiscreteScheduler`,
-// `DPMSolverMultistepScheduler`, `DPMSolverSinglestepScheduler`), a model's scheduler
+// `DPMSolverMultistepScheduler`, `DPMSolverSinglestepScheduler`, `UniPCMultistepScheduler`,
+// `DEISMultistepScheduler`, `LCMScheduler`), a model's scheduler
 // configuration (read as `from_config` reads it) and a step count, this builds exactly the
 // timesteps and sigmas that class's `set_timesteps` builds — spacing, `steps_offset`,
 // `set_alpha_to_one`, linear-in-sigma interpolation, `use_karras_sigmas`, the final sigma —
@@ -8,7 +9,7 @@
 // (`init_noise_sigma`), clipping, and the sampler whose steps equal the class's `step`.
 //
 // Everything runs on the variance-exploding state x = x_vp sqrt(1 + sigma^2) of the project's
-// samplers; DDIM/PNDM/DDPM/DPM-Solver work on x_vp in diffusers, so their starting noise is
+// samplers; DDIM/PNDM/DDPM/DPM-Solver/UniPC/DEIS/LCM work on x_vp in diffusers, so their starting noise is
 // scaled by sqrt(1 + sigma_0^2) here and their result by `outputScale`.
 
 import Foundation
@@ -50,6 +51,7 @@ public struct DiffusersSchedulerPlan {
         "DDIMScheduler", "PNDMScheduler", "DDPMScheduler", "EulerDiscreteScheduler", "EulerAncestralDiscreteScheduler",
         "HeunDiscreteScheduler", "KDPM2DiscreteScheduler", "KDPM2AncestralDiscreteScheduler", "LMSDiscreteScheduler",
         "DPMSolverMultistepScheduler", "DPMSolverSinglestepScheduler",
+        "UniPCMultistepScheduler", "DEISMultistepScheduler", "LCMScheduler",
     ]
 
     /// The class name `name` spells (case-insensitive), or nil when it is not a diffusers class.
@@ -69,6 +71,12 @@ public struct DiffusersSchedulerPlan {
         }
         if let (field, value) = c.unimplemented.sorted(by: { $0.key < $1.key }).first {
             throw DiffusionError.invalidParameter("the scheduler configuration sets \(field) = \(value), which this port does not implement for \(cls)")
+        }
+        var c = c
+        if cls == "LCMScheduler" {  // LCMScheduler's own defaults are SD's betas
+            c.betaStart = c.betaStart ?? 0.00085
+            c.betaEnd = c.betaEnd ?? 0.012
+            c.betaSchedule = c.betaSchedule ?? "scaled_linear"
         }
         let schedule = try c.makeNoiseSchedule()
         let T = schedule.trainingSteps
@@ -198,6 +206,84 @@ public struct DiffusersSchedulerPlan {
             }
             makeSampler = { _ in canonical.makeSampler() }
 
+        case "UniPCMultistepScheduler", "DEISMultistepScheduler":
+            let unipc = cls == "UniPCMultistepScheduler"
+            let order = c.solverOrder ?? 2
+            guard (1...3).contains(order) else {
+                throw DiffusionError.invalidParameter("\(cls) solver_order \(order) is not implemented (1, 2 and 3 are)")
+            }
+            if unipc, !(c.predictX0 ?? true) {
+                throw DiffusionError.invalidParameter("UniPCMultistepScheduler predict_x0 false (the noise-prediction form) is not implemented")
+            }
+            if !unipc, let algorithm = c.algorithmType, !["deis", "dpmsolver", "dpmsolver++"].contains(algorithm) {
+                throw DiffusionError.invalidParameter("DEISMultistepScheduler algorithm_type \"\(algorithm)\" is not implemented (deis is)")
+            }
+            let ts = Self.multistepTimesteps(spacing, T: T, steps: n, offset: offset)
+            var modelSigmas = try ts.map(sigma)
+            var modelTs = ts.map(Double.init)
+            var final = schedule.sigmas[0]  // DEIS always ends at alphabar_0's sigma
+            if c.useKarrasSigmas ?? false {
+                guard unipc else {
+                    throw DiffusionError.invalidParameter("DEISMultistepScheduler with use_karras_sigmas is not implemented (its last step repeats sigma_min)")
+                }
+                modelSigmas = Array(try SigmaSchedule.karras(count: n, sigmaMin: schedule.sigmaMin, sigmaMax: schedule.sigmaMax).dropLast())
+                modelTs = modelSigmas.map { schedule.timestep(forSigma: $0).rounded(.toNearestOrEven) }
+                final = modelSigmas[n - 1]
+            }
+            if unipc {
+                switch c.finalSigmasType ?? "zero" {
+                case "zero": final = 0
+                case "sigma_min": break
+                case let other: throw DiffusionError.invalidParameter("final_sigmas_type \"\(other)\": use zero or sigma_min")
+                }
+            }
+            var timesteps: [Double: Double] = [:]
+            for (s, t) in zip(modelSigmas, modelTs) { timesteps[s] = t }
+            sigmas = final < modelSigmas[n - 1] ? modelSigmas + [final] : modelSigmas
+            guard sigmas.count >= 2 else { throw DiffusionError.invalidStepCount(n, reason: "\(cls) needs at least 2 steps here") }
+            modelTimesteps = timesteps
+            initialNoiseScale = vpInitial(modelSigmas[0])
+            outputScale = 1 / (1 + final * final).squareRoot()
+            clipDenoised = nil
+            let lowerOrderFinal = c.lowerOrderFinal ?? true
+            if unipc {
+                // diffusers' solver_type: bh1 or bh2; the DPM-Solver names map to bh2 (UniPC's __init__).
+                let variant: UniPCSampler.Variant = c.solverType == "bh1" ? .bh1 : .bh2
+                let disabled = c.disableCorrector ?? []
+                makeSampler = { start in
+                    UniPCSampler(variant: variant, order: order, lowerOrderFinal: lowerOrderFinal,
+                                 disableCorrector: Set(disabled.map { $0 - start }))
+                }
+            } else {
+                makeSampler = { _ in DEISSampler(order: order, lowerOrderFinal: lowerOrderFinal && n < 15) }
+            }
+
+        case "LCMScheduler":
+            // LCM ignores timestep_spacing and steps_offset: n timesteps picked from the
+            // distillation grid k - 1, 2k - 1, ..., T - 1 (k = T // original_inference_steps).
+            let original = c.originalInferenceSteps ?? 50
+            guard original >= 1, original <= T else {
+                throw DiffusionError.invalidParameter("LCMScheduler original_inference_steps \(original) must be in 1...\(T)")
+            }
+            guard n <= original else {
+                throw DiffusionError.invalidStepCount(n, reason: "LCMScheduler takes at most original_inference_steps = \(original) steps")
+            }
+            let k = T / original
+            let grid = (1...original).reversed().map { $0 * k - 1 }
+            let ts = (0..<n).map { grid[Int((Double($0) * (Double(original) / Double(n))).rounded(.down))] }
+            let modelSigmas = try ts.map(sigma)
+            var timesteps: [Double: Double] = [:]
+            for (s, t) in zip(modelSigmas, ts) { timesteps[s] = Double(t) }
+            sigmas = modelSigmas + [0]
+            modelTimesteps = timesteps
+            initialNoiseScale = vpInitial(modelSigmas[0])
+            outputScale = 1
+            clipDenoised = (c.clipSample ?? false) ? (c.clipSampleRange ?? 1) : nil
+            let scaling = c.timestepScaling ?? 10
+            makeSampler = { start in
+                LCMSampler(boundaryCondition: .init(timesteps: ts.dropFirst(start).map(Double.init), timestepScaling: scaling))
+            }
+
         default:  // DPMSolverMultistepScheduler, DPMSolverSinglestepScheduler
             let singlestep = cls == "DPMSolverSinglestepScheduler"
             guard (c.solverOrder ?? 2) == 2 else {
@@ -211,12 +297,7 @@ public struct DiffusersSchedulerPlan {
             if let type = c.finalSigmasType, type != "zero" {
                 throw DiffusionError.invalidParameter("\(cls) final_sigmas_type \"\(type)\" is not implemented (zero is)")
             }
-            var ts: [Int]
-            switch singlestep ? .linspace : spacing {
-            case .linspace: ts = linspaceDouble(0, Double(T - 1), n + 1).map { Int($0.rounded(.toNearestOrEven)) }.reversed().dropLast()
-            case .leading: ts = (0...n).reversed().dropLast().map { $0 * (T / (n + 1)) + offset }
-            case .trailing: ts = Self.trailing(T: T, steps: n).map { Int($0) }
-            }
+            let ts = Self.multistepTimesteps(singlestep ? .linspace : spacing, T: T, steps: n, offset: offset)
             var modelSigmas = try ts.map(sigma)
             var modelTs = ts.map(Double.init)
             if c.useKarrasSigmas ?? false {
@@ -240,6 +321,16 @@ public struct DiffusersSchedulerPlan {
             } else {
                 makeSampler = { _ in DPMPP2MSampler() }
             }
+        }
+    }
+
+    /// The timesteps of diffusers' multistep solvers (DPM-Solver, UniPC, DEIS): linspace over n + 1
+    /// points without the last, leading with ratio T // (n + 1), or trailing.
+    static func multistepTimesteps(_ spacing: TimestepSpacing, T: Int, steps n: Int, offset: Int) -> [Int] {
+        switch spacing {
+        case .linspace: return linspaceDouble(0, Double(T - 1), n + 1).map { Int($0.rounded(.toNearestOrEven)) }.reversed().dropLast()
+        case .leading: return (0...n).reversed().dropLast().map { $0 * (T / (n + 1)) + offset }
+        case .trailing: return Self.trailing(T: T, steps: n).map { Int($0) }
         }
     }
 
