@@ -102,8 +102,12 @@ struct CheckpointTests {
         #expect(try Data(contentsOf: folder.appendingPathComponent(Checkpoint.weightsFile)) != firstWeights)
         #expect(try Data(contentsOf: URL(fileURLWithPath: folder.path + ".previous/" + Checkpoint.weightsFile)) == firstWeights)
         #expect(!FileManager.default.fileExists(atPath: folder.path + ".partial"))
+        // A `.previous` whose deletion was interrupted by a kill is removed by the next save.
+        let stale = URL(fileURLWithPath: folder.path + ".discarded-1234")
+        try FileManager.default.createDirectory(at: stale, withIntermediateDirectories: true)
         run.trainStep()
         try run.save(to: folder)
+        #expect(!FileManager.default.fileExists(atPath: stale.path))
         let previous = Run(modelSeed: 5)
         try previous.load(from: URL(fileURLWithPath: folder.path + ".previous"))
         #expect(previous.step == 2)

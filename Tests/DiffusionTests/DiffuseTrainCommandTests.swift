@@ -78,7 +78,9 @@ struct DiffuseTrainCommandTests {
         let checkpoint = scratch.checkpoint("diverge")
         if try Checkpoint.location(of: checkpoint) != nil {
             let model = try DDPMModel.load(from: checkpoint)
-            #expect(model.unet.stateDictionary().values.allSatisfy(\.isFinite))
+            let weights = model.unet.stateDictionary()
+            let finite = weights.values.allSatisfy { $0.isFinite }
+            #expect(finite)
             #expect(result.stderr.contains("The last good checkpoint (step"), "\(result.stderr)")
         }
     }
@@ -172,6 +174,10 @@ struct DiffuseTrainCommandTests {
 
         let resumed = try run(diffuse, scratch.train("killed", steps: steps))
         #expect(resumed.status == 0, "\(resumed.stderr)")
+        if !resumed.stderr.contains("nothing to do") {     // the last save cleans up what kills left
+            let left = try FileManager.default.contentsOfDirectory(atPath: checkpoint.deletingLastPathComponent().path)
+            #expect(!left.contains { $0.contains(".discarded-") || $0.hasSuffix(".partial") }, "left over: \(left.sorted())")
+        }
         let a = try #require(try Checkpoint.location(of: scratch.checkpoint("straight")))
         let b = try #require(try Checkpoint.location(of: checkpoint))
         for file in [Checkpoint.weightsFile, Checkpoint.stateFile] {

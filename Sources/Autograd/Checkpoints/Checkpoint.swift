@@ -6,7 +6,8 @@
 // Saving rotates three folders next to each other, each step a rename, so a kill at any moment
 // leaves a complete checkpoint on disk:
 //   1. both files are written into `<folder>.partial` (each file atomically, the JSON last);
-//   2. the old `<folder>.previous` is renamed away and deleted;
+//   2. the old `<folder>.previous` is renamed to `<folder>.discarded-<UUID>` and deleted (a
+//      copy whose deletion was interrupted is deleted by the next save);
 //   3. `<folder>` becomes `<folder>.previous` (the last good checkpoint stays beside the newest);
 //   4. `<folder>.partial` becomes `<folder>`.
 // `location(of:)` says which folder to read: `<folder>` when complete, else a complete
@@ -138,6 +139,11 @@ public enum Checkpoint {
             try fileManager.moveItem(at: folder, to: previous)
         }
         try fileManager.moveItem(at: partial, to: folder)
+        // Old `.previous` copies whose deletion an earlier save did not finish.
+        let parent = folder.deletingLastPathComponent(), stale = folder.lastPathComponent + ".discarded-"
+        for name in (try? fileManager.contentsOfDirectory(atPath: parent.path)) ?? [] where name.hasPrefix(stale) {
+            try? fileManager.removeItem(at: parent.appendingPathComponent(name))
+        }
     }
 
     /// Reads a checkpoint into `model`, `optimizer` and `ema` (strictly by name) and returns its
