@@ -33,7 +33,7 @@ struct ExportCommand: ParsableCommand {
             let model = try DDPMModel.load(from: checkpointURL, useEMA: !rawWeights)
             let dtype: SafetensorsDType = float32 ? .f32 : .f16
             var latentsPath = latents
-            if latentsPath == nil, DDPMTrainer.checkpointExists(at: checkpointURL),
+            if latentsPath == nil, try DDPMTrainer.checkpointExists(at: checkpointURL),
                case .latents(let path) = try DDPMTrainer.storedConfiguration(at: checkpointURL).data {
                 latentsPath = path
             }

@@ -3,8 +3,11 @@
 // trains to `--steps` total steps with a progress line (loss, images/s, ETA). Every
 // `--checkpoint-every` steps it writes the checkpoint atomically; every `--sample-every` steps a
 // grid of EMA samples (`samples/step-NNNNNN.png`, `samples/latest.png`) and the loss curve
-// (`loss.png`, `loss.csv`). Run folder layout:
+// (`loss.png`, `loss.csv`). A non-finite loss, gradient norm or weight stops the run with exit
+// status 1 and a message naming the step, the flags to change (--lr, --warmup) and the last good
+// checkpoint, which is kept: nothing non-finite is saved. Run folder layout:
 //   <output>/checkpoint/   training checkpoint (weights.safetensors, training.json)
+//   <output>/checkpoint.previous/  the checkpoint before it (see Checkpoint.swift)
 //   <output>/samples/      sample grids
 //   <output>/loss.png, loss.csv, command.txt
 
@@ -140,9 +143,10 @@ struct TrainCommand: ParsableCommand {
             let checkpoint = folder.appendingPathComponent("checkpoint")
             try FileManager.default.createDirectory(at: folder.appendingPathComponent("samples"), withIntermediateDirectories: true)
             let trainer: DDPMTrainer
-            if DDPMTrainer.checkpointExists(at: checkpoint) {
+            if let source = try Checkpoint.location(of: checkpoint) {
                 trainer = try DDPMTrainer.resume(from: checkpoint, configuration: configuration, dataset: dataset)
-                log("resuming \(checkpoint.path) at step \(trainer.step)")
+                log("resuming \(source.path) at step \(trainer.step)"
+                    + (source == checkpoint ? "" : " (the last save was interrupted; this is the newest complete copy)"))
             } else {
                 trainer = try DDPMTrainer(configuration: configuration, dataset: dataset)
                 log("new run in \(folder.path)")
@@ -180,8 +184,14 @@ struct TrainCommand: ParsableCommand {
         let clock = ContinuousClock()
         let start = clock.now
         var recent: [Float] = []
+        var savedStep: Int? = startStep > 0 ? startStep : nil
         while trainer.step < steps {
-            let loss = trainer.trainStep()
+            let loss: Float
+            do {
+                loss = try trainer.trainStep()
+            } catch let TrainingError.diverged(step, quantity, _, _) {
+                throw Diverged(step: step, quantity: quantity, command: self, savedStep: savedStep, checkpoint: checkpoint)
+            }
             recent.append(loss)
             if recent.count > 100 { recent.removeFirst() }
             let elapsed = (clock.now - start) / .seconds(1)
@@ -191,7 +201,12 @@ struct TrainCommand: ParsableCommand {
                                              trainer.step, loss, recent.count, mean, imagesPerSecond))
             let isLast = trainer.step == steps
             if trainer.step % checkpointEvery == 0 || isLast {
-                try trainer.save(to: checkpoint)
+                do {
+                    try trainer.save(to: checkpoint)
+                } catch let TrainingError.diverged(step, quantity, _, _) {
+                    throw Diverged(step: step, quantity: quantity, command: self, savedStep: savedStep, checkpoint: checkpoint)
+                }
+                savedStep = trainer.step
             }
             if (sampleEvery > 0 && trainer.step % sampleEvery == 0) || isLast {
                 try writeSamplesAndCurve(trainer, folder: folder, decoder: decoder)
@@ -238,6 +253,26 @@ struct TrainCommand: ParsableCommand {
         } catch {
             log("warning: could not draw the loss curve: \(error)")
         }
+    }
+}
+
+/// A run stopped by a NaN or infinity: what diverged, the flags to change and where the last
+/// good checkpoint is.
+struct Diverged: Error, CustomStringConvertible {
+    let step: Int
+    let quantity: String
+    let command: TrainCommand
+    let savedStep: Int?
+    let checkpoint: URL
+
+    var description: String {
+        let defaults = (try? TrainCommand.parse([])) ?? command
+        let kept = savedStep.map { "The last good checkpoint (step \($0)) is kept in \(checkpoint.path); nothing was saved after it." }
+            ?? "No checkpoint was saved: the run diverged before its first one."
+        return "training diverged at step \(step): \(quantity). The learning rate is likely too high for this model: "
+            + "--lr \(command.lr) with --warmup \(command.warmup) (the defaults are --lr \(defaults.lr) --warmup \(defaults.warmup)); "
+            + "lower --lr or lengthen --warmup. With a usual learning rate, check the data (--data \(command.data)) for extreme values. "
+            + kept
     }
 }
 

@@ -28,7 +28,7 @@ import Testing
         try Kernels.withMode(mode) {
             let trainer = try DDPMTrainer(configuration: TrainingTests.tinyConfiguration(classes: 3),
                                           dataset: TrainingTests.tinyDataset())
-            var losses = (0..<steps).map { _ in trainer.trainStep() }
+            var losses = try (0..<steps).map { _ in try trainer.trainStep() }
             let (x0, labels) = trainer.dataset.batch([0, 1, 2, 3])
             var g = TorchGenerator(seed: 5)
             let noise = g.randn(x0.shape)

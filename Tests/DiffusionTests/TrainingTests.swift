@@ -95,7 +95,7 @@ import Testing
             withoutGradients { trainer.loss(x0: data.inputs, labels: nil, timesteps: timesteps, noise: noise).value.item }
         }
         let before = fixedLoss()
-        for _ in 0..<40 { trainer.trainStep() }
+        for _ in 0..<40 { try trainer.trainStep() }
         let after = fixedLoss()
         #expect(trainer.step == 40)
         #expect(trainer.losses.count == 40 && trainer.losses.allSatisfy(\.isFinite))
@@ -121,14 +121,14 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let configuration = Self.tinyConfiguration(classes: 3)
         let straight = try DDPMTrainer(configuration: configuration, dataset: Self.tinyDataset())
-        for _ in 0..<5 { straight.trainStep() }
+        for _ in 0..<5 { try straight.trainStep() }
 
         let first = try DDPMTrainer(configuration: configuration, dataset: Self.tinyDataset())
-        for _ in 0..<2 { first.trainStep() }
+        for _ in 0..<2 { try first.trainStep() }
         try first.save(to: folder)
         let resumed = try DDPMTrainer.resume(from: folder, configuration: configuration, dataset: Self.tinyDataset())
         #expect(resumed.step == 2)
-        for _ in 0..<3 { resumed.trainStep() }
+        for _ in 0..<3 { try resumed.trainStep() }
 
         #expect(resumed.losses == straight.losses)
         let a = straight.model.stateDictionary(), b = resumed.model.stateDictionary()
@@ -141,7 +141,7 @@ import Testing
         let folder = Self.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let trainer = try DDPMTrainer(configuration: Self.tinyConfiguration(), dataset: Self.tinyDataset())
-        trainer.trainStep()
+        try trainer.trainStep()
         try trainer.save(to: folder)
         var other = Self.tinyConfiguration()
         other.learningRate = 5e-4
@@ -167,7 +167,7 @@ import Testing
         let folder = Self.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let trainer = try DDPMTrainer(configuration: Self.tinyConfiguration(), dataset: Self.tinyDataset())
-        for _ in 0..<3 { trainer.trainStep() }
+        for _ in 0..<3 { try trainer.trainStep() }
         let model = try DDPMModel(trainer: trainer)
         try model.export(to: folder.appendingPathComponent("f32"), dtype: .f32)
         try model.export(to: folder.appendingPathComponent("f16"))

@@ -72,6 +72,46 @@ public struct BatchSampler: Codable, Sendable, Equatable {
         order = drawOrder()
     }
 
+    enum CodingKeys: String, CodingKey {
+        case count, batchSize, shuffles, dropsLast, generator, order, position, epoch
+    }
+
+    /// Decodes a saved data order and validates it (`validate()`), so a damaged or edited
+    /// checkpoint cannot make `next()` read outside the data set.
+    /// - Throws: `DecodingError.dataCorrupted` naming the field that is wrong.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        count = try c.decode(Int.self, forKey: .count)
+        batchSize = try c.decode(Int.self, forKey: .batchSize)
+        shuffles = try c.decode(Bool.self, forKey: .shuffles)
+        dropsLast = try c.decode(Bool.self, forKey: .dropsLast)
+        generator = try c.decode(SplitMix64.self, forKey: .generator)
+        order = try c.decode([Int].self, forKey: .order)
+        position = try c.decode(Int.self, forKey: .position)
+        epoch = try c.decode(Int.self, forKey: .epoch)
+        if let problem = problem {
+            throw DecodingError.dataCorrupted(DecodingError.Context(
+                codingPath: decoder.codingPath, debugDescription: "invalid data order (sampler): \(problem)"))
+        }
+    }
+
+    /// What makes this state unusable, or nil: a count or batch size below 1, an order that is
+    /// not a permutation of 0..<count, a position outside 0...count, a negative epoch.
+    public var problem: String? {
+        if count < 1 { return "count \(count) must be at least 1" }
+        if batchSize < 1 { return "batchSize \(batchSize) must be at least 1" }
+        if order.count != count { return "order has \(order.count) indices but count is \(count)" }
+        var seen = [Bool](repeating: false, count: count)
+        for (i, index) in order.enumerated() {
+            guard (0..<count).contains(index) else { return "order[\(i)] = \(index) lies outside 0..<\(count)" }
+            guard !seen[index] else { return "order holds index \(index) twice (it must be a permutation of 0..<\(count))" }
+            seen[index] = true
+        }
+        if !(0...count).contains(position) { return "position \(position) lies outside 0...\(count)" }
+        if epoch < 0 { return "epoch \(epoch) is negative" }
+        return nil
+    }
+
     private mutating func drawOrder() -> [Int] {
         var indices = Array(0..<count)
         if shuffles { indices.shuffle(using: &generator) }

@@ -131,20 +131,22 @@ public struct DDPMModel {
             let file = try SafetensorsFile(contentsOf: folder.appendingPathComponent("unet/diffusion_pytorch_model.safetensors"))
             var weights: [String: Tensor] = [:]
             for name in file.names { weights[name] = try file.tensor(named: name) }
+            try requireFinite(weights, in: folder.appendingPathComponent("unet/diffusion_pytorch_model.safetensors"))
             try unet.loadStateDictionary(weights)
             var model = try DDPMModel(unet: unet, scheduler: scheduler)
             model.schedulerFile = try DiffusersSchedulerConfiguration(contentsOf: schedulerURL)
             return model
         }
-        if DDPMTrainer.checkpointExists(at: folder) {
+        if let source = try Checkpoint.location(of: folder) {
             let configuration = try DDPMTrainer.storedConfiguration(at: folder)
-            let source = fm.fileExists(atPath: folder.path) ? folder : folder.appendingPathExtension("previous")
-            let file = try SafetensorsFile(contentsOf: source.appendingPathComponent(Checkpoint.weightsFile))
+            let weightsURL = source.appendingPathComponent(Checkpoint.weightsFile)
+            let file = try SafetensorsFile(contentsOf: weightsURL)
             let prefix = useEMA ? "ema." : "model."
             var weights: [String: Tensor] = [:]
             for name in file.names where name.hasPrefix(prefix) {
                 weights[String(name.dropFirst(prefix.count))] = try file.tensor(named: name)
             }
+            try requireFinite(weights, in: weightsURL, prefix: prefix)
             let unet = try UNet2D(configuration: configuration.model, seed: 0)
             try unet.loadStateDictionary(weights)
             var isLatent = false
@@ -154,6 +156,19 @@ public struct DDPMModel {
                 prediction: configuration.prediction, clipSample: !isLatent))
         }
         throw TrainingError.invalidModel("no model at \(folder.path): expected an exported model folder (unet/config.json, unet/diffusion_pytorch_model.safetensors, scheduler/scheduler_config.json) or a training checkpoint folder (training.json, weights.safetensors)")
+    }
+
+    /// Throws `TrainingError.invalidModel` naming the first weight that holds NaN or infinity
+    /// (such a model samples a black image): a diverged run or a damaged file.
+    static func requireFinite(_ weights: [String: Tensor], in url: URL, prefix: String = "") throws {
+        for name in weights.keys.sorted() {
+            let bad = weights[name]!.nonFiniteCount
+            if bad > 0 {
+                throw TrainingError.invalidModel("\(url.path): weight \(prefix)\(name) holds \(bad) NaN or infinite value(s) of "
+                    + "\(weights[name]!.count); the training run had diverged or the file is damaged. Use an earlier "
+                    + "checkpoint (for a training run, <run>/checkpoint.previous) or retrain with a lower learning rate")
+            }
+        }
     }
 
     private static func decode<T: Decodable>(_ type: T.Type, from url: URL) throws -> T {
@@ -223,18 +238,58 @@ public struct DDPMModel {
     ///   - size: height and width (default: the model's `sample_size`).
     ///   - clipDenoised: clamp D(x, σ) to [−1, 1] (nil: `scheduler.clipSample`).
     ///   - samplerOptions: `eta` / `s_noise` for the sampler (an option it lacks is an error).
+    /// - Throws: `TrainingError.nonFiniteSample` at the first step whose state or denoised
+    ///   estimate holds NaN or infinity; the registry's and the schedule's errors for bad names.
     public func sample(count: Int, sampler name: String = "euler", steps: Int = 50, schedule: String? = nil,
                        seed: UInt64 = 0, classLabels: [Int]? = nil, guidanceScale: Double = 1, size: Int? = nil,
                        clipDenoised: Bool? = nil, samplerOptions: SamplerOptions = SamplerOptions(),
                        callback: SamplerCallback? = nil) throws -> Tensor {
         guard count >= 1 else { throw TrainingError.invalidOption("sample count must be at least 1, got \(count)") }
+        let sampled: Tensor
         if let className = DiffusersSchedulerPlan.className(matching: name), schedule == nil {
             guard samplerOptions.isEmpty else {
                 throw TrainingError.invalidOption("eta/s_noise apply to the k-diffusion samplers; \(className) runs as diffusers does (give a k-diffusion name or a schedule)")
             }
-            return try sampleAsDiffusers(className: className, count: count, steps: steps, seed: seed, classLabels: classLabels,
-                                         guidanceScale: guidanceScale, size: size, callback: callback)
+            sampled = try sampleAsDiffusers(className: className, count: count, steps: steps, seed: seed, classLabels: classLabels,
+                                            guidanceScale: guidanceScale, size: size,
+                                            callback: Self.checkingFiniteness(steps: steps, then: callback))
+        } else {
+            sampled = try sampleWithRegistry(count: count, sampler: name, steps: steps, schedule: schedule, seed: seed,
+                                             classLabels: classLabels, guidanceScale: guidanceScale, size: size,
+                                             clipDenoised: clipDenoised, samplerOptions: samplerOptions,
+                                             callback: Self.checkingFiniteness(steps: steps, then: callback))
         }
+        let bad = sampled.nonFiniteCount
+        if bad > 0 {
+            throw TrainingError.nonFiniteSample(step: steps, steps: steps, sigma: 0,
+                                                quantity: "\(bad) value(s) of the final samples are NaN or infinite")
+        }
+        return sampled
+    }
+
+    /// `callback` preceded by a check of the step's state x and denoised estimate: the first
+    /// NaN or infinity stops sampling with `TrainingError.nonFiniteSample` naming the step
+    /// where it appeared (as the Stable Diffusion pipeline does).
+    static func checkingFiniteness(steps: Int, then callback: SamplerCallback?) -> SamplerCallback {
+        { step in
+            let badX = step.x.nonFiniteCount
+            if badX > 0 {
+                throw TrainingError.nonFiniteSample(step: step.index + 1, steps: steps, sigma: step.sigma,
+                                                    quantity: "\(badX) value(s) of the sampler's state x are NaN or infinite "
+                                                        + (step.index == 0 ? "at the start" : "after step \(step.index)"))
+            }
+            let badDenoised = step.denoised.nonFiniteCount
+            if badDenoised > 0 {
+                throw TrainingError.nonFiniteSample(step: step.index + 1, steps: steps, sigma: step.sigma,
+                                                    quantity: "\(badDenoised) value(s) of the model's denoised estimate are NaN or infinite")
+            }
+            try callback?(step)
+        }
+    }
+
+    private func sampleWithRegistry(count: Int, sampler name: String, steps: Int, schedule: String?, seed: UInt64,
+                                    classLabels: [Int]?, guidanceScale: Double, size: Int?, clipDenoised: Bool?,
+                                    samplerOptions: SamplerOptions, callback: SamplerCallback?) throws -> Tensor {
         let choice = try SamplerRegistry.resolve(name)
         let sampler = try choice.name.applying(samplerOptions, to: choice.sampler)
         let scheduleName = schedule ?? choice.schedule?.rawValue

@@ -9,7 +9,10 @@
 // Randomness: one `TorchGenerator` (timesteps, noise, label dropout) and the `BatchSampler`'s
 // SplitMix64 (data order), both seeded from `configuration.seed` and stored in checkpoints, so
 // training N steps equals training k steps, saving, resuming and training N − k steps, bit for
-// bit. The EMA decay warms up as diffusers' `EMAModel`: 0 at the first update, then
+// bit. Divergence stops the run: the loss (every step) and the gradient norm are checked before
+// the optimizer step, so the weights keep their last finite values, and `save` refuses
+// non-finite weights, EMA or optimizer moments (`TrainingError.diverged`, naming the step).
+// The EMA decay warms up as diffusers' `EMAModel`: 0 at the first update, then
 // min(decay, (1 + n)/(10 + n)) at update n + 1.
 
 import Autograd
@@ -50,6 +53,12 @@ public final class DDPMTrainer {
         guard itemShape.count == 3, itemShape[0] == m.inChannels,
               itemShape[1] % m.downsamplingFactor == 0, itemShape[2] % m.downsamplingFactor == 0 else {
             throw TrainingError.invalidData("examples of shape \(itemShape) do not fit a UNet with \(m.inChannels) input channels and \(m.blockOutChannels.count) levels (need [\(m.inChannels), H, W] with H and W divisible by \(m.downsamplingFactor))")
+        }
+        let nonFinite = dataset.inputs.nonFiniteCount
+        if nonFinite > 0 {
+            let perItem = Swift.max(dataset.inputs.count / Swift.max(dataset.count, 1), 1)
+            let first = dataset.inputs.contiguous().withUnsafeBufferPointer { $0.firstIndex { !$0.isFinite }! } / perItem
+            throw TrainingError.invalidData("\(nonFinite) value(s) are NaN or infinite (the first in example \(first)); one would turn the whole model into NaN")
         }
         if let classes = configuration.classCount {
             guard classes >= 1, dataset.labels.allSatisfy({ (0..<classes).contains($0) }) else {
@@ -132,8 +141,10 @@ public final class DDPMTrainer {
     }
 
     /// One optimizer step on the next batch; returns its loss.
+    /// - Throws: `TrainingError.diverged` when the loss or the gradient norm is NaN or infinite;
+    ///   the step is then not taken (weights, optimizer state, EMA and `step` are unchanged).
     @discardableResult
-    public func trainStep() -> Float {
+    public func trainStep() throws -> Float {
         let indices = batches.next()
         let (x0, rawLabels) = dataset.batch(indices)
         let b = indices.count, T = UInt64(configuration.trainingTimesteps)
@@ -146,15 +157,37 @@ public final class DDPMTrainer {
         optimizer.learningRate = learningRate(at: step)
         optimizer.zeroGrad()
         let loss = self.loss(x0: x0, labels: labels, timesteps: timesteps, noise: noise)
+        let value = loss.value.item
+        guard value.isFinite else { throw diverged("the loss is \(value)") }
         loss.backward()
-        if let maxNorm = configuration.maxGradientNorm { clipGradientNorm(model.parameters, maxNorm: maxNorm) }
+        if let maxNorm = configuration.maxGradientNorm {
+            let norm = clipGradientNorm(model.parameters, maxNorm: maxNorm)
+            guard norm.isFinite else { throw diverged("the gradient norm is \(norm) (loss \(value))") }
+        }
         optimizer.step()
         step += 1
         ema.decay = Self.emaDecay(maximum: configuration.emaDecay, update: step)
         ema.update()
-        let value = loss.value.item
         losses.append(value)
         return value
+    }
+
+    private func diverged(_ quantity: String, atStep: Int? = nil) -> TrainingError {
+        .diverged(step: atStep ?? step + 1, quantity: quantity, learningRate: configuration.learningRate,
+                  warmupSteps: configuration.warmupSteps)
+    }
+
+    /// The first model weight, EMA weight or optimizer moment holding NaN or infinity, with the
+    /// count of such values, or nil when all are finite.
+    public func firstNonFiniteState() -> (name: String, count: Int)? {
+        var named: [(String, Tensor)] = model.namedParameters().map { ("model." + $0.0, $0.1.value) }
+        named += ema.shadows.sorted { $0.key < $1.key }.map { ("ema." + $0.key, $0.value) }
+        named += optimizer.stateTensors().sorted { $0.key < $1.key }.map { ("optimizer." + $0.key, $0.value) }
+        for (name, tensor) in named {
+            let bad = tensor.nonFiniteCount
+            if bad > 0 { return (name, bad) }
+        }
+        return nil
     }
 
     /// A fresh model holding the EMA weights (for sampling and export).
@@ -166,29 +199,36 @@ public final class DDPMTrainer {
 
     /// Writes a checkpoint folder atomically: weights, AdamW moments, EMA, step, generator and
     /// data-order states, and the loss history (`extra["losses"]`, base64 of Float32 bytes).
+    /// - Throws: `TrainingError.diverged` (nothing written) when a weight, EMA weight or
+    ///   optimizer moment holds NaN or infinity.
     public func save(to folder: URL) throws {
+        if let (name, count) = firstNonFiniteState() {
+            throw diverged("\(name) holds \(count) NaN or infinite value(s)", atStep: step)
+        }
         let lossBytes = losses.withUnsafeBufferPointer { Data(buffer: $0) }
         let state = CheckpointState(step: step, configuration: configuration, generator: generator.state, sampler: batches,
                                     extra: ["losses": lossBytes.base64EncodedString()])
         try Checkpoint.save(to: folder, model: model, optimizer: optimizer, ema: ema, state: state)
     }
 
-    /// Whether `folder` holds a checkpoint (or the `.previous` copy of an interrupted save).
-    public static func checkpointExists(at folder: URL) -> Bool {
-        let fm = FileManager.default
-        return fm.fileExists(atPath: folder.appendingPathComponent(Checkpoint.stateFile).path)
-            || fm.fileExists(atPath: folder.appendingPathExtension("previous").appendingPathComponent(Checkpoint.stateFile).path)
+    /// Whether `folder` holds a checkpoint (or a complete `.partial`/`.previous` copy, see
+    /// `Checkpoint.location(of:)`).
+    /// - Throws: `CheckpointError` for a folder that holds files but is not a complete checkpoint.
+    public static func checkpointExists(at folder: URL) throws -> Bool {
+        try Checkpoint.location(of: folder) != nil
     }
 
     /// The configuration stored in a checkpoint.
     public static func storedConfiguration(at folder: URL) throws -> DDPMTrainingConfiguration {
-        let previous = folder.appendingPathExtension("previous")
-        let source = FileManager.default.fileExists(atPath: folder.path) ? folder : previous
+        guard let source = try Checkpoint.location(of: folder) else {
+            throw TrainingError.invalidModel("no checkpoint at \(folder.path)")
+        }
         let url = source.appendingPathComponent(Checkpoint.stateFile)
         do {
-            return try JSONDecoder().decode(CheckpointState<DDPMTrainingConfiguration>.self, from: Data(contentsOf: url)).configuration
-        } catch {
-            throw TrainingError.invalidModel("\(url.path) is not a DDPM training checkpoint: \(error)")
+            let state: CheckpointState<DDPMTrainingConfiguration> = try Checkpoint.readState(url)
+            return state.configuration
+        } catch let error as CheckpointError {
+            throw TrainingError.invalidModel("\(url.path) is not a usable DDPM training checkpoint: \(error)")
         }
     }
 
@@ -210,6 +250,11 @@ public final class DDPMTrainer {
         }
         guard sampler.count == dataset.count else {
             throw TrainingError.invalidData("the checkpoint was trained on \(sampler.count) examples but the data set has \(dataset.count)")
+        }
+        guard sampler.batchSize == configuration.batchSize, sampler.dropsLast, sampler.shuffles else {
+            throw TrainingError.invalidModel("\(folder.path): the saved data order (batch size \(sampler.batchSize), "
+                + "shuffles \(sampler.shuffles), drops last \(sampler.dropsLast)) is not the one the trainer makes "
+                + "(batch size \(configuration.batchSize), shuffled, last partial batch dropped)")
         }
         trainer.generator = try TorchGenerator(state: generatorState)
         trainer.batches = sampler

@@ -152,6 +152,11 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case invalidData(String)
     /// A saved model or checkpoint that cannot be loaded.
     case invalidModel(String)
+    /// Training produced NaN or infinity at optimizer step `step` (1-based): `quantity` says
+    /// what ("the loss is nan", "ema.conv_in.weight holds 12 NaN or infinite values").
+    case diverged(step: Int, quantity: String, learningRate: Float, warmupSteps: Int)
+    /// Sampling produced NaN or infinity at sampler step `step` of `steps` (1-based).
+    case nonFiniteSample(step: Int, steps: Int, sigma: Double, quantity: String)
 
     /// What went wrong and what to do.
     public var description: String {
@@ -163,6 +168,15 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
                 + "\nresume with the same options, or choose a new output folder"
         case .invalidData(let s): return "unusable training data: \(s)"
         case .invalidModel(let s): return "cannot load the model: \(s)"
+        case let .diverged(step, quantity, learningRate, warmupSteps):
+            return "training diverged at step \(step): \(quantity). The likely cause is a learning rate too high "
+                + "for this model (learning rate \(learningRate), warmup \(warmupSteps) steps): lower it or warm up longer; "
+                + "with a usual learning rate, check the training data for extreme values. "
+                + "Nothing was saved after the last good checkpoint"
+        case let .nonFiniteSample(step, steps, sigma, quantity):
+            return "sampling produced NaN or infinity at step \(step) of \(steps) (sigma \(sigma)): \(quantity). "
+                + "The model's weights or the sampler's settings (steps, schedule, guidance) do not give a finite result; "
+                + "no image was written"
         }
     }
 }

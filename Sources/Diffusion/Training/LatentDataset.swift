@@ -34,15 +34,32 @@ public struct LatentDataset: Sendable {
     /// The metadata value of the `format` key.
     public static let formatName = "swiftdiffusion-latents"
 
+    /// The number of classes a labelled latents file may have: labels lie in 0..<65536. A
+    /// class-conditional model gets one embedding row per class (plus "no class"), so a label of
+    /// 10^9 would ask for 10^9 rows (hundreds of GB with the optimizer state) before training.
+    public static let maximumClassCount = 65_536
+
     /// Wraps latents, labels and their scaling factor.
-    /// - Throws: `TrainingError.invalidData` when the shapes do not fit or the factor is not
-    ///   positive and finite.
+    /// - Throws: `TrainingError.invalidData` when the shapes do not fit, a latent is NaN or
+    ///   infinite, a label lies outside 0..<`maximumClassCount`, or the factor is not positive
+    ///   and finite.
     public init(latents: Tensor, labels: [Int], scalingFactor: Double, metadata: [String: String] = [:]) throws {
         guard latents.rank == 4, latents.shape[0] > 0 else {
             throw TrainingError.invalidData("latents must be [N, C, h, w] with N > 0, got \(latents.shape)")
         }
         guard labels.count == latents.shape[0] else {
             throw TrainingError.invalidData("\(labels.count) labels for \(latents.shape[0]) latents")
+        }
+        if let i = labels.firstIndex(where: { !(0..<Self.maximumClassCount).contains($0) }) {
+            throw TrainingError.invalidData("label \(labels[i]) of latent \(i) lies outside 0..<\(Self.maximumClassCount) "
+                + "(a class-conditional model has one embedding row per class; labels are class indices 0, 1, 2, ...)")
+        }
+        let nonFinite = latents.nonFiniteCount
+        if nonFinite > 0 {
+            let perItem = latents.count / latents.shape[0]
+            let first = latents.contiguous().withUnsafeBufferPointer { $0.firstIndex { !$0.isFinite }! } / perItem
+            throw TrainingError.invalidData("\(nonFinite) latent value(s) are NaN or infinite (the first in latent \(first)); "
+                + "one would turn the whole model into NaN. Re-encode the images (diffuse encode-latents) or drop those latents")
         }
         guard scalingFactor.isFinite, scalingFactor > 0 else {
             throw TrainingError.invalidData("the scaling factor must be positive and finite, got \(scalingFactor)")
@@ -68,8 +85,8 @@ public struct LatentDataset: Sendable {
         if file.contains("labels") {
             if try file.info(named: "labels").dtype.isFloatingPoint {
                 let values = try file.tensor(named: "labels").scalars
-                guard values.allSatisfy({ $0 >= 0 && $0 < 0x1p24 && $0.rounded() == $0 }) else {
-                    throw TrainingError.invalidData("\(url.path): labels must be non-negative integers")
+                guard values.allSatisfy({ $0 >= 0 && $0 < Float(Self.maximumClassCount) && $0.rounded() == $0 }) else {
+                    throw TrainingError.invalidData("\(url.path): labels must be integers in 0..<\(Self.maximumClassCount)")
                 }
                 labels = values.map { Int($0) }
             } else {

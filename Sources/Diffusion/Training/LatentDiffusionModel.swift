@@ -211,6 +211,7 @@ public final class LatentDiffusionModel {
         let file = try SafetensorsFile(contentsOf: url)
         var tensors: [String: Tensor] = [:]
         for name in file.names { tensors[name] = try file.tensor(named: name) }
+        try DDPMModel.requireFinite(tensors, in: url)
         do {
             try decoder.loadStateDictionary(tensors)
         } catch let problems as StateDictionaryError {

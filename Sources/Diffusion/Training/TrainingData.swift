@@ -34,29 +34,9 @@ extension TrainingDataSource {
             let images = try ImageFolder.load(URL(fileURLWithPath: path), limit: limit)
             return LabelledDataset(inputs: images * 2 - 1, labels: Array(repeating: 0, count: images.shape[0]))
         case .latents(let path):
-            let file = try SafetensorsFile(contentsOf: URL(fileURLWithPath: path))
-            guard file.contains("latents") else {
-                throw TrainingError.invalidData("\(path) has no tensor named \"latents\" (expected [N, C, H, W]); it has: \(file.names.joined(separator: ", "))")
-            }
-            var latents = try file.tensor(named: "latents")
-            guard latents.rank == 4, latents.shape[0] > 0 else {
-                throw TrainingError.invalidData("\(path): latents must be [N, C, H, W], got \(latents.shape)")
-            }
-            var labels = Array(repeating: 0, count: latents.shape[0])
-            if file.contains("labels") {
-                if try file.info(named: "labels").dtype.isFloatingPoint {
-                    let values = try file.tensor(named: "labels").scalars
-                    guard values.allSatisfy({ $0 >= 0 && $0.rounded() == $0 }) else {
-                        throw TrainingError.invalidData("\(path): labels must be non-negative integers")
-                    }
-                    labels = values.map { Int($0) }
-                } else {
-                    labels = try file.integers(named: "labels")
-                }
-                guard labels.count == latents.shape[0] else {
-                    throw TrainingError.invalidData("\(path): \(labels.count) labels for \(latents.shape[0]) latents")
-                }
-            }
+            // Validated at load: shapes, labels in range, no NaN or infinite latent.
+            let set = try LatentDataset(contentsOf: URL(fileURLWithPath: path))
+            var (latents, labels) = (set.latents, set.labels)
             if let limit, limit < labels.count {
                 latents = latents.sliced(axis: 0, 0..<limit)
                 labels = Array(labels.prefix(limit))

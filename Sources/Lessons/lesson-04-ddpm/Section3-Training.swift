@@ -33,7 +33,7 @@ extension Lesson {
         let progress = ProgressBar(total: options.trainSteps, label: "training")
         let start = Date()
         for _ in 0..<options.trainSteps {
-            let loss = trainer.trainStep()
+            let loss = try trainer.trainStep()
             progress.advance(message: "loss \(format(Double(loss), digits: 4))")
         }
         progress.finish()
