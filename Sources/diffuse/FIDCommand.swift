@@ -28,9 +28,9 @@ struct FIDCommand: ParsableCommand {
     @Option(help: "Sampler: any registry name (k-diffusion, AUTOMATIC1111, diffusers).")
     var sampler: SamplerArgument = SamplerArgument(argument: "euler_ancestral")!
     @OptionGroup var sampling: SamplingOptions
-    @Option(help: "Number of images (generated, or drawn from the training set).")
+    @Option(parsing: .unconditional, help: "Number of images (generated, or drawn from the training set).")
     var count: Int = 1000
-    @Option(help: "Images generated per batch (the same seed and batch size give the same images).")
+    @Option(parsing: .unconditional, help: "Images generated per batch (the same seed and batch size give the same images).")
     var batchSize: Int = 100
     @OptionGroup var reference: FIDDataOptions
 

@@ -25,11 +25,11 @@ struct FIDSweepCommand: ParsableCommand {
     var steps: String = "5,10,20,50"
     @Option(help: "Sigma schedule for every sampler (default: the model's own timesteps).")
     var schedule: SigmaScheduleArgument?
-    @Option(help: "Images per configuration.")
+    @Option(parsing: .unconditional, help: "Images per configuration.")
     var count: Int = 500
-    @Option(help: "Seed of every configuration (and of the floor's choice of training images).")
+    @Option(parsing: .unconditional, help: "Seed of every configuration (and of the floor's choice of training images).")
     var seed: UInt64 = 0
-    @Option(help: "Images generated per batch.")
+    @Option(parsing: .unconditional, help: "Images generated per batch.")
     var batchSize: Int = 100
     @Option(help: "The CSV file to write (and to resume from).")
     var output: String

@@ -21,13 +21,13 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Sampler: a k-diffusion name (euler, dpmpp_2m, ...), an AUTOMATIC1111 label (\"DPM++ 2M Karras\") or a diffusers scheduler class.")
     var sampler: SamplerArgument = SamplerArgument(argument: "euler")!
     @OptionGroup var sampling: SamplingOptions
-    @Option(help: "Number of images.")
+    @Option(parsing: .unconditional, help: "Number of images.")
     var count: Int = 64
-    @Option(help: "Images per row of the grid (default: square).")
+    @Option(parsing: .unconditional, help: "Images per row of the grid (default: square).")
     var columns: Int?
     @Option(help: "Class label(s) for class-conditional models, comma-separated (one, or one per image).")
     var `class`: String?
-    @Option(help: "Classifier-free guidance scale for class-conditional models.")
+    @Option(parsing: .unconditional, help: "Classifier-free guidance scale for class-conditional models.")
     var guidance: Double = 3
     @Flag(help: "Do not clamp the denoised estimates to [-1, 1] (by default they are clamped when the scheduler config says clip_sample, as diffusers' DDPM does).")
     var noClip = false
@@ -37,8 +37,21 @@ struct SampleCommand: ParsableCommand {
     var output: String = "samples.png"
 
     func validate() throws {
-        if count < 1 { throw ValidationError("--count must be at least 1") }
-        if let columns, columns < 1 { throw ValidationError("--columns must be at least 1") }
+        if count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
+        if let columns, columns < 1 { throw ValidationError("--columns must be at least 1, got \(columns)") }
+    }
+
+    /// Refuses, before sampling, a `--count` whose images cannot be held in memory: the whole
+    /// batch runs at once, and the UNet's first level holds `blockOutChannels[0]` activations
+    /// per pixel per image (a lower bound of what sampling needs); a latent model's decoded
+    /// images are 8× the latent side.
+    func checkMemory(_ unet: UNet2DConfiguration, latentImageChannels: Int?) throws {
+        let side = Double(unet.sampleSize)
+        var bytesEach = 4 * side * side * Double(unet.blockOutChannels[0] + unet.inChannels)
+        if let channels = latentImageChannels { bytesEach += 4 * 64 * side * side * Double(channels) }
+        try ConfigurationLimits.checkMemory(count: count, bytesEach: bytesEach,
+                                            what: "images of \(unet.inChannels)x\(unet.sampleSize)x\(unet.sampleSize) (with the UNet's first-level activations)",
+                                            source: "--count")
     }
 
     func run() throws {
@@ -47,19 +60,23 @@ struct SampleCommand: ParsableCommand {
             let folder = URL(fileURLWithPath: model)
             let labels = try `class`.map { try parseIntegers($0, option: "--class") }
             let clock = ContinuousClock()
-            let start = clock.now
+            var start = clock.now
             let images: Tensor
             if LatentDiffusionModel.isLatentModel(at: folder) {
                 let loaded = try LatentDiffusionModel.load(from: folder, taesdFolder: vae.map { URL(fileURLWithPath: $0) })
+                try checkMemory(loaded.latentModel.unet.configuration, latentImageChannels: loaded.vae.outChannels)
+                start = clock.now
                 images = try loaded.sample(count: count, sampler: sampler, steps: steps, schedule: schedule, seed: seed,
                                            classLabels: labels, guidanceScale: guidance)
             } else {
                 let loaded = try DDPMModel.load(from: folder, useEMA: !rawWeights)
+                try checkMemory(loaded.unet.configuration, latentImageChannels: nil)
+                start = clock.now
                 images = try loaded.sample(count: count, sampler: sampler, steps: steps, schedule: schedule, seed: seed,
                                            classLabels: labels, guidanceScale: guidance, clipDenoised: noClip ? false : nil)
             }
             let seconds = (clock.now - start) / .seconds(1)
-            let side = columns ?? Int(Double(count).squareRoot().rounded(.up))
+            let side = min(columns ?? Int(Double(count).squareRoot().rounded(.up)), count)
             try PNG.write(imageGridFromModelRange(images, columns: side), to: URL(fileURLWithPath: output))
             print(String(format: "wrote %@: %d images, sampler %@, %d steps, seed %llu, %.1f s (%.3f s per step)",
                          output, count, sampler, steps, seed, seconds, seconds / Double(steps)))

@@ -103,11 +103,11 @@ struct SamplerArgument: ExpressibleByArgument, CustomStringConvertible {
 
 /// How the sampling commands (`sample`, `fid`) run a sampler: step count, schedule and seed.
 struct SamplingOptions: ParsableArguments {
-    @Option(help: "Sampler steps.")
+    @Option(parsing: .unconditional, help: "Sampler steps.")
     var steps: Int = 50
     @Option(help: "Sigma schedule (default: the model's own timesteps).")
     var schedule: SigmaScheduleArgument?
-    @Option(help: "Seed of the starting noise and of the sampler's noise (fid: batch b uses seed + b * 0x9E3779B97F4A7C15; with --real, of the choice of training images).")
+    @Option(parsing: .unconditional, help: "Seed of the starting noise and of the sampler's noise (fid: batch b uses seed + b * 0x9E3779B97F4A7C15; with --real, of the choice of training images).")
     var seed: UInt64 = 0
 
     /// The schedule name the library takes (nil: the model's own timesteps).

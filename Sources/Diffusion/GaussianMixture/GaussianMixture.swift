@@ -18,6 +18,15 @@ public struct GaussianMixture: Sendable, Equatable, Codable {
     /// Per-component standard deviations s_k > 0.
     public let stds: [Double]
 
+    /// The weights accepted (before normalization): positive, and within 24 orders of
+    /// magnitude of each other so that their sum and logarithms stay finite in Double.
+    public static let weightRange = 1e-12...1e12
+    /// The standard deviations accepted: squares and ratios stay finite in Double, and the
+    /// probability-flow solver's switch point 1e-2 · min s_k stays well above underflow.
+    public static let stdRange = 1e-6...1e6
+    /// The largest |coordinate| of a mean: squared distances stay finite in Double.
+    public static let meanLimit = 1e6
+
     /// The dimension of x.
     public var dimension: Int { means[0].count }
     /// The number of components.
@@ -33,9 +42,15 @@ public struct GaussianMixture: Sendable, Equatable, Codable {
         guard let d = means.first?.count, d > 0, means.allSatisfy({ $0.count == d }) else {
             throw DiffusionError.invalidMixture("means must all have the same positive dimension")
         }
-        guard weights.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw DiffusionError.invalidMixture("weights must be > 0") }
-        guard stds.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw DiffusionError.invalidMixture("stds must be > 0") }
-        guard means.allSatisfy({ $0.allSatisfy(\.isFinite) }) else { throw DiffusionError.invalidMixture("means must be finite") }
+        if let (k, w) = weights.enumerated().first(where: { !Self.weightRange.contains($0.1) }) {
+            throw DiffusionError.invalidMixture("weight \(k) is \(w), outside \(Self.weightRange.lowerBound)...\(Self.weightRange.upperBound)")
+        }
+        if let (k, std) = stds.enumerated().first(where: { !Self.stdRange.contains($0.1) }) {
+            throw DiffusionError.invalidMixture("std \(k) is \(std), outside \(Self.stdRange.lowerBound)...\(Self.stdRange.upperBound)")
+        }
+        if let (k, mean) = means.enumerated().first(where: { !$0.1.allSatisfy { $0.isFinite && Swift.abs($0) <= Self.meanLimit } }) {
+            throw DiffusionError.invalidMixture("mean \(k) is \(mean); every coordinate must be finite with |x| <= \(Self.meanLimit)")
+        }
         let total = weights.reduce(0, +)
         self.weights = weights.map { $0 / total }
         self.means = means

@@ -44,8 +44,10 @@ public struct LessonOutputOptions: ParsableArguments {
     }
 }
 
-/// Runs a lesson's body and turns a thrown error into a command-line error that names the
-/// problem (ArgumentParser prints it with the usage), instead of a crash or a raw dump.
+/// Runs a lesson's body: a usage error (`ValidationError`, from an option's check) passes through
+/// to ArgumentParser, which prints it with the usage and exits with 64; any other thrown error
+/// (a missing file, an impossible configuration, a failed figure) is printed as one
+/// `error: …` line naming the problem and the process exits with 1 — never a crash or a raw dump.
 public func runLesson(_ body: () throws -> Void) throws {
     do {
         try body()
@@ -56,7 +58,20 @@ public func runLesson(_ body: () throws -> Void) throws {
     } catch let error as ExitCode {
         throw error
     } catch {
-        throw ValidationError(String(describing: error))
+        FileHandle.standardError.write(Data("error: \(describeFileError(error))\n".utf8))
+        throw ExitCode.failure
+    }
+}
+
+/// Runs one statement of a top-level lesson script (lessons 01-03): a thrown error is printed as
+/// `error: …` and the process exits with 1 (an error escaping top-level code would be a crash).
+@discardableResult
+public func exitOnError<T>(_ body: () throws -> T) -> T {
+    do {
+        return try body()
+    } catch {
+        FileHandle.standardError.write(Data("error: \(describeFileError(error))\n".utf8))
+        exit(1)
     }
 }
 
