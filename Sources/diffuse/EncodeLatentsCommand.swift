@@ -37,7 +37,7 @@ struct EncodeLatentsCommand: ParsableCommand {
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if !(1...10_000).contains(batchSize) { throw ValidationError("--batch-size must lie in 1...10000 (images encoded at once), got \(batchSize)") }
         if let scalingFactor, !(scalingFactor > 0 && scalingFactor.isFinite) {
             throw ValidationError("--scaling-factor must be positive")
         }

@@ -43,10 +43,12 @@ struct FIDSweepCommand: ParsableCommand {
     static let floorModel = "fashion-mnist-train", floorSampler = "real-train"
 
     func validate() throws {
-        if count < 2 { throw ValidationError("--count must be at least 2") }
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if !(2...1_000_000).contains(count) { throw ValidationError("--count must lie in 2...1000000, got \(count)") }
+        if !(1...10_000).contains(batchSize) { throw ValidationError("--batch-size must lie in 1...10000 (images sampled at once), got \(batchSize)") }
         let stepCounts = try parseIntegers(steps, option: "--steps")
-        if stepCounts.isEmpty || stepCounts.contains(where: { $0 < 1 }) { throw ValidationError("--steps: give positive step counts") }
+        if stepCounts.isEmpty || stepCounts.contains(where: { !ConfigurationLimits.samplerSteps.contains($0) }) {
+            throw ValidationError("--steps: give step counts in 1...\(ConfigurationLimits.samplerSteps.upperBound), got \(steps)")
+        }
         if !output.hasSuffix(".csv") { throw ValidationError("--output must name a .csv file") }
     }
 

@@ -203,9 +203,12 @@ func runGeneration(_ o: GenerationOptions, kind: GenerationKind) throws {
     guard let prompt = o.prompt ?? stored?.prompt else { throw ValidationError("give --prompt (or --from-png)") }
     let steps = o.steps ?? stored?.steps ?? 20
     guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
+    guard steps <= ConfigurationLimits.samplerSteps.upperBound else {
+        throw ValidationError("--steps must be at most \(ConfigurationLimits.samplerSteps.upperBound), got \(steps)")
+    }
     let batch = o.batch ?? 1
-    guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
-    guard o.batchCount >= 1 else { throw ValidationError("--batch-count must be at least 1, got \(o.batchCount)") }
+    guard (1...64).contains(batch) else { throw ValidationError("--batch must lie in 1...64 (images generated at once), got \(batch)") }
+    guard (1...10_000).contains(o.batchCount) else { throw ValidationError("--batch-count must lie in 1...10000, got \(o.batchCount)") }
     let clipSkip = o.clipSkip ?? stored?.clipSkip ?? 1
     guard clipSkip >= 1 else { throw ValidationError("--clip-skip counts from 1 (the last layer), got \(clipSkip)") }
     guard o.vae == "full" || o.vae == "taesd" else { throw ValidationError("--vae must be full or taesd, got \(o.vae)") }

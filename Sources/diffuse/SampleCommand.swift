@@ -39,6 +39,7 @@ struct SampleCommand: ParsableCommand {
     func validate() throws {
         if count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
         if let columns, columns < 1 { throw ValidationError("--columns must be at least 1, got \(columns)") }
+        if !guidance.isFinite || abs(guidance) > 1000 { throw ValidationError("--guidance must be a finite scale in -1000...1000, got \(guidance)") }
     }
 
     /// Refuses, before sampling, a `--count` whose images cannot be held in memory: the whole

@@ -114,7 +114,10 @@ struct SamplingOptions: ParsableArguments {
     var scheduleName: String? { schedule?.rawValue }
 
     func validate() throws {
-        if steps < 1 { throw ValidationError("--steps must be at least 1") }
+        if steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
+        if steps > ConfigurationLimits.samplerSteps.upperBound {
+            throw ValidationError("--steps must be at most \(ConfigurationLimits.samplerSteps.upperBound), got \(steps)")
+        }
     }
 }
 

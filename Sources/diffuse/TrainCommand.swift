@@ -148,7 +148,7 @@ struct TrainCommand: ParsableCommand {
             // Image folders and latents decide channels and size.
             let item = Array(dataset.inputs.shape.dropFirst())
             guard item.count == 3, item[1] == item[2] else {
-                throw ValidationError("--data \(data): the examples are \(item.dropFirst().map(String.init).joined(separator: "x")) (height x width); the UNet trains on square images: crop or resize them to one square size first")
+                throw ValidationError("--data \(data): the examples are \(item.dropFirst().map { String($0) }.joined(separator: "x")) (height x width); the UNet trains on square images: crop or resize them to one square size first")
             }
             configuration.model.inChannels = item[0]
             configuration.model.outChannels = item[0]

@@ -112,12 +112,15 @@ struct FuzzTests {
             }
         }
         #expect(refused + built > 0)
+        print("fuzz: \(FuzzBudget.cases(300)) UNet configs: \(built) built and ran, \(refused) refused with a message")
     }
 
     @Test("scheduler_config.json: every mutation is refused with a message or plans every scheduler class")
     func schedulerConfigurations() throws {
         var m = Mutator(seed: FuzzBudget.seed &+ 1)
         let classes = ["DDPMScheduler", "DDIMScheduler", "EulerDiscreteScheduler", "DPMSolverMultistepScheduler", "PNDMScheduler"]
+        var planned = 0, refused = 0
+        defer { print("fuzz: \(FuzzBudget.cases(300)) scheduler configs: \(planned) planned, \(refused) refused with a message") }
         for _ in 0..<FuzzBudget.cases(300) {
             let data = jsonText(mutated(tinySchedulerFields, &m))
             let text = String(decoding: data, as: UTF8.self)
@@ -125,11 +128,13 @@ struct FuzzTests {
             do {
                 let configuration = try DiffusersSchedulerConfiguration(json: data)
                 let schedule = try configuration.makeNoiseSchedule()
-                #expect(schedule.sigmas.allSatisfy(\.isFinite), "\(text)")
+                #expect(schedule.sigmas.allSatisfy { $0.isFinite }, "\(text)")
                 let plan = try DiffusersSchedulerPlan(className: m.pick(classes), configuration: configuration, steps: steps)
                 #expect(plan.sigmas.allSatisfy { $0.isFinite && $0 >= 0 }, "\(text), \(steps) steps")
+                planned += 1
             } catch {
                 expectMessage(error, "\(text), \(steps) steps")
+                refused += 1
             }
         }
     }
@@ -138,6 +143,8 @@ struct FuzzTests {
     func mixtures() throws {
         var m = Mutator(seed: FuzzBudget.seed &+ 2)
         let numbers = ["1e308", "-1e308", "1e-300", "0", "-1", "1e6", "1e7", "1e-6", "1e-7", "1e12", "1e13", "1e-12", "nan", "\"x\"", "null", "0.3"]
+        var solved = 0, refused = 0
+        defer { print("fuzz: \(FuzzBudget.cases(120)) mixtures: \(solved) solved, \(refused) refused with a message") }
         for _ in 0..<FuzzBudget.cases(120) {
             var slots = ["0.5", "0.5", "-1", "0", "1", "0", "0.3", "0.3"]
             for _ in 0...m.int(3) { slots[m.int(slots.count)] = m.pick(numbers) }
@@ -145,9 +152,11 @@ struct FuzzTests {
             do {
                 let mixture = try GaussianMixture(json: Data(json.utf8))
                 let end = try mixture.solveProbabilityFlow(from: [3, -2], sigma: 80, to: 0)
-                #expect(end.allSatisfy(\.isFinite), "\(json)")
+                #expect(end.allSatisfy { $0.isFinite }, "\(json)")
+                solved += 1
             } catch {
                 expectMessage(error, json)
+                refused += 1
             }
         }
     }
@@ -163,6 +172,8 @@ struct FuzzTests {
         let headerLength = Int(original.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
         var m = Mutator(seed: FuzzBudget.seed &+ 3)
         let file = folder.appendingPathComponent("case.safetensors")
+        var read = 0, refused = 0
+        defer { print("fuzz: \(FuzzBudget.cases(300)) safetensors files: \(read) read, \(refused) refused with a message") }
         for _ in 0..<FuzzBudget.cases(300) {
             var bytes = [UInt8](original)
             switch m.int(4) {
@@ -197,8 +208,10 @@ struct FuzzTests {
             do {
                 let opened = try SafetensorsFile(contentsOf: file)
                 for name in opened.names { _ = try opened.tensor(named: name) }
+                read += 1
             } catch {
                 expectMessage(error, "safetensors mutation")
+                refused += 1
             }
         }
     }
@@ -208,6 +221,8 @@ struct FuzzTests {
         var generator = SplitMix64(seed: 5)
         let original = [UInt8](try PNG.encode(generator.uniform([1, 8, 8])))
         var m = Mutator(seed: FuzzBudget.seed &+ 4)
+        var decoded = 0, refused = 0
+        defer { print("fuzz: \(FuzzBudget.cases(300)) PNG files: \(decoded) decoded, \(refused) refused with a message") }
         for _ in 0..<FuzzBudget.cases(300) {
             var bytes = original
             switch m.int(3) {
@@ -225,8 +240,10 @@ struct FuzzTests {
             do {
                 let image = try PNG.decode(Data(bytes), maxPixels: 4096 * 4096)
                 #expect(image.rank == 3)
+                decoded += 1
             } catch {
                 expectMessage(error, "PNG mutation")
+                refused += 1
             }
         }
     }
@@ -246,10 +263,11 @@ struct FuzzTests {
         let trainOptions = ["--limit", "--groups", "--head-dim", "--timesteps", "--batch-size", "--lr", "--warmup", "--layers-per-block",
                             "--channels", "--attention-levels", "--dropout", "--ema-decay", "--max-grad-norm", "--checkpoint-every",
                             "--sample-count", "--sample-steps", "--weight-decay", "--seed"]
-        var statuses: [Int32: Int] = [:]
+        var statuses: [String: Int] = [:]
         for index in 0..<FuzzBudget.cases(24) {
             let out = folder.appendingPathComponent("out-\(index).png").path
             var arguments: [String]
+            let family = ["sample option", "sample mutated model", "export mutated model", "train option"][index % 4]
             switch index % 4 {
             case 0:   // sample with one hostile option
                 let option = m.pick(sampleOptions)
@@ -284,9 +302,9 @@ struct FuzzTests {
                 #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("NSCocoaErrorDomain"),
                         "\(command): \(result.stderr.suffix(2000))")
             }
-            statuses[result.status, default: 0] += 1
+            statuses["\(family): exit \(result.status)", default: 0] += 1
         }
-        print("fuzz: \(FuzzBudget.cases(24)) diffuse runs, exit statuses \(statuses.sorted { $0.key < $1.key })")
+        print("fuzz: \(FuzzBudget.cases(24)) diffuse runs: " + statuses.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
     }
 }
 
@@ -331,7 +349,7 @@ func runProcess(_ executable: URL, _ arguments: [String], timeout: Double, direc
     let workingDirectory = try directory ?? temporaryFolder("fuzz-cwd")
     process.currentDirectoryURL = workingDirectory
     let errorFile = workingDirectory.appendingPathComponent(".stderr-\(UUID().uuidString)")
-    FileManager.default.createFile(atPath: errorFile.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
     let handle = try FileHandle(forWritingTo: errorFile)
     process.standardError = handle
     process.standardOutput = FileHandle.nullDevice

@@ -145,9 +145,10 @@ struct FigureRenderTests {
         }
     }
 
-    /// A figure gnuplot cannot draw (a 0x0 canvas: "size: out of range", exit status 1; gnuplot
-    /// has already created its output file, empty) leaves the file under the final name as it
-    /// was, no temporary file beside it, and an error naming the final name.
+    /// A figure gnuplot cannot draw (a 40000x40000 canvas: "Cairo is unhappy: invalid value",
+    /// exit status 1, after gnuplot has created its output file, empty — as on a full disk)
+    /// leaves the file under the final name as it was, no temporary file beside it, and an
+    /// error naming the final name.
     @Test(.enabled(if: Gnuplot.isAvailable, Comment(rawValue: skipMessage)))
     func aFailedDrawingLeavesTheFigureFileUnchanged() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("figure-fail-\(UUID().uuidString)")
@@ -157,7 +158,7 @@ struct FigureRenderTests {
         let previous = Data("the previous figure".utf8)
         try previous.write(to: url)
         #expect {
-            try Figure(Plot(title: "t"), width: 0, height: 0).savePNG(to: url)
+            try Figure(Plot(title: "t"), width: 40_000, height: 40_000).savePNG(to: url)
         } throws: { error in
             guard let error = error as? PlotError, case .figureFailed(let path, _) = error else { return false }
             return path == url.path && error.description.contains("loss.png") && !error.description.contains(".tmp")

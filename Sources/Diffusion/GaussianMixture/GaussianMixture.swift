@@ -42,14 +42,14 @@ public struct GaussianMixture: Sendable, Equatable, Codable {
         guard let d = means.first?.count, d > 0, means.allSatisfy({ $0.count == d }) else {
             throw DiffusionError.invalidMixture("means must all have the same positive dimension")
         }
-        if let (k, w) = weights.enumerated().first(where: { !Self.weightRange.contains($0.1) }) {
-            throw DiffusionError.invalidMixture("weight \(k) is \(w), outside \(Self.weightRange.lowerBound)...\(Self.weightRange.upperBound)")
+        if let bad = weights.enumerated().first(where: { !Self.weightRange.contains($0.element) }) {
+            throw DiffusionError.invalidMixture("weight \(bad.offset) is \(bad.element), outside \(Self.weightRange.lowerBound)...\(Self.weightRange.upperBound)")
         }
-        if let (k, std) = stds.enumerated().first(where: { !Self.stdRange.contains($0.1) }) {
-            throw DiffusionError.invalidMixture("std \(k) is \(std), outside \(Self.stdRange.lowerBound)...\(Self.stdRange.upperBound)")
+        if let bad = stds.enumerated().first(where: { !Self.stdRange.contains($0.element) }) {
+            throw DiffusionError.invalidMixture("std \(bad.offset) is \(bad.element), outside \(Self.stdRange.lowerBound)...\(Self.stdRange.upperBound)")
         }
-        if let (k, mean) = means.enumerated().first(where: { !$0.1.allSatisfy { $0.isFinite && Swift.abs($0) <= Self.meanLimit } }) {
-            throw DiffusionError.invalidMixture("mean \(k) is \(mean); every coordinate must be finite with |x| <= \(Self.meanLimit)")
+        if let bad = means.enumerated().first(where: { !$0.element.allSatisfy { $0.isFinite && Swift.abs($0) <= Self.meanLimit } }) {
+            throw DiffusionError.invalidMixture("mean \(bad.offset) is \(bad.element); every coordinate must be finite with |x| <= \(Self.meanLimit)")
         }
         let total = weights.reduce(0, +)
         self.weights = weights.map { $0 / total }

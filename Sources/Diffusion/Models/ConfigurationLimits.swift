@@ -79,9 +79,10 @@ public enum ConfigurationLimits {
             + "at most \(fit) fit in this machine's \(formatBytes(budget)) of memory")
     }
 
-    /// A byte count in B, kB, MB, GB, TB, PB or EB with three significant digits.
+    /// A byte count in B, kB, MB, GB, TB, PB, EB, ZB or YB with three significant digits
+    /// (beyond, in bytes with an exponent).
     public static func formatBytes(_ bytes: Double) -> String {
-        let units = ["B", "kB", "MB", "GB", "TB", "PB", "EB"]
+        let units = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
         var value = bytes, unit = 0
         while value >= 1000, unit < units.count - 1 { value /= 1000; unit += 1 }
         if value >= 1000 { return String(format: "%.3g", bytes) + " B" }

@@ -199,7 +199,7 @@ public struct UNet2DConfiguration: Codable, Equatable, Sendable {
     /// convolutions of every ResNet block, down and up), computed in Double so that no
     /// configuration overflows; used to refuse, before allocating, a network that cannot fit.
     public var minimumParameterCount: Int {
-        let convolutions = Double(2 * layersPerBlock + 1) * 2          // down: layers, up: layers + 1; two convs each
+        let convolutions = (2 * Double(layersPerBlock) + 1) * 2        // down: layers, up: layers + 1; two convs each
         let total = blockOutChannels.reduce(0.0) { $0 + convolutions * 9 * Double($1) * Double($1) }
         return total < 1e18 ? Int(total) : Int(1e18)
     }

@@ -25,7 +25,7 @@ public struct LessonOutputOptions: ParsableArguments {
 
     /// The options parsed from the command line (for lessons without options of their own);
     /// `--help` prints them, a bad option exits with its message.
-    public static func parseCommandLine() -> LessonOutputOptions { parseOrExit() }
+    public static func parseCommandLine() -> LessonOutputOptions { LessonCommand.parseOrExit().options }
 
     /// The output folder as the user named it (relative paths stay relative, for the page):
     /// `--out`, or `out/lesson-NN` for the lesson whose page is `NN-topic`.
@@ -42,6 +42,16 @@ public struct LessonOutputOptions: ParsableArguments {
         Report(slug: slug, title: title, directory: docs ? nil : directory(slug: slug),
                command: docs ? "swift run -c release \(lesson) --docs" : nil, callerFile: callerFile)
     }
+}
+
+/// The command line of a lesson without options of its own (`--out`, `--docs`, `--help`),
+/// named after the executable in its help.
+struct LessonCommand: ParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: URL(fileURLWithPath: CommandLine.arguments.first ?? "lesson").lastPathComponent)
+    }
+
+    @OptionGroup var options: LessonOutputOptions
 }
 
 /// Runs a lesson's body: a usage error (`ValidationError`, from an option's check) passes through

@@ -41,10 +41,10 @@ struct Options: ParsableCommand {
     @OptionGroup var lessonOutput: LessonOutputOptions
 
     func validate() throws {
-        guard epochs > 0 else { throw ValidationError("--epochs takes a positive integer") }
-        guard batchSize > 0 else { throw ValidationError("--batch-size takes a positive integer") }
-        if let limit, limit <= 0 { throw ValidationError("--limit takes a positive integer") }
-        guard learningRate > 0 else { throw ValidationError("--learning-rate takes a positive number") }
+        guard (1...1000).contains(epochs) else { throw ValidationError("--epochs must lie in 1...1000, got \(epochs)") }
+        guard (1...60_000).contains(batchSize) else { throw ValidationError("--batch-size must lie in 1...60000, got \(batchSize)") }
+        if let limit, limit <= 0 { throw ValidationError("--limit takes a positive integer, got \(limit)") }
+        guard learningRate.isFinite, learningRate > 0 else { throw ValidationError("--learning-rate takes a finite positive number, got \(learningRate)") }
         if let output, !overwrite, FileManager.default.fileExists(atPath: output) {
             throw ValidationError("\(output) exists; add --overwrite to replace it, or choose another --output")
         }

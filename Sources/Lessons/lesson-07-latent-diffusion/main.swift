@@ -62,7 +62,8 @@ struct Lesson07: ParsableCommand {
     var docs: Bool { output.docs }
 
     func validate() throws {
-        guard liveSteps >= 1 else { throw ValidationError("--live-steps must be at least 1") }
+        guard (1...1000).contains(liveSteps) else { throw ValidationError("--live-steps must lie in 1...1000, got \(liveSteps)") }
+        guard liveCount <= 10_000 else { throw ValidationError("--live-count must be at most 10000, got \(liveCount)") }
         guard liveCount >= 16 else { throw ValidationError("--live-count must be at least 16 (a covariance of 128 features needs many images; the sweep used 500)") }
     }
 

@@ -48,8 +48,8 @@ struct Lesson08: ParsableCommand {
     @OptionGroup var output: LessonOutputOptions
 
     func validate() throws {
-        guard steps >= 2 else { throw ValidationError("--steps must be at least 2, got \(steps)") }
-        if let size { guard size > 0 else { throw ValidationError("--size must be positive, got \(size)") } }
+        guard (2...1000).contains(steps) else { throw ValidationError("--steps must lie in 2...1000, got \(steps)") }
+        if let size { guard (8...2048).contains(size) else { throw ValidationError("--size must lie in 8...2048 pixels, got \(size)") } }
         guard guidance.isFinite, guidance >= 1 else { throw ValidationError("--guidance must be at least 1, got \(guidance)") }
     }
 

@@ -28,26 +28,41 @@ public func describeFileError(_ error: any Error) -> String {
 }
 
 /// The reason of a file error without its path: the underlying system error's text
-/// (`strerror`), or the Cocoa error's kind when there is none.
+/// (`strerror`), else what the file system says about the error's path (missing, a folder,
+/// unreadable), else the Cocoa error's kind.
 public func fileErrorReason(_ error: any Error) -> String {
     let nsError = error as NSError
     if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-        return String(cString: strerror(Int32(underlying.code)))
+        return systemMessage(Int32(underlying.code))
     }
-    if nsError.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(nsError.code))) }
+    if nsError.domain == NSPOSIXErrorDomain { return systemMessage(Int32(nsError.code)) }
     if let cocoa = error as? CocoaError {
+        let isWrite = (512..<1024).contains(cocoa.code.rawValue)
+        if !isWrite, let path = cocoa.filePath ?? cocoa.url?.path, let reason = fileSystemReason(path) { return reason }
         switch cocoa.code {
-        case .fileNoSuchFile, .fileReadNoSuchFile: return "no such file or directory"
-        case .fileReadNoPermission, .fileWriteNoPermission: return "permission denied"
+        case .fileNoSuchFile, .fileReadNoSuchFile: return systemMessage(ENOENT)
+        case .fileReadNoPermission, .fileWriteNoPermission: return systemMessage(EACCES)
         case .fileReadTooLarge: return "the file is too large to read into memory"
         case .fileReadCorruptFile: return "the file is corrupt"
         case .fileReadInapplicableStringEncoding: return "the file is not valid text in the expected encoding"
-        case .fileWriteOutOfSpace: return "no space left on the device"
-        case .fileWriteVolumeReadOnly: return "the volume is read-only"
-        case .fileWriteFileExists: return "a file already exists there"
-        default:
-            return "it is not a readable regular file (a folder, a device, or unreadable; Foundation error \(cocoa.code.rawValue))"
+        case .fileWriteOutOfSpace: return systemMessage(ENOSPC)
+        case .fileWriteVolumeReadOnly: return systemMessage(EROFS)
+        case .fileWriteFileExists: return systemMessage(EEXIST)
+        default: return isWrite ? "the file could not be written" : "the file could not be read"
         }
     }
     return nsError.localizedDescription
+}
+
+/// The system's text for an errno value ("No such file or directory").
+private func systemMessage(_ code: Int32) -> String { String(cString: strerror(code)) }
+
+/// Why `path` cannot be read, from the file system: missing, a folder, or not readable; nil
+/// when it looks like a readable file.
+private func fileSystemReason(_ path: String) -> String? {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return systemMessage(ENOENT) }
+    if isDirectory.boolValue { return systemMessage(EISDIR) }
+    if !FileManager.default.isReadableFile(atPath: path) { return systemMessage(EACCES) }
+    return nil
 }
