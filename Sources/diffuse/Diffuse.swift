@@ -9,6 +9,7 @@
 
 import ArgumentParser
 import Foundation
+import Tensor
 
 /// The root command.
 @main
@@ -30,7 +31,7 @@ func reportingErrors(_ body: () throws -> Void) throws {
     } catch let error as CleanExit {
         throw error
     } catch {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        FileHandle.standardError.write(Data("error: \(describeFileError(error))\n".utf8))
         throw ExitCode.failure
     }
 }

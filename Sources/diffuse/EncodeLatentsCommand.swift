@@ -22,11 +22,11 @@ struct EncodeLatentsCommand: ParsableCommand {
     var taesd: String = "../shared/weights/taesd-sd1"
     @Option(help: "Fashion-MNIST folder (default: $FASHION_MNIST_DIR or the Debian package's folder).")
     var fashionMnist: String?
-    @Option(help: "Encode only the first N training images.")
+    @Option(parsing: .unconditional, help: "Encode only the first N training images.")
     var limit: Int?
-    @Option(help: "Images per encoder batch.")
+    @Option(parsing: .unconditional, help: "Images per encoder batch.")
     var batchSize: Int = 200
-    @Option(help: "Scaling factor to store the latents at (default: 1/std if the std is outside [0.8, 1.25], else 1).")
+    @Option(parsing: .unconditional, help: "Scaling factor to store the latents at (default: 1/std if the std is outside [0.8, 1.25], else 1).")
     var scalingFactor: Double?
     @Flag(help: "Store Float16 instead of Float32.")
     var float16 = false
@@ -37,7 +37,7 @@ struct EncodeLatentsCommand: ParsableCommand {
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if !(1...10_000).contains(batchSize) { throw ValidationError("--batch-size must lie in 1...10000 (images encoded at once), got \(batchSize)") }
         if let scalingFactor, !(scalingFactor > 0 && scalingFactor.isFinite) {
             throw ValidationError("--scaling-factor must be positive")
         }

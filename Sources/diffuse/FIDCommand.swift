@@ -28,17 +28,17 @@ struct FIDCommand: ParsableCommand {
     @Option(help: "Sampler: any registry name (k-diffusion, AUTOMATIC1111, diffusers).")
     var sampler: SamplerArgument = SamplerArgument(argument: "euler_ancestral")!
     @OptionGroup var sampling: SamplingOptions
-    @Option(help: "Number of images (generated, or drawn from the training set).")
+    @Option(parsing: .unconditional, help: "Number of images (generated, or drawn from the training set).")
     var count: Int = 1000
-    @Option(help: "Images generated per batch (the same seed and batch size give the same images).")
+    @Option(parsing: .unconditional, help: "Images generated per batch (the same seed and batch size give the same images).")
     var batchSize: Int = 100
     @OptionGroup var reference: FIDDataOptions
 
     func validate() throws {
         if (model == nil) == (real == nil) { throw ValidationError("give exactly one of --model <folder> and --real train") }
         if let real, real != "train" { throw ValidationError("--real \(real): only `train` is supported (the test set is the reference)") }
-        if count < 2 { throw ValidationError("--count must be at least 2 (a covariance needs two images)") }
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if !(2...1_000_000).contains(count) { throw ValidationError("--count must lie in 2...1000000 (a covariance needs two images), got \(count)") }
+        if !(1...10_000).contains(batchSize) { throw ValidationError("--batch-size must lie in 1...10000 (images sampled at once), got \(batchSize)") }
     }
 
     func run() throws {

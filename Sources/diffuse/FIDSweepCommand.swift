@@ -25,11 +25,11 @@ struct FIDSweepCommand: ParsableCommand {
     var steps: String = "5,10,20,50"
     @Option(help: "Sigma schedule for every sampler (default: the model's own timesteps).")
     var schedule: SigmaScheduleArgument?
-    @Option(help: "Images per configuration.")
+    @Option(parsing: .unconditional, help: "Images per configuration.")
     var count: Int = 500
-    @Option(help: "Seed of every configuration (and of the floor's choice of training images).")
+    @Option(parsing: .unconditional, help: "Seed of every configuration (and of the floor's choice of training images).")
     var seed: UInt64 = 0
-    @Option(help: "Images generated per batch.")
+    @Option(parsing: .unconditional, help: "Images generated per batch.")
     var batchSize: Int = 100
     @Option(help: "The CSV file to write (and to resume from).")
     var output: String
@@ -43,10 +43,12 @@ struct FIDSweepCommand: ParsableCommand {
     static let floorModel = "fashion-mnist-train", floorSampler = "real-train"
 
     func validate() throws {
-        if count < 2 { throw ValidationError("--count must be at least 2") }
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if !(2...1_000_000).contains(count) { throw ValidationError("--count must lie in 2...1000000, got \(count)") }
+        if !(1...10_000).contains(batchSize) { throw ValidationError("--batch-size must lie in 1...10000 (images sampled at once), got \(batchSize)") }
         let stepCounts = try parseIntegers(steps, option: "--steps")
-        if stepCounts.isEmpty || stepCounts.contains(where: { $0 < 1 }) { throw ValidationError("--steps: give positive step counts") }
+        if stepCounts.isEmpty || stepCounts.contains(where: { !ConfigurationLimits.samplerSteps.contains($0) }) {
+            throw ValidationError("--steps: give step counts in 1...\(ConfigurationLimits.samplerSteps.upperBound), got \(steps)")
+        }
         if !output.hasSuffix(".csv") { throw ValidationError("--output must name a .csv file") }
     }
 

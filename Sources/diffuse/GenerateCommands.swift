@@ -24,25 +24,25 @@ struct GenerationOptions: ParsableArguments {
     var prompt: String?
     @Option(help: "The negative prompt (default: none, i.e. the empty prompt).")
     var negativePrompt: String?
-    @Option(help: "Sampler steps (default 20).")
+    @Option(parsing: .unconditional, help: "Sampler steps (default 20).")
     var steps: Int?
     @Option(help: "Sampler: a k-diffusion name (euler_ancestral, dpmpp_2m, ...), an AUTOMATIC1111 label (\"Euler a\", \"DPM++ 2M Karras\") or a diffusers scheduler class (EulerDiscreteScheduler, ...; run as diffusers runs it). Default \"Euler a\".")
     var sampler: String?
     @Option(help: "Sigma schedule for k-diffusion samplers: karras, exponential, polyexponential, vp, linear (default: the uniform discrete schedule).")
     var schedule: String?
-    @Option(help: "Classifier-free guidance scale (default 7.5; 1 or less turns guidance off).")
+    @Option(parsing: .unconditional, help: "Classifier-free guidance scale (default 7.5; 1 or less turns guidance off).")
     var cfg: Double?
-    @Option(help: "Seed of the PyTorch-compatible generator (default 0): the same seed gives diffusers' latents on CPU.")
+    @Option(parsing: .unconditional, help: "Seed of the PyTorch-compatible generator (default 0): the same seed gives diffusers' latents on CPU.")
     var seed: UInt64?
-    @Option(help: "Image width: a multiple of 8 for SD 1.x/2.x (the VAE's factor); default 512, or the init image's.")
+    @Option(parsing: .unconditional, help: "Image width: a multiple of 8 for SD 1.x/2.x (the VAE's factor); default 512, or the init image's.")
     var width: Int?
-    @Option(help: "Image height: a multiple of 8 for SD 1.x/2.x; default 512, or the init image's.")
+    @Option(parsing: .unconditional, help: "Image height: a multiple of 8 for SD 1.x/2.x; default 512, or the init image's.")
     var height: Int?
-    @Option(help: "Images generated together (batch size, default 1); files are numbered when more than one.")
+    @Option(parsing: .unconditional, help: "Images generated together (batch size, default 1); files are numbered when more than one.")
     var batch: Int?
-    @Option(help: "Batches run one after the other, batch k with seed + k (default 1).")
+    @Option(parsing: .unconditional, help: "Batches run one after the other, batch k with seed + k (default 1).")
     var batchCount: Int = 1
-    @Option(help: "AUTOMATIC1111's clip skip: 1 = the text encoder's last layer (default), 2 = the one before, ...")
+    @Option(parsing: .unconditional, help: "AUTOMATIC1111's clip skip: 1 = the text encoder's last layer (default), 2 = the one before, ...")
     var clipSkip: Int?
     @Option(name: .customLong("out"), help: "Output PNG (default: txt2img.png, img2img.png or inpaint.png).")
     var output: String?
@@ -52,7 +52,7 @@ struct GenerationOptions: ParsableArguments {
     var vae: String = "full"
     @Option(help: "Folder with taesd_decoder.safetensors (default: ../shared/weights/taesd-sd1 or $SWIFTDIFFUSION_SHARED/weights/taesd-sd1).")
     var taesd: String?
-    @Option(help: "Write a preview of the current estimate every N steps (0: none).")
+    @Option(parsing: .unconditional, help: "Write a preview of the current estimate every N steps (0: none).")
     var previewEvery: Int = 0
     @Option(help: "Preview PNG (default: the output name with -preview).")
     var preview: String?
@@ -80,7 +80,7 @@ struct ImageToImageCommand: ParsableCommand {
     @OptionGroup var options: GenerationOptions
     @Option(help: "The init image (PNG); resized to cover the requested size and centre-cropped if it differs.")
     var initImage: String
-    @Option(help: "How far along the schedule to start, in (0, 1] (default 0.75; 1 ignores the image's content).")
+    @Option(parsing: .unconditional, help: "How far along the schedule to start, in (0, 1] (default 0.75; 1 ignores the image's content).")
     var strength: Double?
 
     func run() throws {
@@ -97,7 +97,7 @@ struct InpaintCommand: ParsableCommand {
     var initImage: String
     @Option(help: "The mask (PNG, same size as the image; white = repaint, black = keep).")
     var mask: String
-    @Option(help: "Strength in (0, 1] (default 1: the masked part starts from pure noise).")
+    @Option(parsing: .unconditional, help: "Strength in (0, 1] (default 1: the masked part starts from pure noise).")
     var strength: Double?
 
     func run() throws {
@@ -126,7 +126,7 @@ func checkWritable(_ path: String, overwrite: Bool) throws {
 /// Reads a PNG as [C, H, W] in [0, 1], naming the option on failure.
 func readImage(_ path: String, option: String) throws -> Tensor {
     guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(option): \(path) does not exist") }
-    do { return try PNG.read(URL(fileURLWithPath: path)) } catch {
+    do { return try PNG.read(URL(fileURLWithPath: path), maxPixels: 4096 * 4096) } catch {
         throw ValidationError("\(option): \(path) is not a readable PNG image (\(error))")
     }
 }
@@ -203,9 +203,12 @@ func runGeneration(_ o: GenerationOptions, kind: GenerationKind) throws {
     guard let prompt = o.prompt ?? stored?.prompt else { throw ValidationError("give --prompt (or --from-png)") }
     let steps = o.steps ?? stored?.steps ?? 20
     guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
+    guard steps <= ConfigurationLimits.samplerSteps.upperBound else {
+        throw ValidationError("--steps must be at most \(ConfigurationLimits.samplerSteps.upperBound), got \(steps)")
+    }
     let batch = o.batch ?? 1
-    guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
-    guard o.batchCount >= 1 else { throw ValidationError("--batch-count must be at least 1, got \(o.batchCount)") }
+    guard (1...64).contains(batch) else { throw ValidationError("--batch must lie in 1...64 (images generated at once), got \(batch)") }
+    guard (1...10_000).contains(o.batchCount) else { throw ValidationError("--batch-count must lie in 1...10000, got \(o.batchCount)") }
     let clipSkip = o.clipSkip ?? stored?.clipSkip ?? 1
     guard clipSkip >= 1 else { throw ValidationError("--clip-skip counts from 1 (the last layer), got \(clipSkip)") }
     guard o.vae == "full" || o.vae == "taesd" else { throw ValidationError("--vae must be full or taesd, got \(o.vae)") }

@@ -21,17 +21,17 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Sampler: a k-diffusion name (euler, dpmpp_2m, ...), an AUTOMATIC1111 label (\"DPM++ 2M Karras\") or a diffusers scheduler class.")
     var sampler: SamplerArgument = SamplerArgument(argument: "euler")!
     @OptionGroup var sampling: SamplingOptions
-    @Option(help: "Ancestral/SDE samplers and ddim, dpm_fast, dpm_adaptive: the fraction of the DDPM noise each step adds (k-diffusion's eta, >= 0).")
+    @Option(parsing: .unconditional, help: "Ancestral/SDE samplers and ddim, dpm_fast, dpm_adaptive: the fraction of the DDPM noise each step adds (k-diffusion's eta, >= 0).")
     var eta: Double?
-    @Option(name: .customLong("s-noise"), help: "Samplers that add noise (ancestral, SDE, churn, restart): scale of that noise (k-diffusion's s_noise, >= 0).")
+    @Option(name: .customLong("s-noise"), parsing: .unconditional, help: "Samplers that add noise (ancestral, SDE, churn, restart): scale of that noise (k-diffusion's s_noise, >= 0).")
     var sNoise: Double?
-    @Option(help: "Number of images.")
+    @Option(parsing: .unconditional, help: "Number of images.")
     var count: Int = 64
-    @Option(help: "Images per row of the grid (default: square).")
+    @Option(parsing: .unconditional, help: "Images per row of the grid (default: square).")
     var columns: Int?
     @Option(help: "Class label(s) for class-conditional models, comma-separated (one, or one per image).")
     var `class`: String?
-    @Option(help: "Classifier-free guidance scale for class-conditional models.")
+    @Option(parsing: .unconditional, help: "Classifier-free guidance scale for class-conditional models.")
     var guidance: Double = 3
     @Flag(help: "Do not clamp the denoised estimates to [-1, 1] (by default they are clamped when the scheduler config says clip_sample, as diffusers' DDPM does).")
     var noClip = false
@@ -41,7 +41,7 @@ struct SampleCommand: ParsableCommand {
     var output: String = "samples.png"
 
     func validate() throws {
-        if count < 1 { throw ValidationError("--count must be at least 1") }
+        if count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
         let choice = try SamplerRegistry.resolve(sampler.label)
         if choice.name.choosesOwnSteps && sampling.stepsGiven {
             throw ValidationError("\(choice.name.rawValue) chooses its own steps: drop --steps (its tolerances set the effort)")
@@ -49,7 +49,21 @@ struct SampleCommand: ParsableCommand {
         do { _ = try choice.name.applying(SamplerOptions(eta: eta, sNoise: sNoise), to: choice.sampler) } catch {
             throw ValidationError("\(error)")
         }
-        if let columns, columns < 1 { throw ValidationError("--columns must be at least 1") }
+        if let columns, columns < 1 { throw ValidationError("--columns must be at least 1, got \(columns)") }
+        if !guidance.isFinite || abs(guidance) > 1000 { throw ValidationError("--guidance must be a finite scale in -1000...1000, got \(guidance)") }
+    }
+
+    /// Refuses, before sampling, a `--count` whose images cannot be held in memory: the whole
+    /// batch runs at once, and the UNet's first level holds `blockOutChannels[0]` activations
+    /// per pixel per image (a lower bound of what sampling needs); a latent model's decoded
+    /// images are 8× the latent side.
+    func checkMemory(_ unet: UNet2DConfiguration, latentImageChannels: Int?) throws {
+        let side = Double(unet.sampleSize)
+        var bytesEach = 4 * side * side * Double(unet.blockOutChannels[0] + unet.inChannels)
+        if let channels = latentImageChannels { bytesEach += 4 * 64 * side * side * Double(channels) }
+        try ConfigurationLimits.checkMemory(count: count, bytesEach: bytesEach,
+                                            what: "images of \(unet.inChannels)x\(unet.sampleSize)x\(unet.sampleSize) (with the UNet's first-level activations)",
+                                            source: "--count")
     }
 
     func run() throws {
@@ -58,21 +72,25 @@ struct SampleCommand: ParsableCommand {
             let folder = URL(fileURLWithPath: model)
             let labels = try `class`.map { try parseIntegers($0, option: "--class") }
             let clock = ContinuousClock()
-            let start = clock.now
+            var start = clock.now
             let images: Tensor
             if LatentDiffusionModel.isLatentModel(at: folder) {
                 let loaded = try LatentDiffusionModel.load(from: folder, taesdFolder: vae.map { URL(fileURLWithPath: $0) })
+                try checkMemory(loaded.latentModel.unet.configuration, latentImageChannels: loaded.vae.outChannels)
+                start = clock.now
                 images = try loaded.sample(count: count, sampler: sampler, steps: steps, schedule: schedule, seed: seed,
                                            classLabels: labels, guidanceScale: guidance,
                                            samplerOptions: SamplerOptions(eta: eta, sNoise: sNoise))
             } else {
                 let loaded = try DDPMModel.load(from: folder, useEMA: !rawWeights)
+                try checkMemory(loaded.unet.configuration, latentImageChannels: nil)
+                start = clock.now
                 images = try loaded.sample(count: count, sampler: sampler, steps: steps, schedule: schedule, seed: seed,
                                            classLabels: labels, guidanceScale: guidance, clipDenoised: noClip ? false : nil,
                                            samplerOptions: SamplerOptions(eta: eta, sNoise: sNoise))
             }
             let seconds = (clock.now - start) / .seconds(1)
-            let side = columns ?? Int(Double(count).squareRoot().rounded(.up))
+            let side = min(columns ?? Int(Double(count).squareRoot().rounded(.up)), count)
             try PNG.write(imageGridFromModelRange(images, columns: side), to: URL(fileURLWithPath: output))
             print(String(format: "wrote %@: %d images, sampler %@, %d steps, seed %llu, %.1f s (%.3f s per step)",
                          output, count, sampler, steps, seed, seconds, seconds / Double(steps)))

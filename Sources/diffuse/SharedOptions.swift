@@ -103,11 +103,11 @@ struct SamplerArgument: ExpressibleByArgument, CustomStringConvertible {
 
 /// How the sampling commands (`sample`, `fid`) run a sampler: step count, schedule and seed.
 struct SamplingOptions: ParsableArguments {
-    @Option(name: .customLong("steps"), help: "Sampler steps (default 50; dpm_adaptive chooses its own and refuses this option).")
+    @Option(name: .customLong("steps"), parsing: .unconditional, help: "Sampler steps (default 50; dpm_adaptive chooses its own and refuses this option).")
     var stepsOption: Int?
     @Option(help: "Sigma schedule (default: the model's own timesteps).")
     var schedule: SigmaScheduleArgument?
-    @Option(help: "Seed of the starting noise and of the sampler's noise (fid: batch b uses seed + b * 0x9E3779B97F4A7C15; with --real, of the choice of training images).")
+    @Option(parsing: .unconditional, help: "Seed of the starting noise and of the sampler's noise (fid: batch b uses seed + b * 0x9E3779B97F4A7C15; with --real, of the choice of training images).")
     var seed: UInt64 = 0
 
     /// The step count (50 unless `--steps` is given).
@@ -119,7 +119,10 @@ struct SamplingOptions: ParsableArguments {
     var scheduleName: String? { schedule?.rawValue }
 
     func validate() throws {
-        if let stepsOption, stepsOption < 1 { throw ValidationError("--steps must be at least 1") }
+        if let stepsOption, stepsOption < 1 { throw ValidationError("--steps must be at least 1, got \(stepsOption)") }
+        if steps > ConfigurationLimits.samplerSteps.upperBound {
+            throw ValidationError("--steps must be at most \(ConfigurationLimits.samplerSteps.upperBound), got \(steps)")
+        }
     }
 }
 

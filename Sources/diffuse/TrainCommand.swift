@@ -25,66 +25,82 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "Run folder (checkpoint, samples, loss curve). An existing checkpoint there is resumed.")
     var output: String = "runs/ddpm"
-    @Option(help: "Total optimizer steps to reach (a resumed run continues to this count).")
+    @Option(parsing: .unconditional, help: "Total optimizer steps to reach (a resumed run continues to this count).")
     var steps: Int = 10_000
     @Option(help: "Training data: fashion-mnist, folder:<path of PNGs>, or latents:<file.safetensors>.")
     var data: String = "fashion-mnist"
-    @Option(help: "Use only the first N examples (quick experiments).")
+    @Option(parsing: .unconditional, help: "Use only the first N examples (quick experiments).")
     var limit: Int?
     @Option(help: "Channels per UNet level, comma-separated.")
     var channels: String = "32,64,128"
-    @Option(help: "ResNet blocks per down level.")
+    @Option(parsing: .unconditional, help: "ResNet blocks per down level.")
     var layersPerBlock: Int = 1
     @Option(help: "Levels (0 = full resolution) with self-attention, comma-separated, or none.")
     var attentionLevels: String = "2"
-    @Option(help: "Channels per attention head.")
+    @Option(parsing: .unconditional, help: "Channels per attention head.")
     var headDim: Int = 32
-    @Option(help: "GroupNorm groups.")
+    @Option(parsing: .unconditional, help: "GroupNorm groups.")
     var groups: Int = 8
-    @Option(help: "Dropout in the ResNet blocks.")
+    @Option(parsing: .unconditional, help: "Dropout in the ResNet blocks.")
     var dropout: Float = 0
     @Flag(help: "Condition on class labels (Fashion-MNIST's 10 classes) with label dropout for guidance.")
     var classConditional = false
-    @Option(help: "Probability of dropping a label to the 'no class' label (class-conditional runs).")
+    @Option(parsing: .unconditional, help: "Probability of dropping a label to the 'no class' label (class-conditional runs).")
     var labelDropout: Float = 0.1
     @Option(help: "What the network predicts (v_prediction and eps are accepted too).")
     var prediction: PredictionArgument = .epsilon
     @Option(help: "Beta schedule (squaredcos_cap_v2 is accepted for cosine).")
     var schedule: BetaScheduleArgument = .linear
-    @Option(help: "Number of diffusion timesteps T.")
+    @Option(parsing: .unconditional, help: "Number of diffusion timesteps T.")
     var timesteps: Int = 1000
-    @Option(help: "Images per step.")
+    @Option(parsing: .unconditional, help: "Images per step.")
     var batchSize: Int = 64
-    @Option(help: "Peak learning rate (AdamW).")
+    @Option(parsing: .unconditional, help: "Peak learning rate (AdamW).")
     var lr: Float = 2e-4
-    @Option(help: "Linear warmup steps.")
+    @Option(parsing: .unconditional, help: "Linear warmup steps.")
     var warmup: Int = 200
-    @Option(help: "AdamW weight decay.")
+    @Option(parsing: .unconditional, help: "AdamW weight decay.")
     var weightDecay: Float = 0
-    @Option(help: "EMA decay (warmed up as min(decay, (1+n)/(10+n))).")
+    @Option(parsing: .unconditional, help: "EMA decay (warmed up as min(decay, (1+n)/(10+n))).")
     var emaDecay: Float = 0.999
-    @Option(help: "Clip the gradient norm to this value (0 disables).")
+    @Option(parsing: .unconditional, help: "Clip the gradient norm to this value (0 disables).")
     var maxGradNorm: Float = 1
-    @Option(help: "Seed for initialization, data order, timesteps and noise.")
+    @Option(parsing: .unconditional, help: "Seed for initialization, data order, timesteps and noise.")
     var seed: UInt64 = 0
-    @Option(help: "Write a checkpoint every N steps (and at the end).")
+    @Option(parsing: .unconditional, help: "Write a checkpoint every N steps (and at the end).")
     var checkpointEvery: Int = 250
-    @Option(help: "Write a sample grid and the loss curve every N steps (0 disables).")
+    @Option(parsing: .unconditional, help: "Write a sample grid and the loss curve every N steps (0 disables).")
     var sampleEvery: Int = 500
-    @Option(help: "Images in each sample grid.")
+    @Option(parsing: .unconditional, help: "Images in each sample grid.")
     var sampleCount: Int = 36
     @Option(help: "Sampler for the sample grids (any registry name).")
     var sampleSampler: SamplerArgument = SamplerArgument(argument: "euler_ancestral")!
-    @Option(help: "Sampler steps for the sample grids.")
+    @Option(parsing: .unconditional, help: "Sampler steps for the sample grids.")
     var sampleSteps: Int = 50
     @Option(help: "Latent data: the TAESD folder that decodes the sample grids (grids are skipped when it is missing).")
     var vae: String = "../shared/weights/taesd-sd1"
 
     func validate() throws {
-        if steps < 1 { throw ValidationError("--steps must be at least 1") }
-        if checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
-        if sampleEvery < 0 { throw ValidationError("--sample-every must be >= 0") }
-        if sampleCount < 1 { throw ValidationError("--sample-count must be at least 1") }
+        func require(_ ok: Bool, _ message: String) throws { if !ok { throw ValidationError(message) } }
+        typealias L = ConfigurationLimits
+        try require(steps >= 1, "--steps must be at least 1, got \(steps)")
+        try require(checkpointEvery >= 1, "--checkpoint-every must be at least 1, got \(checkpointEvery)")
+        try require(sampleEvery >= 0, "--sample-every must be >= 0, got \(sampleEvery)")
+        try require((1...1024).contains(sampleCount), "--sample-count must lie in 1...1024, got \(sampleCount)")
+        try require(L.samplerSteps.contains(sampleSteps), "--sample-steps must lie in \(L.samplerSteps.lowerBound)...\(L.samplerSteps.upperBound), got \(sampleSteps)")
+        if let limit { try require(limit >= 1, "--limit must be at least 1 (the number of training examples to read), got \(limit)") }
+        try require(L.count.contains(layersPerBlock), "--layers-per-block must lie in \(L.count.lowerBound)...\(L.count.upperBound), got \(layersPerBlock)")
+        try require(L.width.contains(headDim), "--head-dim must lie in \(L.width.lowerBound)...\(L.width.upperBound) (channels per attention head), got \(headDim)")
+        try require(L.width.contains(groups), "--groups must lie in \(L.width.lowerBound)...\(L.width.upperBound) (GroupNorm groups, dividing every level's channels), got \(groups)")
+        try require(L.trainingTimesteps.contains(timesteps), "--timesteps must lie in \(L.trainingTimesteps.lowerBound)...\(L.trainingTimesteps.upperBound), got \(timesteps)")
+        try require(batchSize >= 1, "--batch-size must be at least 1, got \(batchSize)")
+        try require(lr.isFinite && lr > 0, "--lr must be a finite positive number, got \(lr)")
+        try require(warmup >= 0, "--warmup must be >= 0, got \(warmup)")
+        try require(weightDecay.isFinite && weightDecay >= 0, "--weight-decay must be a finite number >= 0, got \(weightDecay)")
+        try require(emaDecay >= 0 && emaDecay < 1, "--ema-decay must lie in [0, 1), got \(emaDecay)")
+        try require(maxGradNorm.isFinite && maxGradNorm >= 0, "--max-grad-norm must be a finite number >= 0 (0 disables clipping), got \(maxGradNorm)")
+        try require(dropout >= 0 && dropout < 1, "--dropout must lie in [0, 1), got \(dropout)")
+        try require(labelDropout >= 0 && labelDropout < 1, "--label-dropout must lie in [0, 1), got \(labelDropout)")
     }
 
     func makeConfiguration() throws -> DDPMTrainingConfiguration {
@@ -130,9 +146,13 @@ struct TrainCommand: ParsableCommand {
         TensorStorage.keepFreedMemoryForReuse()
         try reportingErrors {
             var configuration = try makeConfiguration()
+            try configuration.validate()          // the UNet's sizes and the schedule, before reading any data
             let dataset = try configuration.data.load(limit: limit)
             // Image folders and latents decide channels and size.
             let item = Array(dataset.inputs.shape.dropFirst())
+            guard item.count == 3, item[1] == item[2] else {
+                throw ValidationError("--data \(data): the examples are \(item.dropFirst().map { String($0) }.joined(separator: "x")) (height x width); the UNet trains on square images: crop or resize them to one square size first")
+            }
             configuration.model.inChannels = item[0]
             configuration.model.outChannels = item[0]
             configuration.model.sampleSize = item[1]

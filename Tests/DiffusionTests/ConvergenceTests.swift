@@ -65,7 +65,7 @@ struct ConvergenceCase: CustomStringConvertible, Sendable {
         let out = try sampler.sample(mixture, x: x, sigmas: sigmas, noise: GaussianNoise(seed: 0), callback: nil).scalars
         var worst = 0.0
         for (p, start) in starts.enumerated() {
-            let exact = mixture.solveProbabilityFlow(from: start.map { Double(Float($0)) }, sigma: 10, to: 0.05)
+            let exact = try mixture.solveProbabilityFlow(from: start.map { Double(Float($0)) }, sigma: 10, to: 0.05)
             for i in 0..<2 { worst = max(worst, abs(Double(out[p * 2 + i]) - exact[i])) }
         }
         return worst

@@ -26,10 +26,10 @@ struct SamplerStudiesTests {
     }
 
     @Test("exact ODE end points match the closed form for one Gaussian")
-    func exactEndsClosedForm() {
+    func exactEndsClosedForm() throws {
         // For N(mu, s² I) the probability-flow ODE keeps x - mu proportional to sqrt(s² + sigma²).
         let start = Tensor(shape: [3, 2], scalars: [40, -12, 3, 7, -25, 60])
-        let ends = SamplerStudies.exactEnds(mixture: Self.single, start: start, from: 80, to: 0.002)
+        let ends = try SamplerStudies.exactEnds(mixture: Self.single, start: start, from: 80, to: 0.002)
         let scale = (0.25 + 0.002 * 0.002).squareRoot() / (0.25 + 6400).squareRoot()
         for (row, end) in ends.enumerated() {
             let x = Double(start[row, 0]), y = Double(start[row, 1])

@@ -71,7 +71,7 @@ import Testing
         let mu = [0.5, -1.0, 2.0], s = 0.3, sigmaT = 80.0
         let m = try GaussianMixture(weights: [1], means: [mu], stds: [s])
         let xT = [40.0, -65.0, 12.0]
-        let solved = m.solveProbabilityFlow(from: xT, sigma: sigmaT, to: sigmaEnd)
+        let solved = try m.solveProbabilityFlow(from: xT, sigma: sigmaT, to: sigmaEnd)
         let factor = (s * s + sigmaEnd * sigmaEnd).squareRoot() / (s * s + sigmaT * sigmaT).squareRoot()
         for i in 0..<3 {
             let exact = mu[i] + (xT[i] - mu[i]) * factor
@@ -82,12 +82,12 @@ import Testing
     @Test func odeIsReversibleOnAMixture() throws {
         let m = try GaussianMixture(weights: [0.6, 0.4], means: [[-1, 0.5], [1.5, -0.5]], stds: [0.2, 0.35])
         let x0 = [0.3, -0.2]
-        let up = m.solveProbabilityFlow(from: x0, sigma: 0, to: 20)
-        let back = m.solveProbabilityFlow(from: up, sigma: 20, to: 0)
+        let up = try m.solveProbabilityFlow(from: x0, sigma: 0, to: 20)
+        let back = try m.solveProbabilityFlow(from: up, sigma: 20, to: 0)
         #expect(abs(back[0] - x0[0]) <= 1e-8 && abs(back[1] - x0[1]) <= 1e-8, "\(back) vs \(x0)")
         // The trajectory helper visits the same states as step-by-step solves.
         let sigmas = try SigmaSchedule.karras(count: 5, sigmaMin: 0.05, sigmaMax: 20)
-        let path = m.probabilityFlowTrajectory(from: up, sigmas: sigmas)
+        let path = try m.probabilityFlowTrajectory(from: up, sigmas: sigmas)
         #expect(path.count == sigmas.count)
         #expect(abs(path.last![0] - back[0]) <= 1e-8 && abs(path.last![1] - back[1]) <= 1e-8)
     }

@@ -132,7 +132,7 @@ import Testing
         var steps = 0
         let out = try choice.sampler.sample(mixture, x: x, sigmas: sigmas,
                                             noise: BrownianTreeNoise(seed: 0, sigmas: sigmas)) { _ in steps += 1 }
-        let exact = mixture.solveProbabilityFlow(from: [Double(x[0, 0]), Double(x[0, 1])], sigma: 20, to: 0)
+        let exact = try mixture.solveProbabilityFlow(from: [Double(x[0, 0]), Double(x[0, 1])], sigma: 20, to: 0)
         #expect(steps == 20)
         // 20 DPM++ 2M steps land within 2e-2 of the exact ODE end point (the last step is a
         // first-order jump from 0.02 to 0, whose error is O(sigma_min^2)).

@@ -145,6 +145,28 @@ struct FigureRenderTests {
         }
     }
 
+    /// A figure gnuplot cannot draw (a 40000x40000 canvas: "Cairo is unhappy: invalid value",
+    /// exit status 1, after gnuplot has created its output file, empty — as on a full disk)
+    /// leaves the file under the final name as it was, no temporary file beside it, and an
+    /// error naming the final name.
+    @Test(.enabled(if: Gnuplot.isAvailable, Comment(rawValue: skipMessage)))
+    func aFailedDrawingLeavesTheFigureFileUnchanged() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("figure-fail-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("loss.png")
+        let previous = Data("the previous figure".utf8)
+        try previous.write(to: url)
+        #expect {
+            try Figure(Plot(title: "t"), width: 40_000, height: 40_000).savePNG(to: url)
+        } throws: { error in
+            guard let error = error as? PlotError, case .figureFailed(let path, _) = error else { return false }
+            return path == url.path && error.description.contains("loss.png") && !error.description.contains(".tmp")
+        }
+        #expect(try Data(contentsOf: url) == previous)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["loss.png"])
+    }
+
     @Test func missingGnuplotIsAThrownErrorNamingThePackage() {
         for environment in [["PATH": "/nonexistent-dir"], ["GNUPLOT": "/nonexistent-dir/gnuplot"]] {
             #expect {

@@ -16,8 +16,11 @@ extension GaussianMixture {
     ///   - relativeTolerance, absoluteTolerance: the per-step error target of the embedded
     ///     4th-order estimate; the defaults give about 1e-9 global accuracy on unit-scale data.
     /// - Returns: x(sigmaEnd).
+    /// - Throws: `DiffusionError.invalidParameter` when the solver does not reach `sigmaEnd`
+    ///   within `maximumSolverSteps` steps or meets a non-finite value (a mixture too stiff or
+    ///   too large to solve in Double, e.g. stds of 1e-300).
     public func solveProbabilityFlow(from x: [Double], sigma: Double, to sigmaEnd: Double,
-                                     relativeTolerance: Double = 1e-11, absoluteTolerance: Double = 1e-12) -> [Double] {
+                                     relativeTolerance: Double = 1e-11, absoluteTolerance: Double = 1e-12) throws -> [Double] {
         precondition(x.count == dimension, "x has \(x.count) elements, mixture dimension is \(dimension)")
         precondition(sigma >= 0 && sigmaEnd >= 0, "sigmas must be >= 0")
         if sigma == sigmaEnd { return x }
@@ -28,7 +31,7 @@ extension GaussianMixture {
         // (or the whole interval when both ends are positive).
         let logEnd = sigmaEnd > 0 ? sigmaEnd : Swift.min(switchSigma, sigma)
         if s0 > 0 && logEnd > 0 && s0 != logEnd {
-            y = Self.dormandPrince(y, from: Foundation.log(s0), to: Foundation.log(logEnd),
+            y = try Self.dormandPrince(y, from: Foundation.log(s0), to: Foundation.log(logEnd),
                                    rtol: relativeTolerance, atol: absoluteTolerance) { u, x in
                 let s = Foundation.exp(u)
                 return self.velocity(x, sigma: s).map { $0 * s }
@@ -37,7 +40,7 @@ extension GaussianMixture {
         }
         // Phase 2, in sigma, through the regular endpoint 0.
         if s0 != sigmaEnd {
-            y = Self.dormandPrince(y, from: s0, to: sigmaEnd, rtol: relativeTolerance, atol: absoluteTolerance) { s, x in
+            y = try Self.dormandPrince(y, from: s0, to: sigmaEnd, rtol: relativeTolerance, atol: absoluteTolerance) { s, x in
                 self.velocity(x, sigma: s)
             }
         }
@@ -45,18 +48,26 @@ extension GaussianMixture {
     }
 
     /// The exact ODE solution at every sigma of a (decreasing) list, starting from `x` at `sigmas[0]`.
-    public func probabilityFlowTrajectory(from x: [Double], sigmas: [Double]) -> [[Double]] {
+    /// - Throws: as `solveProbabilityFlow`.
+    public func probabilityFlowTrajectory(from x: [Double], sigmas: [Double]) throws -> [[Double]] {
         var out = [x]
         for i in 1..<Swift.max(sigmas.count, 1) {
-            out.append(solveProbabilityFlow(from: out[i - 1], sigma: sigmas[i - 1], to: sigmas[i]))
+            out.append(try solveProbabilityFlow(from: out[i - 1], sigma: sigmas[i - 1], to: sigmas[i]))
         }
         return out
     }
 
+    /// The most steps (accepted or rejected) one `dormandPrince` call may take. A well-posed
+    /// mixture of the lessons needs a few hundred; the cap turns a stiff or overflowing one into
+    /// an error instead of an endless loop.
+    public static let maximumSolverSteps = 100_000
+
     /// Adaptive Dormand–Prince 5(4) integration of dy/dt = f(t, y) from t0 to t1 (either direction),
     /// error per step measured as the RMS of `err_i / (atol + rtol * max(|y_i|, |y_new_i|))`.
+    /// - Throws: `DiffusionError.invalidParameter` after `maximumSolverSteps` steps, or when the
+    ///   field or the error estimate is not finite.
     static func dormandPrince(_ y0: [Double], from t0: Double, to t1: Double, rtol: Double, atol: Double,
-                              field: (Double, [Double]) -> [Double]) -> [Double] {
+                              field: (Double, [Double]) -> [Double]) throws -> [Double] {
         let c: [Double] = [0, 1.0 / 5, 3.0 / 10, 4.0 / 5, 8.0 / 9, 1, 1]
         let a: [[Double]] = [
             [],
@@ -75,7 +86,12 @@ extension GaussianMixture {
         var h = direction * Swift.min(Swift.abs(t1 - t0), Swift.abs(t1 - t0) * 1e-2 + 1e-6)
         var k = [[Double]](repeating: [], count: 7)
         k[0] = field(t, y)
+        var stepCount = 0
         while direction * (t1 - t) > 0 {
+            stepCount += 1
+            guard stepCount <= maximumSolverSteps else {
+                throw DiffusionError.invalidParameter("the probability-flow ODE solver did not reach \(t1) from \(t0) in \(maximumSolverSteps) steps (stuck at \(t) with step \(h)); the mixture is too stiff to solve: use standard deviations and means within a few orders of magnitude of each other")
+            }
             let isLast = direction * (t + h - t1) >= 0
             if isLast { h = t1 - t }
             for s in 1..<7 {
@@ -103,6 +119,9 @@ extension GaussianMixture {
                 errSq += r * r
             }
             let err = (errSq / Double(n)).squareRoot()
+            guard err.isFinite, h.isFinite else {
+                throw DiffusionError.invalidParameter("the probability-flow ODE solver met a non-finite value at \(t) (the mixture's numbers overflow Double arithmetic): use means, stds and weights of moderate size")
+            }
             if err <= 1 {
                 t = isLast ? t1 : t + h
                 y = yNew

@@ -18,6 +18,15 @@ public struct GaussianMixture: Sendable, Equatable, Codable {
     /// Per-component standard deviations s_k > 0.
     public let stds: [Double]
 
+    /// The weights accepted (before normalization): positive, and within 24 orders of
+    /// magnitude of each other so that their sum and logarithms stay finite in Double.
+    public static let weightRange = 1e-12...1e12
+    /// The standard deviations accepted: squares and ratios stay finite in Double, and the
+    /// probability-flow solver's switch point 1e-2 · min s_k stays well above underflow.
+    public static let stdRange = 1e-6...1e6
+    /// The largest |coordinate| of a mean: squared distances stay finite in Double.
+    public static let meanLimit = 1e6
+
     /// The dimension of x.
     public var dimension: Int { means[0].count }
     /// The number of components.
@@ -33,9 +42,15 @@ public struct GaussianMixture: Sendable, Equatable, Codable {
         guard let d = means.first?.count, d > 0, means.allSatisfy({ $0.count == d }) else {
             throw DiffusionError.invalidMixture("means must all have the same positive dimension")
         }
-        guard weights.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw DiffusionError.invalidMixture("weights must be > 0") }
-        guard stds.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw DiffusionError.invalidMixture("stds must be > 0") }
-        guard means.allSatisfy({ $0.allSatisfy(\.isFinite) }) else { throw DiffusionError.invalidMixture("means must be finite") }
+        if let bad = weights.enumerated().first(where: { !Self.weightRange.contains($0.element) }) {
+            throw DiffusionError.invalidMixture("weight \(bad.offset) is \(bad.element), outside \(Self.weightRange.lowerBound)...\(Self.weightRange.upperBound)")
+        }
+        if let bad = stds.enumerated().first(where: { !Self.stdRange.contains($0.element) }) {
+            throw DiffusionError.invalidMixture("std \(bad.offset) is \(bad.element), outside \(Self.stdRange.lowerBound)...\(Self.stdRange.upperBound)")
+        }
+        if let bad = means.enumerated().first(where: { !$0.element.allSatisfy { $0.isFinite && Swift.abs($0) <= Self.meanLimit } }) {
+            throw DiffusionError.invalidMixture("mean \(bad.offset) is \(bad.element); every coordinate must be finite with |x| <= \(Self.meanLimit)")
+        }
         let total = weights.reduce(0, +)
         self.weights = weights.map { $0 / total }
         self.means = means

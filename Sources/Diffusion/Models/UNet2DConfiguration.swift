@@ -195,17 +195,42 @@ public struct UNet2DConfiguration: Codable, Equatable, Sendable {
     /// The levels whose down block has attention.
     public var attentionLevels: [Int] { downBlockTypes.indices.filter { downBlockTypes[$0] == "AttnDownBlock2D" } }
 
+    /// A lower bound of the network's parameter count from its sizes alone (the two 3×3
+    /// convolutions of every ResNet block, down and up), computed in Double so that no
+    /// configuration overflows; used to refuse, before allocating, a network that cannot fit.
+    public var minimumParameterCount: Int {
+        let convolutions = (2 * Double(layersPerBlock) + 1) * 2        // down: layers, up: layers + 1; two convs each
+        let total = blockOutChannels.reduce(0.0) { $0 + convolutions * 9 * Double($1) * Double($1) }
+        return total < 1e18 ? Int(total) : Int(1e18)
+    }
+
     /// How many times the input is halved (one less than the number of levels).
     public var downsamplingFactor: Int { 1 << (blockOutChannels.count - 1) }
 
-    /// Throws a `UNet2DConfigurationError` naming the first field this port cannot build or
-    /// whose sizes do not fit together.
+    /// Throws a `ConfigurationError` naming the first field this port cannot build or whose
+    /// sizes do not fit together: every number is range-checked (`ConfigurationLimits`) before
+    /// any division or allocation, group counts must divide the channels, head dimensions the
+    /// attention widths, and the network's Float32 weights must fit in memory.
     public func validate() throws {
-        func fail(_ message: String) throws -> Never { throw UNet2DConfigurationError(description: message) }
+        func fail(_ message: String) throws -> Never { throw ConfigurationError(description: "UNet2DModel config: \(message)") }
+        typealias L = ConfigurationLimits
+        let source = "UNet2DModel config"
         let levels = blockOutChannels.count
         if levels == 0 { try fail("block_out_channels is empty; give at least one level, e.g. [32, 64]") }
-        if inChannels <= 0 || outChannels <= 0 { try fail("in_channels and out_channels must be positive") }
-        if layersPerBlock <= 0 { try fail("layers_per_block must be at least 1, got \(layersPerBlock)") }
+        try L.check([levels], "the number of levels (entries of block_out_channels)", in: L.levels, source: source)
+        try L.check(blockOutChannels, "block_out_channels", in: L.width, source: source)
+        try L.check([inChannels], "in_channels", in: L.width, source: source)
+        try L.check([outChannels], "out_channels", in: L.width, source: source)
+        try L.check([layersPerBlock], "layers_per_block", in: L.count, source: source)
+        try L.check([normNumGroups], "norm_num_groups", in: L.width, source: source)
+        try L.check([sampleSize], "sample_size", in: L.width, source: source)
+        try L.checkPositive(normEps, "norm_eps", source: source)
+        if let h = attentionHeadDim { try L.check([h], "attention_head_dim", in: L.width, source: source) }
+        if let d = timeEmbeddingDim { try L.check([d], "time_embedding_dim", in: L.width, source: source) }
+        if let n = numClassEmbeds { try L.check([n], "num_class_embeds", in: L.classes, source: source) }
+        // The sinusoidal embedding divides by (half width − freq_shift): keep it positive.
+        try L.check([freqShift], "freq_shift", in: 0...max(0, blockOutChannels[0] / 2 - 1), source: source)
+        if !dropout.isFinite || !(0..<1).contains(dropout) { try fail("dropout is \(dropout), outside the allowed [0, 1)") }
         if downBlockTypes.count != levels || upBlockTypes.count != levels {
             try fail("down_block_types (\(downBlockTypes.count)) and up_block_types (\(upBlockTypes.count)) need one entry per level of block_out_channels (\(levels))")
         }
@@ -215,8 +240,8 @@ public struct UNet2DConfiguration: Codable, Equatable, Sendable {
         for t in upBlockTypes where t != "UpBlock2D" && t != "AttnUpBlock2D" {
             try fail("up block type \"\(t)\" is not supported; use UpBlock2D or AttnUpBlock2D")
         }
-        for c in blockOutChannels where c <= 0 || c % normNumGroups != 0 {
-            try fail("block_out_channels \(blockOutChannels): every entry must be a positive multiple of norm_num_groups (\(normNumGroups))")
+        for (i, c) in blockOutChannels.enumerated() where c % normNumGroups != 0 {
+            try fail("norm_num_groups \(normNumGroups) does not divide the \(c) channels of level \(i) (block_out_channels \(blockOutChannels)); every entry must be a multiple of it")
         }
         if let h = attentionHeadDim {
             for (i, t) in downBlockTypes.enumerated() where t == "AttnDownBlock2D" && blockOutChannels[i] % h != 0 {
@@ -226,8 +251,9 @@ public struct UNet2DConfiguration: Codable, Equatable, Sendable {
                 try fail("attention_head_dim \(h) does not divide the \(blockOutChannels[levels - 1]) channels of the mid block")
             }
         }
-        if let n = numClassEmbeds, n <= 0 { try fail("num_class_embeds must be positive or null, got \(n)") }
-        if !(0..<1).contains(dropout) { try fail("dropout must lie in [0, 1), got \(dropout)") }
+        // The weights must fit in memory before any layer is allocated.
+        try L.checkMemory(count: minimumParameterCount, bytesEach: 4, what: "Float32 parameters (the least a UNet of these sizes has)",
+                          source: source)
         let unsupported: [(String, Bool)] = [
             ("time_embedding_type \(timeEmbeddingType ?? "") (only \"positional\")", (timeEmbeddingType ?? "positional") != "positional"),
             ("resnet_time_scale_shift \(resnetTimeScaleShift ?? "") (only \"default\")", (resnetTimeScaleShift ?? "default") != "default"),
@@ -243,12 +269,4 @@ public struct UNet2DConfiguration: Codable, Equatable, Sendable {
         ]
         if let bad = unsupported.first(where: \.1) { try fail("unsupported UNet2DModel option: \(bad.0)") }
     }
-}
-
-/// A UNet configuration that cannot be built, or that does not match a checkpoint.
-public struct UNet2DConfigurationError: Error, CustomStringConvertible {
-    /// The problem, naming the field and what is accepted.
-    public var description: String
-    /// Creates the error.
-    public init(description: String) { self.description = description }
 }

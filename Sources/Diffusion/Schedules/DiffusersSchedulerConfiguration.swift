@@ -7,6 +7,7 @@
 // into sigmas and a sampler.
 
 import Foundation
+import Tensor
 
 /// The fields of a diffusers scheduler configuration that decide the noise levels and steps.
 /// `nil` means "absent from the file": the built class's default applies.
@@ -80,7 +81,7 @@ public struct DiffusersSchedulerConfiguration: Sendable, Equatable {
         }
         let data: Data
         do { data = try Data(contentsOf: file) } catch {
-            throw DiffusionError.invalidParameter("cannot read the scheduler configuration \(file.path): \(error.localizedDescription)")
+            throw DiffusionError.invalidParameter("cannot read the scheduler configuration \(file.path): \(fileErrorReason(error))")
         }
         try self.init(json: data, file: file.path)
     }
@@ -93,7 +94,9 @@ public struct DiffusersSchedulerConfiguration: Sendable, Equatable {
         func value<T>(_ key: String, as type: T.Type) throws -> T? {
             guard let raw = fields[key], !(raw is NSNull) else { return nil }
             if T.self == Double.self, let n = raw as? NSNumber { return n.doubleValue as? T }
-            if T.self == Int.self, let n = raw as? NSNumber, n.doubleValue == n.doubleValue.rounded() { return n.intValue as? T }
+            if T.self == Int.self, let n = raw as? NSNumber, n.doubleValue == n.doubleValue.rounded(), abs(n.doubleValue) < 0x1p53 {
+                return n.intValue as? T
+            }
             if T.self == Bool.self, let n = raw as? NSNumber { return n.boolValue as? T }
             if let v = raw as? T { return v }
             throw DiffusionError.invalidParameter("\(file): field \"\(key)\" has the value \(raw), expected a \(T.self)")
@@ -140,6 +143,27 @@ public struct DiffusersSchedulerConfiguration: Sendable, Equatable {
         if let type = try? value("timestep_type", as: String.self), type != "discrete" { unimplemented["timestep_type"] = type }
         if let clipped = fields["lambda_min_clipped"] as? NSNumber, clipped.doubleValue.isFinite {
             unimplemented["lambda_min_clipped"] = "\(clipped.doubleValue)"
+        }
+        try validate(file: file)
+    }
+
+    /// Range-checks the numbers (`ConfigurationLimits`): T, the betas, `steps_offset`,
+    /// `clip_sample_range` and `solver_order`, so that a file cannot make a schedule allocate
+    /// without bound or compute with NaN.
+    func validate(file: String) throws {
+        typealias L = ConfigurationLimits
+        do {
+            if let T = numTrainTimesteps { try L.check([T], "num_train_timesteps", in: L.trainingTimesteps, source: file) }
+            if let b = betaStart { try L.check(b, "beta_start", in: 0...1, source: file) }
+            if let b = betaEnd { try L.check(b, "beta_end", in: 0...1, source: file) }
+            if let betas = trainedBetas {
+                try L.check([betas.count], "the length of trained_betas", in: L.trainingTimesteps, source: file)
+            }
+            if let offset = stepsOffset { try L.check([offset], "steps_offset", in: 0...L.trainingTimesteps.upperBound, source: file) }
+            if let range = clipSampleRange { try L.checkPositive(range, "clip_sample_range", source: file) }
+            if let order = solverOrder { try L.check([order], "solver_order", in: 1...3, source: file) }
+        } catch let error as ConfigurationError {
+            throw DiffusionError.invalidParameter(error.description)
         }
     }
 

@@ -24,13 +24,21 @@ public struct DiscreteNoiseSchedule: Sendable, Equatable {
             throw DiffusionError.invalidParameter("a discrete schedule needs at least 2 betas, got \(betas.count)")
         }
         guard betas.allSatisfy({ $0 > 0 && $0 < 1 }) else {
-            throw DiffusionError.invalidParameter("every beta must lie in (0, 1)")
+            let bad = betas.first { !($0 > 0 && $0 < 1) }!
+            throw DiffusionError.invalidParameter("every beta must lie in (0, 1), found \(bad) (check beta_start and beta_end)")
         }
         self.betas = betas
         var product = 1.0
         alphasCumprod = betas.map { product *= 1 - $0; return product }
         sigmas = alphasCumprod.map { ((1 - $0) / $0).squareRoot() }
         logSigmas = sigmas.map { Foundation.log($0) }
+    }
+
+    /// Throws unless T lies in `ConfigurationLimits.trainingTimesteps` (before any list of T
+    /// betas is allocated).
+    static func checkTrainingSteps(_ trainingSteps: Int) throws {
+        try ConfigurationLimits.check([trainingSteps], "num_train_timesteps (T)", in: ConfigurationLimits.trainingTimesteps,
+                                      source: "noise schedule")
     }
 
     /// The number of training timesteps T.
@@ -42,19 +50,22 @@ public struct DiscreteNoiseSchedule: Sendable, Equatable {
 
     /// DDPM's linear betas (Ho et al. 2020, sec. 4): `linspace(betaStart, betaEnd, T)`.
     public static func linear(trainingSteps: Int = 1000, betaStart: Double = 1e-4, betaEnd: Double = 0.02) throws -> Self {
-        try Self(betas: linspaceDouble(betaStart, betaEnd, trainingSteps))
+        try checkTrainingSteps(trainingSteps)
+        return try Self(betas: linspaceDouble(betaStart, betaEnd, trainingSteps))
     }
 
     /// Stable Diffusion's "scaled linear" betas: linear in sqrt(beta),
     /// `linspace(sqrt(0.00085), sqrt(0.012), 1000)^2` (diffusers `beta_schedule="scaled_linear"`).
     public static func scaledLinear(trainingSteps: Int = 1000, betaStart: Double = 0.00085, betaEnd: Double = 0.012) throws -> Self {
-        try Self(betas: linspaceDouble(betaStart.squareRoot(), betaEnd.squareRoot(), trainingSteps).map { $0 * $0 })
+        try checkTrainingSteps(trainingSteps)
+        return try Self(betas: linspaceDouble(betaStart.squareRoot(), betaEnd.squareRoot(), trainingSteps).map { $0 * $0 })
     }
 
     /// The cosine schedule of Nichol & Dhariwal 2021 ("Improved DDPM", eq. 17):
     /// `alphabar(t) = cos^2(((t/T + s) / (1 + s)) * pi/2)`, `beta_t = min(1 - alphabar((t+1)/T) / alphabar(t/T), maxBeta)`
     /// with s = 0.008 and the clipping maxBeta = 0.999 (diffusers `squaredcos_cap_v2`).
     public static func cosine(trainingSteps: Int = 1000, offset s: Double = 0.008, maxBeta: Double = 0.999) throws -> Self {
+        try checkTrainingSteps(trainingSteps)
         func alphaBar(_ t: Double) -> Double {
             let c = Foundation.cos((t + s) / (1 + s) * Double.pi / 2)
             return c * c
@@ -190,6 +201,7 @@ public enum FinalSigma: Sendable {
 /// `count` evenly spaced values from `a` to `b` inclusive, computed as numpy does
 /// (`a + i * step`, with the last value exactly `b`).
 func linspaceDouble(_ a: Double, _ b: Double, _ count: Int) -> [Double] {
+    precondition(count >= 1, "linspaceDouble needs count >= 1 (callers validate step counts), got \(count)")
     if count == 1 { return [a] }
     let step = (b - a) / Double(count - 1)
     return (0..<count).map { $0 == count - 1 ? b : a + Double($0) * step }

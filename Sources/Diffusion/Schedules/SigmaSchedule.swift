@@ -60,7 +60,7 @@ public enum SigmaSchedule: String, CaseIterable, Sendable {
 
     /// The continuous VP schedule (k-diffusion `get_sigmas_vp`).
     public static func vp(count: Int, betaD: Double = 19.9, betaMin: Double = 0.1, epsS: Double = 1e-3) throws -> [Double] {
-        guard count >= 1 else { throw DiffusionError.invalidStepCount(count, reason: "at least 1 step is needed") }
+        try checkCount(count)
         return linspaceDouble(1, epsS, count).map { t in
             (Foundation.exp(betaD * t * t / 2 + betaMin * t) - 1).squareRoot()
         } + [0]
@@ -72,8 +72,17 @@ public enum SigmaSchedule: String, CaseIterable, Sendable {
         return linspaceDouble(sigmaMax, sigmaMin, count) + [0]
     }
 
-    private static func check(_ count: Int, _ sigmaMin: Double, _ sigmaMax: Double) throws {
+    /// Throws unless `count` lies in `ConfigurationLimits.samplerSteps` (checked before the
+    /// list is allocated).
+    private static func checkCount(_ count: Int) throws {
         guard count >= 1 else { throw DiffusionError.invalidStepCount(count, reason: "at least 1 step is needed") }
+        guard count <= ConfigurationLimits.samplerSteps.upperBound else {
+            throw DiffusionError.invalidStepCount(count, reason: "at most \(ConfigurationLimits.samplerSteps.upperBound) steps")
+        }
+    }
+
+    private static func check(_ count: Int, _ sigmaMin: Double, _ sigmaMax: Double) throws {
+        try checkCount(count)
         guard sigmaMin > 0, sigmaMax.isFinite, sigmaMin < sigmaMax || (count == 1 && sigmaMin <= sigmaMax) else {
             throw DiffusionError.invalidParameter("need 0 < sigmaMin < sigmaMax, got sigmaMin = \(sigmaMin), sigmaMax = \(sigmaMax)")
         }

@@ -165,7 +165,7 @@ extension CLIPTokenizer {
             throw CLIPTokenizerError(file: url.path, problem: "does not exist")
         }
         do { return try Data(contentsOf: url) } catch {
-            throw CLIPTokenizerError(file: url.path, problem: "cannot be read (\(error.localizedDescription))")
+            throw CLIPTokenizerError(file: url.path, problem: "cannot be read (\(fileErrorReason(error)))")
         }
     }
 

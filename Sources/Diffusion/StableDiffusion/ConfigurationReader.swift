@@ -16,32 +16,6 @@ public struct StableDiffusionError: Error, CustomStringConvertible, Sendable {
     public init(_ description: String) { self.description = description }
 }
 
-/// Range checks for configuration numbers, so that a value the code cannot run (0 groups,
-/// 10⁹ layers, a negative width) is a thrown error naming the field, the value and the allowed
-/// range before any layer is built. The bounds are generous (every released SD 1.x/2.x/XL-size
-/// model is far inside them) but finite, so that no config can make a loader loop or allocate
-/// without bound.
-enum ConfigurationLimits {
-    /// Channel counts and widths.
-    static let width = 1...16_384
-    /// Layers per block or per encoder, levels, heads.
-    static let count = 1...256
-
-    /// Throws unless every value of `field` lies in `range`.
-    static func check(_ values: [Int], _ field: String, in range: ClosedRange<Int>, source: String) throws {
-        for value in values where !range.contains(value) {
-            throw StableDiffusionError("\(source): \(field) is \(value), outside \(range.lowerBound)...\(range.upperBound)")
-        }
-    }
-
-    /// Throws unless `value` is finite and positive.
-    static func checkPositive(_ value: Float, _ field: String, source: String) throws {
-        guard value.isFinite, value > 0 else {
-            throw StableDiffusionError("\(source): \(field) is \(value); it must be a finite positive number")
-        }
-    }
-}
-
 /// A value of `config.json`: Tensor's `JSONValue` (decoded by `JSONDecoder`, which keeps
 /// `true` and `1` apart), with the lenient readings a configuration needs.
 typealias ConfigurationValue = JSONValue

@@ -3,11 +3,13 @@
 //     {"weights": [0.5, 0.5], "means": [[-1, 0], [1, 0]], "stds": [0.1, 0.1]}
 //
 // Contract: `GaussianMixture(json:)` either returns a mixture that every experiment can use
-// (weights positive, means all of one dimension >= 1, standard deviations positive and finite)
+// (weights, standard deviations and means finite and within `GaussianMixture`'s ranges, means
+// all of one dimension >= 1)
 // or throws a `MixtureFileError` that names the field and component at fault and shows the
 // expected format. Weights are normalized to sum to 1. Component k is N(means[k], stds[k]^2 I).
 import Diffusion
 import Foundation
+import Tensor
 
 /// Reading and writing the mixture file format of `lesson-06-samplers --gmm FILE`.
 extension GaussianMixture {
@@ -35,7 +37,7 @@ extension GaussianMixture {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw MixtureFileError.unreadableFile(path: url.path, reason: error.localizedDescription)
+            throw MixtureFileError.unreadableFile(path: url.path, reason: fileErrorReason(error))
         }
         do {
             try self.init(json: data)
@@ -70,14 +72,14 @@ extension GaussianMixture {
             guard mean.count == dimension else {
                 throw MixtureFileError.dimensionMismatch(component: k, expected: dimension, found: mean.count)
             }
-            if let bad = mean.first(where: { !$0.isFinite }) {
+            if let bad = mean.first(where: { !$0.isFinite || abs($0) > meanLimit }) {
                 throw MixtureFileError.invalidValue(field: "means", component: k, value: bad)
             }
         }
-        for (k, weight) in weights.enumerated() where !(weight > 0 && weight.isFinite) {
+        for (k, weight) in weights.enumerated() where !weightRange.contains(weight) {
             throw MixtureFileError.invalidValue(field: "weights", component: k, value: weight)
         }
-        for (k, std) in stds.enumerated() where !(std > 0 && std.isFinite) {
+        for (k, std) in stds.enumerated() where !stdRange.contains(std) {
             throw MixtureFileError.invalidValue(field: "stds", component: k, value: std)
         }
     }
@@ -134,7 +136,9 @@ public indirect enum MixtureFileError: Error, CustomStringConvertible, Equatable
         case .dimensionMismatch(let k, let expected, let found):
             return "mean \(k) has \(found) coordinates but the mixture has dimension \(expected): give every mean the same number of coordinates (at least 1)"
         case .invalidValue(let field, let k, let value):
-            return "\(field)[\(k)] is \(value): weights and stds must be positive finite numbers and means finite"
+            return "\(field)[\(k)] is \(value): weights must lie in \(GaussianMixture.weightRange.lowerBound)...\(GaussianMixture.weightRange.upperBound), "
+                + "stds in \(GaussianMixture.stdRange.lowerBound)...\(GaussianMixture.stdRange.upperBound) and mean coordinates in "
+                + "-\(GaussianMixture.meanLimit)...\(GaussianMixture.meanLimit) (finite sizes the exact solver handles in Double)"
         case .inFile(let path, let error):
             return "\(path): \(error.description)"
         }

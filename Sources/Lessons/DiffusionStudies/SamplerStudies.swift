@@ -95,9 +95,9 @@ public enum SamplerStudies {
 
     /// The exact probability-flow ODE solution from each row of `start` (at `sigmas[0]`),
     /// evaluated at every sigma of `sigmas`: `[sample][sigma index]`.
-    public static func exactPaths(mixture: GaussianMixture, start: Tensor, sigmas: [Double]) -> [[SIMD2<Double>]] {
-        planarPoints(start).map { x in
-            mixture.probabilityFlowTrajectory(from: [x.x, x.y], sigmas: sigmas).map { SIMD2($0[0], $0[1]) }
+    public static func exactPaths(mixture: GaussianMixture, start: Tensor, sigmas: [Double]) throws -> [[SIMD2<Double>]] {
+        try planarPoints(start).map { x in
+            try mixture.probabilityFlowTrajectory(from: [x.x, x.y], sigmas: sigmas).map { SIMD2($0[0], $0[1]) }
         }
     }
 
@@ -120,7 +120,7 @@ public enum SamplerStudies {
         // Every step count of one schedule starts at the same sigma and ends at the same
         // smallest sigma, so the exact end points are solved once.
         let reference = try schedule.sigmas(steps: stepCounts[0], endingAtSigmaMin: true)
-        let exact = exactEnds(mixture: mixture, start: startingPoints(normals: z, sigma: reference[0]),
+        let exact = try exactEnds(mixture: mixture, start: startingPoints(normals: z, sigma: reference[0]),
                               from: reference[0], to: reference[reference.count - 1])
         return try stepCounts.map { steps in
             let sigmas = try schedule.sigmas(steps: steps, endingAtSigmaMin: true)
@@ -141,9 +141,9 @@ public enum SamplerStudies {
     }
 
     /// The exact ODE solution at `sigmaEnd` from each row of `start` at `sigma`.
-    public static func exactEnds(mixture: GaussianMixture, start: Tensor, from sigma: Double, to sigmaEnd: Double) -> [SIMD2<Double>] {
-        planarPoints(start).map { x in
-            let end = mixture.solveProbabilityFlow(from: [x.x, x.y], sigma: sigma, to: sigmaEnd)
+    public static func exactEnds(mixture: GaussianMixture, start: Tensor, from sigma: Double, to sigmaEnd: Double) throws -> [SIMD2<Double>] {
+        try planarPoints(start).map { x in
+            let end = try mixture.solveProbabilityFlow(from: [x.x, x.y], sigma: sigma, to: sigmaEnd)
             return SIMD2(end[0], end[1])
         }
     }

@@ -6,7 +6,8 @@
 // an output file that was not written is a thrown `PlotError` whose description carries
 // gnuplot's own messages and the fix. PNG and SVG files are written atomically: gnuplot draws
 // into a temporary file in the destination folder, which is renamed over the destination only
-// after gnuplot has finished without error.
+// after gnuplot has finished without error; a failure (gnuplot's error, a full disk) is a
+// `PlotError.figureFailed` naming the destination, and leaves the file there unchanged.
 
 import Foundation
 import Tensor
@@ -21,6 +22,8 @@ public enum PlotError: Error, CustomStringConvertible {
     case gnuplotFailed(status: Int32, message: String)
     /// gnuplot exited cleanly but the expected output file is missing or empty.
     case outputMissing(path: String, message: String)
+    /// Drawing the figure file at `path` failed (the file there, if any, is left unchanged).
+    case figureFailed(path: String, reason: String)
 
     /// A message naming the problem and the fix.
     public var description: String {
@@ -35,6 +38,8 @@ public enum PlotError: Error, CustomStringConvertible {
             return "gnuplot failed (exit status \(status)):\n\(message)"
         case .outputMissing(let path, let message):
             return "gnuplot did not write \(path)" + (message.isEmpty ? "" : ":\n\(message)")
+        case .figureFailed(let path, let reason):
+            return "could not draw the figure \(path) (nothing was written there): \(reason)"
         }
     }
 }
@@ -153,7 +158,13 @@ extension Figure {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let temporary = AtomicFile.temporaryURL(besides: url)
         defer { try? FileManager.default.removeItem(at: temporary) }
-        let result = try Gnuplot.run(script: script(for: output(temporary.path)))
+        let result: GnuplotResult
+        do {
+            result = try Gnuplot.run(script: script(for: output(temporary.path)))
+        } catch let error as PlotError {
+            // Name the figure the caller asked for, not the temporary file gnuplot was drawing.
+            throw PlotError.figureFailed(path: url.path, reason: error.description.replacingOccurrences(of: temporary.path, with: url.path))
+        }
         let size = (try? FileManager.default.attributesOfItem(atPath: temporary.path)[.size] as? Int) ?? nil
         guard let size, size > 0 else {
             throw PlotError.outputMissing(path: url.path, message: Gnuplot.lastLines(result.warnings, 30))

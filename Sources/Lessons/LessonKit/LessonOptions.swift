@@ -25,7 +25,7 @@ public struct LessonOutputOptions: ParsableArguments {
 
     /// The options parsed from the command line (for lessons without options of their own);
     /// `--help` prints them, a bad option exits with its message.
-    public static func parseCommandLine() -> LessonOutputOptions { parseOrExit() }
+    public static func parseCommandLine() -> LessonOutputOptions { LessonCommand.parseOrExit().options }
 
     /// The output folder as the user named it (relative paths stay relative, for the page):
     /// `--out`, or `out/lesson-NN` for the lesson whose page is `NN-topic`.
@@ -44,8 +44,20 @@ public struct LessonOutputOptions: ParsableArguments {
     }
 }
 
-/// Runs a lesson's body and turns a thrown error into a command-line error that names the
-/// problem (ArgumentParser prints it with the usage), instead of a crash or a raw dump.
+/// The command line of a lesson without options of its own (`--out`, `--docs`, `--help`),
+/// named after the executable in its help.
+struct LessonCommand: ParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: URL(fileURLWithPath: CommandLine.arguments.first ?? "lesson").lastPathComponent)
+    }
+
+    @OptionGroup var options: LessonOutputOptions
+}
+
+/// Runs a lesson's body: a usage error (`ValidationError`, from an option's check) passes through
+/// to ArgumentParser, which prints it with the usage and exits with 64; any other thrown error
+/// (a missing file, an impossible configuration, a failed figure) is printed as one
+/// `error: …` line naming the problem and the process exits with 1 — never a crash or a raw dump.
 public func runLesson(_ body: () throws -> Void) throws {
     do {
         try body()
@@ -56,7 +68,20 @@ public func runLesson(_ body: () throws -> Void) throws {
     } catch let error as ExitCode {
         throw error
     } catch {
-        throw ValidationError(String(describing: error))
+        FileHandle.standardError.write(Data("error: \(describeFileError(error))\n".utf8))
+        throw ExitCode.failure
+    }
+}
+
+/// Runs one statement of a top-level lesson script (lessons 01-03): a thrown error is printed as
+/// `error: …` and the process exits with 1 (an error escaping top-level code would be a crash).
+@discardableResult
+public func exitOnError<T>(_ body: () throws -> T) -> T {
+    do {
+        return try body()
+    } catch {
+        FileHandle.standardError.write(Data("error: \(describeFileError(error))\n".utf8))
+        exit(1)
     }
 }
 

@@ -280,9 +280,9 @@ for (index, rung) in fastRungs.enumerated() {
 }
 lines.xTicks = sweepSizes.map { Tick(Double($0), "\($0)") }
 let figure = Figure(rows: 1, columns: 2, width: 1100, height: 460, plots: [bars, lines])
-try report.figure(figure, name: "gflops", caption: "Speed of each rung (GFLOP/s): left, all rungs at 512³ on a log scale; right, the fast rungs as the matrices grow.")
+exitOnError { try report.figure(figure, name: "gflops", caption: "Speed of each rung (GFLOP/s): left, all rungs at 512³ on a log scale; right, the fast rungs as the matrices grow.") }
 let csvURL = report.figuresDirectory.appendingPathComponent("timings.csv")
-try csv.write(to: csvURL)
+exitOnError { try csv.write(to: csvURL) }
 report.paragraph("The measurements are in [figures/01-tensors/timings.csv](figures/01-tensors/timings.csv).")
 
 // MARK: - Recap and exercise
@@ -311,4 +311,4 @@ report.paragraph("""
     check it, and this lesson to time it. Which tile is fastest, and why does a tile that needs more \
     than 32 vector registers get slower? (Hint: count the accumulators, the two B vectors and the broadcast.)
     """)
-try report.write()
+exitOnError { try report.write() }

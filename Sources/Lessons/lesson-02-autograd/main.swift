@@ -142,8 +142,8 @@ var sweep = Plot(title: "error of the finite-difference estimate of ∂o/∂w₁
 sweep.line(x: hs, y: doubleErrors, title: "central, Double", points: .circle)
 sweep.line(x: hs, y: forwardErrors, title: "forward (f(x+h) − f(x))/h, Double", points: .triangle)
 sweep.line(x: hs, y: floatErrors, title: "central, Float32", points: .square)
-try report.figure(Figure(rows: 1, columns: 1, width: 800, height: 520, plots: [sweep]), name: "step-size",
-                  caption: "Finite-difference error against the step h: truncation error falls to the right (slope 2 for central, 1 for forward differences), rounding error rises to the left.")
+exitOnError { try report.figure(Figure(rows: 1, columns: 1, width: 800, height: 520, plots: [sweep]), name: "step-size",
+                  caption: "Finite-difference error against the step h: truncation error falls to the right (slope 2 for central, 1 for forward differences), rounding error rises to the left.") }
 let bestDouble = zip(hs, doubleErrors).min { $0.1 < $1.1 }!
 let bestFloat = zip(hs, floatErrors).min { $0.1 < $1.1 }!
 report.paragraph("""
@@ -219,4 +219,4 @@ report.paragraph("""
     with finite differences at a = 0.5 and a = −0.5. What does the central difference give at \
     a = 0, and why does the tensor engine's test keep its inputs more than h away from 0?
     """)
-try report.write()
+exitOnError { try report.write() }

@@ -24,13 +24,13 @@ import Autograd
 struct Options: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "lesson-03-training")
 
-    @Option(help: "Passes over the 60,000 training images.")
+    @Option(parsing: .unconditional, help: "Passes over the 60,000 training images.")
     var epochs = 3
-    @Option(help: "Images per optimizer step.")
+    @Option(parsing: .unconditional, help: "Images per optimizer step.")
     var batchSize = 128
-    @Option(help: "Train on the first N images only (quick runs).")
+    @Option(parsing: .unconditional, help: "Train on the first N images only (quick runs).")
     var limit: Int?
-    @Option(help: "Peak learning rate (AdamW).")
+    @Option(parsing: .unconditional, help: "Peak learning rate (AdamW).")
     var learningRate: Float = 3e-3
     @Option(help: "Where the trained classifier is saved (default: fashion-classifier.safetensors in the output folder).")
     var output: String?
@@ -41,10 +41,10 @@ struct Options: ParsableCommand {
     @OptionGroup var lessonOutput: LessonOutputOptions
 
     func validate() throws {
-        guard epochs > 0 else { throw ValidationError("--epochs takes a positive integer") }
-        guard batchSize > 0 else { throw ValidationError("--batch-size takes a positive integer") }
-        if let limit, limit <= 0 { throw ValidationError("--limit takes a positive integer") }
-        guard learningRate > 0 else { throw ValidationError("--learning-rate takes a positive number") }
+        guard (1...1000).contains(epochs) else { throw ValidationError("--epochs must lie in 1...1000, got \(epochs)") }
+        guard (1...60_000).contains(batchSize) else { throw ValidationError("--batch-size must lie in 1...60000, got \(batchSize)") }
+        if let limit, limit <= 0 { throw ValidationError("--limit takes a positive integer, got \(limit)") }
+        guard learningRate.isFinite, learningRate > 0 else { throw ValidationError("--learning-rate takes a finite positive number, got \(learningRate)") }
         if let output, !overwrite, FileManager.default.fileExists(atPath: output) {
             throw ValidationError("\(output) exists; add --overwrite to replace it, or choose another --output")
         }
@@ -52,8 +52,8 @@ struct Options: ParsableCommand {
 }
 
 func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("lesson-03-training: \(message)\n".utf8))
-    exit(2)
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    exit(1)
 }
 
 func format(_ x: Double, _ digits: Int) -> String { format(x, digits: digits) }
@@ -85,10 +85,10 @@ report.paragraph("""
 let sampleIndices = Array(0..<32)
 let samples = train.batch(sampleIndices).inputs
 let grid = imageGrid(samples, columns: 8, padding: 2)
-try report.figure(Figure(rows: 1, columns: 1, width: 720, height: 400, plots: [Plot(image: grid)]), name: "samples",
+exitOnError { try report.figure(Figure(rows: 1, columns: 1, width: 720, height: 400, plots: [Plot(image: grid)]), name: "samples",
                   caption: "The first 32 training images. Labels, row by row: " +
                     sampleIndices.map { FashionMNIST.classNames[train.labels[$0]] }.joined(separator: ", ") + ".",
-                  showInTerminal: false)
+                  showInTerminal: false) }
 
 // MARK: - The network
 
@@ -181,8 +181,8 @@ accuracyPlot.line(x: epochAccuracies.map { Double($0.epoch) }, y: epochAccuracie
                   title: "train (first 10 000)", points: .circle)
 accuracyPlot.line(x: epochAccuracies.map { Double($0.epoch) }, y: epochAccuracies.map { 100 * $0.test },
                   title: "test", points: .square)
-try report.figure(Figure(rows: 1, columns: 3, width: 1300, height: 420, plots: [lossPlot, ratePlot, accuracyPlot]),
-                  name: "curves", caption: "Left: the loss of every batch and its running mean. Middle: the learning rate. Right: accuracy after each epoch.")
+exitOnError { try report.figure(Figure(rows: 1, columns: 3, width: 1300, height: 420, plots: [lossPlot, ratePlot, accuracyPlot]),
+                  name: "curves", caption: "Left: the loss of every batch and its running mean. Middle: the learning rate. Right: accuracy after each epoch.") }
 
 // MARK: - What the classifier gets wrong
 
@@ -204,16 +204,16 @@ confusionPlot.yLabel = "true class"
 confusionPlot.xTicks = FashionMNIST.classNames.enumerated().map { Tick(Double($0.offset), $0.element) }
 confusionPlot.xTickRotation = 45
 confusionPlot.yTicks = FashionMNIST.classNames.enumerated().map { Tick(Double($0.offset), $0.element) }
-try report.figure(Figure(rows: 1, columns: 1, width: 760, height: 680, font: "sans,12", plots: [confusionPlot]),
+exitOnError { try report.figure(Figure(rows: 1, columns: 1, width: 760, height: 680, font: "sans,12", plots: [confusionPlot]),
                   name: "confusion", caption: "Confusion matrix on the test set: rows the true class, columns the prediction; colour is log10(1 + count), so the diagonal (about 1000 per class) is near 3 and single mistakes show.",
-                  showInTerminal: false)
+                  showInTerminal: false) }
 
 // MARK: - Saving
 
 let outputURL = URL(fileURLWithPath: weightsPath)
-try FileManager.default.createDirectory(at: outputURL.deletingLastPathComponent(), withIntermediateDirectories: true)
-try model.saveWeights(to: outputURL, metadata: ["model": "FashionClassifier", "test_accuracy": format(finalAccuracy, 4),
-                                                "epochs": "\(options.epochs)"])
+exitOnError { try FileManager.default.createDirectory(at: outputURL.deletingLastPathComponent(), withIntermediateDirectories: true) }
+exitOnError { try model.saveWeights(to: outputURL, metadata: ["model": "FashionClassifier", "test_accuracy": format(finalAccuracy, 4),
+                                                "epochs": "\(options.epochs)"]) }
 // How the weights were made, beside them (models/fashion-classifier.json for the shipped file,
 // which `diffuse fid` uses as its feature extractor).
 struct ClassifierRecord: Encodable {
@@ -233,8 +233,8 @@ let record = ClassifierRecord(
 let recordEncoder = JSONEncoder()
 recordEncoder.outputFormatting = [.prettyPrinted, .sortedKeys]
 recordEncoder.keyEncodingStrategy = .convertToSnakeCase
-try AtomicFile.write(recordEncoder.encode(record) + Data("\n".utf8),
-                     to: outputURL.deletingPathExtension().appendingPathExtension("json"))
+exitOnError { try AtomicFile.write(recordEncoder.encode(record) + Data("\n".utf8),
+                     to: outputURL.deletingPathExtension().appendingPathExtension("json")) }
 report.heading("Saving the classifier")
 report.paragraph("""
     The weights are saved as safetensors under their PyTorch names to `\(weightsPath)` (the copy that ships, \
@@ -265,4 +265,4 @@ report.paragraph("""
     epoch? Then try a constant learning rate of 0.003 instead of the one-cycle schedule \
     (`ConstantSchedule(0.003)`) and compare the final test accuracy.
     """)
-try report.write()
+exitOnError { try report.write() }

@@ -38,28 +38,28 @@ struct Lesson04: ParsableCommand {
     @Option(name: .customLong("model"), help: ArgumentHelp("Folder of the trained pixel DDPM (exported by `diffuse export`, or a training checkpoint).", valueName: "folder"))
     var modelFolder: String = "models/ddpm-fmnist"
 
-    @Option(help: "Optimizer steps of the live training run.")
+    @Option(parsing: .unconditional, help: "Optimizer steps of the live training run.")
     var trainSteps: Int = 150
 
     @Option(help: ArgumentHelp("Channels of the live-trained UNet's levels, comma-separated (each a multiple of 8).", valueName: "a,b,c"))
     var trainChannels: String = "8,16,32"
 
-    @Option(help: "Batch size of the live training run.")
+    @Option(parsing: .unconditional, help: "Batch size of the live training run.")
     var trainBatch: Int = 16
 
-    @Option(help: "Training images read for the live run (the first N of Fashion-MNIST's training set).")
+    @Option(parsing: .unconditional, help: "Training images read for the live run (the first N of Fashion-MNIST's training set).")
     var trainImages: Int = 6000
 
-    @Option(help: "Test images per timestep in the loss-per-timestep measurement.")
+    @Option(parsing: .unconditional, help: "Test images per timestep in the loss-per-timestep measurement.")
     var lossImages: Int = 16
 
-    @Option(help: "Images sampled with the shipped model (Algorithm 2).")
+    @Option(parsing: .unconditional, help: "Images sampled with the shipped model (Algorithm 2).")
     var sampleCount: Int = 8
 
-    @Option(help: "Sampling steps of Algorithm 2 (1000 = every training timestep; fewer = skipped DDPM).")
+    @Option(parsing: .unconditional, help: "Sampling steps of Algorithm 2 (1000 = every training timestep; fewer = skipped DDPM).")
     var sampleSteps: Int = 250
 
-    @Option(help: "Seed of every random draw.")
+    @Option(parsing: .unconditional, help: "Seed of every random draw.")
     var seed: UInt64 = 0
 
     /// `--out` and `--docs`, shared by every lesson (LessonKit).
@@ -70,13 +70,14 @@ struct Lesson04: ParsableCommand {
     var docs: Bool { output.docs }
 
     func validate() throws {
-        guard trainSteps >= 1 else { throw ValidationError("--train-steps must be at least 1, got \(trainSteps)") }
-        guard trainBatch >= 1 else { throw ValidationError("--train-batch must be at least 1, got \(trainBatch)") }
-        guard trainImages >= trainBatch else { throw ValidationError("--train-images must be at least one batch (\(trainBatch)), got \(trainImages)") }
-        guard let channels = channelList, !channels.isEmpty, channels.allSatisfy({ $0 > 0 && $0 % 8 == 0 }) else {
-            throw ValidationError("--train-channels must be a comma-separated list of positive multiples of 8, got \(trainChannels)")
+        // Upper bounds keep the live run a lesson-sized one (minutes, not days or terabytes).
+        guard (1...100_000).contains(trainSteps) else { throw ValidationError("--train-steps must lie in 1...100000, got \(trainSteps)") }
+        guard (1...1024).contains(trainBatch) else { throw ValidationError("--train-batch must lie in 1...1024, got \(trainBatch)") }
+        guard (trainBatch...60_000).contains(trainImages) else { throw ValidationError("--train-images must lie in \(trainBatch)...60000 (one batch to all of Fashion-MNIST), got \(trainImages)") }
+        guard let channels = channelList, (1...6).contains(channels.count), channels.allSatisfy({ (8...512).contains($0) && $0 % 8 == 0 }) else {
+            throw ValidationError("--train-channels must be 1 to 6 comma-separated multiples of 8 in 8...512, got \(trainChannels)")
         }
-        guard lossImages >= 1 else { throw ValidationError("--loss-images must be at least 1, got \(lossImages)") }
+        guard (1...10_000).contains(lossImages) else { throw ValidationError("--loss-images must lie in 1...10000, got \(lossImages)") }
         guard (1...64).contains(sampleCount) else { throw ValidationError("--sample-count must lie in 1...64, got \(sampleCount)") }
         guard (12...1000).contains(sampleSteps) else { throw ValidationError("--sample-steps must lie in 12...1000, got \(sampleSteps)") }
     }
@@ -104,6 +105,10 @@ struct Lesson {
             command: options.docs ? "swift run -c release lesson-04-ddpm --docs" : nil)
 
         let model = try DDPMModel.load(from: URL(fileURLWithPath: options.modelFolder))
+        let shape = (model.unet.configuration.inChannels, model.unet.configuration.sampleSize)
+        guard shape == (1, 32) else {
+            throw ValidationError("--model \(options.modelFolder) is a model of \(shape.0)-channel \(shape.1)x\(shape.1) images; this lesson needs a pixel DDPM of 1-channel 32x32 images (Fashion-MNIST, such as models/ddpm-fmnist)")
+        }
         let test = try FashionMNIST.load(.test, limit: max(options.lossImages, 16))
         let testImages = (test.inputs * 2 - 1).paddedImages(by: 2, value: -1)  // [N, 1, 32, 32] in [-1, 1]
 

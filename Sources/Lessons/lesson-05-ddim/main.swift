@@ -34,19 +34,19 @@ struct Lesson05: ParsableCommand {
     @Option(name: .customLong("model"), help: ArgumentHelp("Folder of the trained pixel DDPM (exported by `diffuse export`, or a training checkpoint).", valueName: "folder"))
     var modelFolder: String = "models/ddpm-fmnist"
 
-    @Option(help: "DDIM steps of the eta comparison, the interpolation and the Euler check.")
+    @Option(parsing: .unconditional, help: "DDIM steps of the eta comparison, the interpolation and the Euler check.")
     var steps: Int = 50
 
-    @Option(help: "Images per eta in the eta comparison.")
+    @Option(parsing: .unconditional, help: "Images per eta in the eta comparison.")
     var count: Int = 8
 
-    @Option(help: "Images in each interpolation strip (including both ends).")
+    @Option(parsing: .unconditional, help: "Images in each interpolation strip (including both ends).")
     var frames: Int = 9
 
-    @Option(help: "Images run through both DDIM (eq. 12) and Euler in the sigma-view check.")
+    @Option(parsing: .unconditional, help: "Images run through both DDIM (eq. 12) and Euler in the sigma-view check.")
     var checkCount: Int = 4
 
-    @Option(help: "Seed of every random draw.")
+    @Option(parsing: .unconditional, help: "Seed of every random draw.")
     var seed: UInt64 = 0
 
     /// `--out` and `--docs`, shared by every lesson (LessonKit).
@@ -59,21 +59,12 @@ struct Lesson05: ParsableCommand {
     func validate() throws {
         guard (2...1000).contains(steps) else { throw ValidationError("--steps must lie in 2...1000, got \(steps)") }
         guard (1...64).contains(count) else { throw ValidationError("--count must lie in 1...64, got \(count)") }
-        guard (3...32).contains(frames) else { throw ValidationError("--frames must lie in 3...32, got \(frames)") }
+        // The text compares the straight line's middle frames (all but the two ends) with its ends: at least 4 frames.
+        guard (4...32).contains(frames) else { throw ValidationError("--frames must lie in 4...32 (two ends and at least two middle frames), got \(frames)") }
         guard (1...64).contains(checkCount) else { throw ValidationError("--check-count must lie in 1...64, got \(checkCount)") }
     }
 
-    func run() throws {
-        do {
-            try Lesson(options: self).run()
-        } catch let error as TrainingError {
-            throw ValidationError(error.description)
-        } catch let error as DiffusionError {
-            throw ValidationError(error.description)
-        } catch let error as FashionMNISTError {
-            throw ValidationError(error.description)
-        }
-    }
+    func run() throws { try runLesson { try Lesson(options: self).run() } }
 }
 
 struct Lesson {
@@ -89,6 +80,10 @@ struct Lesson {
             directory: options.docs ? nil : outDirectory,
             command: options.docs ? "swift run -c release lesson-05-ddim --docs" : nil)
         let model = try DDPMModel.load(from: URL(fileURLWithPath: options.modelFolder))
+        let shape = (model.unet.configuration.inChannels, model.unet.configuration.sampleSize)
+        guard shape == (1, 32) else {
+            throw ValidationError("--model \(options.modelFolder) is a model of \(shape.0)-channel \(shape.1)x\(shape.1) images; this lesson needs a pixel DDPM of 1-channel 32x32 images (Fashion-MNIST, such as models/ddpm-fmnist)")
+        }
 
         introduce(report)
         try etaSection(report, model: model)

@@ -1,6 +1,7 @@
 // Lesson 06, the end of section 5 and section 6: what few steps do to the samples, and the same
 // samplers on a trained pixel model. Called from `main.swift` in page order.
 
+import ArgumentParser
 import Diffusion
 import DiffusionStudies
 import Foundation
@@ -98,6 +99,9 @@ func images(_ report: Report, options: Lesson06) throws {
     } catch {
         report.paragraph("No trained pixel DDPM could be loaded from `\(options.ddpmCheckpoint)` (\(error)); the image part is skipped. `diffuse train` and `diffuse export` make one (docs/training.md).")
         return
+    }
+    guard model.unet.configuration.inChannels == 1, model.unet.configuration.sampleSize == 32 else {
+        throw ValidationError("--ddpm \(options.ddpmCheckpoint) is a model of \(model.unet.configuration.inChannels)-channel \(model.unet.configuration.sampleSize)x\(model.unet.configuration.sampleSize) images; the image part needs a pixel DDPM of 1-channel 32x32 images (such as models/ddpm-fmnist)")
     }
     let names = ["euler", "ddim", "heun", "dpmpp_2m", "euler_ancestral", "dpmpp_2m_sde"]
     let steps = 8, count = 8, shown = 2

@@ -26,26 +26,26 @@ struct Lesson06: ParsableCommand {
     var samplers = "euler,heun,dpmpp_2m,euler_ancestral,dpmpp_2m_sde"
     @Option(help: ArgumentHelp("Samplers measured in the studies and the appendix (default: all of the registry).", valueName: "a,b,c"))
     var compare = SamplerName.allCases.map(\.rawValue).joined(separator: ",")
-    @Option(help: "Budget of denoiser evaluations (NFE) per sampler in the trajectory figures; also a step count of the distribution study.")
+    @Option(parsing: .unconditional, help: "Budget of denoiser evaluations (NFE) per sampler in the trajectory figures; also a step count of the distribution study.")
     var steps = 10
     @Option(help: "Sigma schedule: karras, exponential, polyexponential, vp or linear.")
     var schedule = "karras"
-    @Option(name: .customLong("sigma-min"), help: "Smallest positive sigma of the schedule.")
+    @Option(name: .customLong("sigma-min"), parsing: .unconditional, help: "Smallest positive sigma of the schedule.")
     var sigmaMin = 0.002
-    @Option(name: .customLong("sigma-max"), help: "Largest sigma, where sampling starts.")
+    @Option(name: .customLong("sigma-max"), parsing: .unconditional, help: "Largest sigma, where sampling starts.")
     var sigmaMax = 80.0
     @Option(help: ArgumentHelp(#"A 2-D Gaussian mixture as JSON: {"weights": [...], "means": [[x, y], ...], "stds": [...]}."#, valueName: "file"))
     var gmm: String?
-    @Option(help: "Seed of every random draw (starting points, ancestral and SDE noise).")
+    @Option(parsing: .unconditional, help: "Seed of every random draw (starting points, ancestral and SDE noise).")
     var seed: UInt64 = 0
     @Option(name: .customLong("ddpm"), help: ArgumentHelp("Folder of a trained pixel DDPM for the image part.", valueName: "folder"))
     var ddpmCheckpoint = "models/ddpm-fmnist"
     @OptionGroup var output: LessonOutputOptions
 
     func validate() throws {
-        guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
-        guard sigmaMin > 0, sigmaMax > sigmaMin, sigmaMax.isFinite else {
-            throw ValidationError("need 0 < --sigma-min < --sigma-max, got \(sigmaMin) and \(sigmaMax)")
+        guard (1...1000).contains(steps) else { throw ValidationError("--steps must lie in 1...1000 (a budget of denoiser evaluations per sampler), got \(steps)") }
+        guard sigmaMin > 0, sigmaMax > sigmaMin, sigmaMax <= 1e6 else {
+            throw ValidationError("need 0 < --sigma-min < --sigma-max <= 1e6, got \(sigmaMin) and \(sigmaMax)")
         }
     }
 
@@ -126,7 +126,7 @@ func lesson(_ options: Lesson06) throws {
     let run = try trajectoryRuns(compared, mixture: mixture, normals: trajectoryNormals, budget: options.steps,
                                  schedule: schedule, seed: options.seed)
     let dense = SamplerStudies.denseSigmas(from: try schedule.sigmas(steps: 1)[0], to: schedule.sigmaMin)
-    let exact = SamplerStudies.exactPaths(mixture: mixture, start: startingPoints(normals: trajectoryNormals, sigma: dense[0]), sigmas: dense)
+    let exact = try SamplerStudies.exactPaths(mixture: mixture, start: startingPoints(normals: trajectoryNormals, sigma: dense[0]), sigmas: dense)
     let exactEnds = exact.map { $0[$0.count - 1] }
     // Zoom on the last steps: the states below sigma = 1 and the final samples of the samplers shown.
     func lateStates(_ name: SamplerName) -> [SIMD2<Double>] {
@@ -295,7 +295,7 @@ func lesson(_ options: Lesson06) throws {
     let floors: [Double] = (0..<20).map { SlicedWasserstein.floor(of: mixture, sampleCount: sampleCount, seed: options.seed &+ 3 &+ UInt64($0)) }
     let (floorMean, floorSpread) = meanAndStandardDeviation(floors)
     let firstSigma = try schedule.sigmas(steps: 2)[0]
-    let odeEnds = SamplerStudies.exactEnds(mixture: mixture, start: startingPoints(normals: distributionNormals, sigma: firstSigma), from: firstSigma, to: schedule.sigmaMin)
+    let odeEnds = try SamplerStudies.exactEnds(mixture: mixture, start: startingPoints(normals: distributionNormals, sigma: firstSigma), from: firstSigma, to: schedule.sigmaMin)
         .map { x in let d = mixture.denoised([x.x, x.y], sigma: schedule.sigmaMin); return SIMD2(d[0], d[1]) }
     let odeDistance = SlicedWasserstein.distance(odeEnds, to: mixture, directionCount: 64)
     report.paragraph("""

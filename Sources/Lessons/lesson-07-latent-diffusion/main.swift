@@ -49,10 +49,10 @@ struct Lesson07: ParsableCommand {
     @Option(help: ArgumentHelp("Samplers whose latent-model samples are shown side by side, comma-separated.", valueName: "a,b"))
     var lookSamplers: String = "euler_ancestral,euler,dpmpp_2m"
 
-    @Option(help: "Steps of the live recomputation.")
+    @Option(parsing: .unconditional, help: "Steps of the live recomputation.")
     var liveSteps: Int = 10
 
-    @Option(help: "Images per FID in the live recomputation (the sweep used 250).")
+    @Option(parsing: .unconditional, help: "Images per FID in the live recomputation (the sweep used 250).")
     var liveCount: Int = 250
 
     /// `--out` and `--docs`, shared by every lesson (LessonKit).
@@ -63,7 +63,8 @@ struct Lesson07: ParsableCommand {
     var docs: Bool { output.docs }
 
     func validate() throws {
-        guard liveSteps >= 1 else { throw ValidationError("--live-steps must be at least 1") }
+        guard (1...1000).contains(liveSteps) else { throw ValidationError("--live-steps must lie in 1...1000, got \(liveSteps)") }
+        guard liveCount <= 10_000 else { throw ValidationError("--live-count must be at most 10000, got \(liveCount)") }
         guard liveCount >= 16 else { throw ValidationError("--live-count must be at least 16 (a covariance of 128 features needs many images; the sweep used 500)") }
     }
 
@@ -133,7 +134,8 @@ struct Lesson {
         var rows: [[String]] = []
         var panels: [Plot] = []
         for name in photoNames {
-            let image = try squareCrop(PNG.read(photoFolder.appendingPathComponent(name)))
+            // TAESD's activations grow with the photo (64 channels per pixel): refuse, from the header, more than 1024 x 1024 pixels.
+            let image = try squareCrop(PNG.read(photoFolder.appendingPathComponent(name), maxPixels: 1024 * 1024))
             let batch = image.unsqueezed(axis: 0)
             let t0 = Timing.now()
             let latents = try taesd.encode(batch)

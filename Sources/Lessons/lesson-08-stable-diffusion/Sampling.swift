@@ -241,7 +241,7 @@ extension Lesson {
            let first = ((try? FileManager.default.contentsOfDirectory(atPath: photoFolder.path)) ?? []).filter({ $0.hasSuffix(".png") }).sorted().first {
             url = photoFolder.appendingPathComponent(first)
         }
-        var rgb = try PNG.read(url)
+        var rgb = try PNG.read(url, maxPixels: 4096 * 4096)      // refused from the header, before allocating
         if rgb.shape[0] == 1 { rgb = rgb.expanded(to: [3, rgb.shape[1], rgb.shape[2]]).contiguous() }
         if rgb.shape[0] == 4 { rgb = rgb.sliced(axis: 0, start: 0, end: 3).contiguous() }
         var square = rgb

@@ -33,13 +33,13 @@ struct Lesson08: ParsableCommand {
     var model: String?
     @Option(help: ArgumentHelp("The prompt of the guided step, the trajectory and the sampler grid.", valueName: "text"))
     var prompt = "a photograph of an astronaut riding a horse"
-    @Option(help: "Image side in pixels (default 512 with --model, 64 for the random-weight model).")
+    @Option(parsing: .unconditional, help: "Image side in pixels (default 512 with --model, 64 for the random-weight model).")
     var size: Int?
-    @Option(help: "Steps of the trajectory and of the guidance sweep.")
+    @Option(parsing: .unconditional, help: "Steps of the trajectory and of the guidance sweep.")
     var steps = 20
-    @Option(help: "Classifier-free guidance scale.")
+    @Option(parsing: .unconditional, help: "Classifier-free guidance scale.")
     var guidance = 7.5
-    @Option(help: "Seed of the starting noise.")
+    @Option(parsing: .unconditional, help: "Seed of the starting noise.")
     var seed: UInt64 = 0
     @Option(help: ArgumentHelp("Folder with taesd_encoder.safetensors and taesd_decoder.safetensors (default ../shared/weights/taesd-sd1).", valueName: "dir"))
     var taesd: String?
@@ -48,8 +48,8 @@ struct Lesson08: ParsableCommand {
     @OptionGroup var output: LessonOutputOptions
 
     func validate() throws {
-        guard steps >= 2 else { throw ValidationError("--steps must be at least 2, got \(steps)") }
-        if let size { guard size > 0 else { throw ValidationError("--size must be positive, got \(size)") } }
+        guard (2...1000).contains(steps) else { throw ValidationError("--steps must lie in 2...1000, got \(steps)") }
+        if let size { guard (8...2048).contains(size) else { throw ValidationError("--size must lie in 8...2048 pixels, got \(size)") } }
         guard guidance.isFinite, guidance >= 1 else { throw ValidationError("--guidance must be at least 1, got \(guidance)") }
     }
 

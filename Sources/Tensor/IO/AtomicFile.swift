@@ -57,7 +57,7 @@ public enum AtomicFile {
             do {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             } catch {
-                throw FileWriteError(path: destination, reason: "cannot create the folder \(folder): \(error.localizedDescription)")
+                throw FileWriteError(path: destination, reason: "cannot create the folder \(folder): \(fileErrorReason(error))")
             }
         }
         let name = (destination as NSString).lastPathComponent

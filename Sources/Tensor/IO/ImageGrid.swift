@@ -14,7 +14,7 @@ public func imageGrid(_ images: [Tensor], columns: Int, padding: Int = 2, padVal
     for image in images { precondition(image.shape == shape, "imageGrid: image shapes differ: \(shape) and \(image.shape)") }
     let (c, h, w) = (shape[0], shape[1], shape[2])
     let columnCount = Swift.min(columns, images.count)
-    let rows = (images.count + columns - 1) / columns
+    let rows = (images.count - 1) / columns + 1               // ceil without overflow for any columns
     let gridH = rows * (h + padding) + padding, gridW = columnCount * (w + padding) + padding
     var grid = Tensor(shape: [c, gridH, gridW], repeating: padValue)
     grid.withUnsafeMutableBufferPointer { out in

@@ -26,16 +26,19 @@ public struct PNGError: Error, CustomStringConvertible {
 /// PNG decoding and encoding for [C, H, W] tensors in [0, 1].
 public enum PNG {
     /// Reads the PNG file at `url` as a [C, H, W] tensor in [0, 1].
-    public static func read(_ url: URL) throws -> Tensor {
+    /// - Parameter maxPixels: refuse, from the header and before allocating, an image of more
+    ///   pixels (width × height) than this; nil allows up to 2³¹ values.
+    public static func read(_ url: URL, maxPixels: Int? = nil) throws -> Tensor {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw PNGError(path: url.path, message: "cannot read the file: \(error.localizedDescription)")
+            throw PNGError(path: url.path, message: "cannot read the file: \(fileErrorReason(error))")
         }
-        return try decode(data, path: url.path)
+        return try decode(data, path: url.path, maxPixels: maxPixels)
     }
 
     /// Decodes PNG bytes into a [C, H, W] tensor in [0, 1].
-    public static func decode(_ data: Data, path: String = "<memory>") throws -> Tensor {
+    /// - Parameter maxPixels: as in `read(_:maxPixels:)`.
+    public static func decode(_ data: Data, path: String = "<memory>", maxPixels: Int? = nil) throws -> Tensor {
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
         let begun = data.withUnsafeBytes { bytes in
@@ -53,6 +56,10 @@ public enum PNG {
         guard !overflow, pixelCount <= (1 << 31) / channels else {
             png_image_free(&image)
             throw PNGError(path: path, message: "image of \(width)x\(height) pixels is too large")
+        }
+        if let maxPixels, pixelCount > maxPixels {
+            png_image_free(&image)
+            throw PNGError(path: path, message: "image of \(width)x\(height) pixels is larger than the \(maxPixels) pixels accepted here; scale it down first")
         }
         // Deflate expands at most 1032:1, so a header promising more pixels than the file could
         // hold is corrupt; refuse it before allocating (protects against hostile headers).
