@@ -48,7 +48,7 @@ let package = Package(
         // plots and progress bar too), DiffusionStudies (the measurements lessons 05-06 make of
         // samplers, which a user of the library does not need) and one executable per lesson.
         .target(name: "LessonKit", dependencies: ["Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Sources/Lessons/LessonKit", swiftSettings: native),
-        .target(name: "DiffusionStudies", dependencies: ["Diffusion", "Tensor"], path: "Sources/Lessons/DiffusionStudies",
+        .target(name: "DiffusionStudies", dependencies: ["Diffusion", "Autograd", "Tensor"], path: "Sources/Lessons/DiffusionStudies",
                 swiftSettings: native),
         .executableTarget(
             name: "lesson-01-tensors", dependencies: ["LessonKit", "Tensor"],
@@ -76,6 +76,12 @@ let package = Package(
             name: "lesson-07-latent-diffusion",
             dependencies: ["Diffusion", "Autograd", "LessonKit", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Lessons/lesson-07-latent-diffusion", swiftSettings: native),
+        // The trained-denoiser study (issue 15): samplers with exact and trained MLP denoisers on
+        // lesson 06's mixture; writes docs/data/trained-denoiser-*.csv.
+        .executableTarget(
+            name: "trained-denoiser-study",
+            dependencies: ["Diffusion", "DiffusionStudies", "LessonKit", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Lessons/trained-denoiser-study", swiftSettings: native),
         .executableTarget(
             name: "lesson-08-stable-diffusion",
             dependencies: ["Diffusion", "Autograd", "LessonKit", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],

@@ -1,8 +1,9 @@
 // Contract: `diffuse fid` — the Fréchet distance (FID) between `--count` images of a model (any
 // sampler, steps and schedule) and the 10 000 Fashion-MNIST test images, in the feature space of
 // the lesson-03 classifier (models/fashion-classifier.safetensors); or, with `--real train`, of
-// `--count` seeded random training images (the floor). Prints the FID and the time of each part
-// on standard output; progress goes to standard error. A missing classifier or data set is a
+// `--count` seeded random training images (the floor). Also prints improved precision and recall
+// (Kynkäänniemi et al. 2019, k = 3) against as many test images (`FIDContext.precisionRecall`).
+// Prints the FID and the time of each part on standard output; progress goes to standard error. A missing classifier or data set is a
 // clear error (exit status 1).
 
 import ArgumentParser
@@ -48,31 +49,34 @@ struct FIDCommand: ParsableCommand {
             let clock = ContinuousClock()
             if real != nil {
                 let start = clock.now
-                let statistics = try context.extractor.trainingSubsetStatistics(count: count, seed: seed, folder: context.dataFolder)
+                let features = try context.extractor.trainingSubsetFeatures(count: count, seed: seed, folder: context.dataFolder)
                 let seconds = (clock.now - start) / .seconds(1)
-                let fid = try frechetDistance(statistics, context.testStatistics())
-                print(String(format: "FID %.3f  real training images vs test set: %d images, seed %llu", fid, count, seed))
+                let fid = try frechetDistance(FeatureStatistics(features: features), context.testStatistics())
+                let pr = try context.precisionRecall(of: features)
+                print(String(format: "FID %.3f  precision %.3f  recall %.3f  real training images vs test set: %d images, seed %llu",
+                             fid, pr.precision, pr.recall, count, seed))
                 print(String(format: "time: training-image features %.1f s, test-set statistics %.1f s", seconds, context.testSeconds))
                 return
             }
             let generator = try loadImageGenerator(from: URL(fileURLWithPath: model!))
             let result = try context.evaluate(generator, count: count, sampler: sampler, steps: steps, schedule: schedule,
                                               seed: seed, batchSize: batchSize, label: "fid")
-            print(String(format: "FID %.3f  %@: sampler %@, %d steps, schedule %@, %d model evaluations per image, %d images, seed %llu, batch %d",
-                         result.fid, model!, sampler, steps, schedule ?? "default", result.modelEvaluations, count, seed, batchSize))
+            print(String(format: "FID %.3f  precision %.3f  recall %.3f  %@: sampler %@, %d steps, schedule %@, %d model evaluations per image, %d images, seed %llu, batch %d",
+                         result.fid, result.precision, result.recall, model!, sampler, steps, schedule ?? "default", result.modelEvaluations, count, seed, batchSize))
             print(String(format: "time: sampling and features %.1f s (%.2f ms per image and model evaluation), test-set statistics %.1f s",
                          result.seconds, 1000 * result.seconds / Double(count * max(result.modelEvaluations, 1)), context.testSeconds))
         }
     }
 }
 
-/// What every FID command needs once: the feature extractor and the test-set statistics
-/// (computed on first use and kept).
+/// What every FID command needs once: the feature extractor and the test-set features and
+/// statistics (computed on first use and kept).
 final class FIDContext {
     let extractor: FashionFeatureExtractor
     let classifierURL: URL
     let dataFolder: URL?
     private var cachedTest: FeatureStatistics?
+    private var cachedTestFeatures: Tensor?
     private(set) var testSeconds = 0.0
 
     /// Loads the classifier (FIDError.classifierNotFound names the fix when it is missing).
@@ -87,27 +91,44 @@ final class FIDContext {
         if let cachedTest { return cachedTest }
         let clock = ContinuousClock()
         let start = clock.now
-        let statistics = try extractor.testSetStatistics(folder: dataFolder)
+        let features = try extractor.testSetFeatures(folder: dataFolder)
+        let statistics = try FeatureStatistics(features: features)
         testSeconds = (clock.now - start) / .seconds(1)
         cachedTest = statistics
+        cachedTestFeatures = features
         return statistics
     }
 
-    /// One generated configuration: FID, model evaluations per image, and the seconds spent
-    /// generating the images and computing their features.
+    /// Improved precision and recall (k = 3) of `features` [N, 128] against N test images
+    /// (all 10 000 when N is larger), chosen by `FashionFeatureExtractor.sampleIndices` with
+    /// seed 0 — the same real images for every model and sampler at a given N, since the
+    /// metric compares sets of equal size.
+    func precisionRecall(of features: Tensor) throws -> PrecisionRecall {
+        _ = try testStatistics()
+        let test = cachedTestFeatures!
+        let n = min(features.shape[0], test.shape[0])
+        let rows = FashionFeatureExtractor.sampleIndices(count: n, from: test.shape[0], seed: 0)
+        let real = Tensor(shape: [n, test.shape[1]], scalars: rows.flatMap { test.sliced(axis: 0, $0..<($0 + 1)).contiguous().scalars })
+        return try PrecisionRecall(real: real, generated: features, k: 3)
+    }
+
+    /// One generated configuration: FID, precision and recall, model evaluations per image, and
+    /// the seconds spent generating the images and computing their features.
     func evaluate(_ generator: any ImageGenerator, count: Int, sampler: String, steps: Int, schedule: String?,
-                  seed: UInt64, batchSize: Int, label: String) throws -> (fid: Double, modelEvaluations: Int, seconds: Double) {
+                  seed: UInt64, batchSize: Int, label: String)
+        throws -> (fid: Double, precision: Double, recall: Double, modelEvaluations: Int, seconds: Double) {
         let test = try testStatistics()
         let evaluations = try generator.modelEvaluations(sampler: sampler, steps: steps, schedule: schedule)
         let progress = ProgressBar(total: count, label: label, logInterval: 60)
         let clock = ContinuousClock()
         let start = clock.now
-        let statistics = try extractor.generatedStatistics(
+        let features = try extractor.generatedFeatures(
             of: generator, count: count, sampler: sampler, steps: steps, schedule: schedule, seed: seed,
             batchSize: batchSize, progress: { progress.update(completed: $0) })
         progress.finish()
         let seconds = (clock.now - start) / .seconds(1)
-        return (try frechetDistance(statistics, test), evaluations, seconds)
+        let pr = try precisionRecall(of: features)
+        return (try frechetDistance(FeatureStatistics(features: features), test), pr.precision, pr.recall, evaluations, seconds)
     }
 
     /// A short fingerprint of the classifier file (FNV-1a, 64 bits, hex): FIDs are comparable

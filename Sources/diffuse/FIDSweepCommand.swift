@@ -6,6 +6,7 @@
 // steps, count, seed, batch size and classifier fingerprint) are skipped. Each invocation's
 // command line is appended to `<csv name without .csv>.command.txt` beside the CSV. Rows run
 // in order of step count (all samplers at 5 steps first), and the log prints an ETA after each.
+// Besides the FID each row has improved precision and recall (k = 3, `FIDContext.precisionRecall`).
 
 import ArgumentParser
 import Diffusion
@@ -36,7 +37,7 @@ struct FIDSweepCommand: ParsableCommand {
     @OptionGroup var reference: FIDDataOptions
 
     static let header = ["model", "sampler", "schedule", "steps", "model_evaluations", "count", "seed", "batch_size",
-                         "classifier", "fid", "seconds"]
+                         "classifier", "fid", "seconds", "precision", "recall"]
     /// The columns that identify a configuration (a row with the same values is not run again).
     static let keyColumns = ["model", "sampler", "schedule", "steps", "count", "seed", "batch_size", "classifier"]
     /// The floor row's model and sampler names.
@@ -91,13 +92,16 @@ struct FIDSweepCommand: ParsableCommand {
                 let test = try context.testStatistics()     // not part of the row's time
                 let clock = ContinuousClock()
                 let start = clock.now
-                let statistics = try context.extractor.trainingSubsetStatistics(count: count, seed: seed, folder: context.dataFolder)
-                let fid = try frechetDistance(statistics, test)
+                let features = try context.extractor.trainingSubsetFeatures(count: count, seed: seed, folder: context.dataFolder)
+                let fid = try frechetDistance(FeatureStatistics(features: features), test)
                 let seconds = (clock.now - start) / .seconds(1)
-                table.append([Self.floorModel, Self.floorSampler, nil, 0, 0, count, "\(seed)", nil, fingerprint, fid, seconds])
+                let pr = try context.precisionRecall(of: features)
+                table.append([Self.floorModel, Self.floorSampler, nil, 0, 0, count, "\(seed)", nil, fingerprint, fid, seconds,
+                              pr.precision, pr.recall])
                 try table.write(to: outputURL)
                 done.insert(floorKey)
-                log(String(format: "floor (real training images): FID %.3f (%.1f s)", fid, seconds))
+                log(String(format: "floor (real training images): FID %.3f, precision %.3f, recall %.3f (%.1f s)",
+                           fid, pr.precision, pr.recall, seconds))
             }
 
             let total = samplerNames.count * stepCounts.count
@@ -109,16 +113,16 @@ struct FIDSweepCommand: ParsableCommand {
                                                   schedule: schedule?.rawValue, seed: seed, batchSize: batchSize,
                                                   label: "\(configuration.sampler) \(configuration.steps)")
                 table.append([model, configuration.sampler, scheduleName, configuration.steps, result.modelEvaluations, count,
-                              "\(seed)", batchSize, fingerprint, result.fid, result.seconds])
+                              "\(seed)", batchSize, fingerprint, result.fid, result.seconds, result.precision, result.recall])
                 try table.write(to: outputURL)
                 spentSeconds += result.seconds
                 spentEvaluations += result.modelEvaluations
                 // The cost of a configuration is close to proportional to its model evaluations.
                 let remaining = pending[(index + 1)...].reduce(0) { $0 + $1.evaluations }
                 let eta = spentSeconds / Double(max(spentEvaluations, 1)) * Double(remaining)
-                log(String(format: "[%d/%d] %@ %d steps (%d evaluations): FID %.3f in %.0f s; ETA %@ for the remaining %d",
+                log(String(format: "[%d/%d] %@ %d steps (%d evaluations): FID %.3f, precision %.3f, recall %.3f in %.0f s; ETA %@ for the remaining %d",
                            index + 1, pending.count, configuration.sampler, configuration.steps, result.modelEvaluations,
-                           result.fid, result.seconds, Self.duration(eta), pending.count - index - 1))
+                           result.fid, result.precision, result.recall, result.seconds, Self.duration(eta), pending.count - index - 1))
             }
             log("done: \(output)")
         }

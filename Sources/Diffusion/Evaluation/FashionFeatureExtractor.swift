@@ -109,7 +109,13 @@ public struct FashionFeatureExtractor {
     /// Statistics of the 10 000 Fashion-MNIST test images (the reference set of every FID here).
     /// - Throws: `FashionMNISTError` naming the package when the data set is not installed.
     public func testSetStatistics(folder: URL? = nil) throws -> FeatureStatistics {
-        try statistics(ofClassifierInput: FashionMNIST.load(.test, folder: folder).inputs)
+        try FeatureStatistics(features: testSetFeatures(folder: folder))
+    }
+
+    /// The features [10 000, 128] of the Fashion-MNIST test images, in the data set's order.
+    /// - Throws: `FashionMNISTError` naming the package when the data set is not installed.
+    public func testSetFeatures(folder: URL? = nil) throws -> Tensor {
+        features(of: try FashionMNIST.load(.test, folder: folder).inputs)
     }
 
     /// Statistics of `count` training images drawn without replacement by a seeded generator:
@@ -117,12 +123,18 @@ public struct FashionFeatureExtractor {
     /// model would reach (FID's estimate is biased upwards for small sets).
     /// - Throws: `FIDError.invalidCount` unless 2 ≤ count ≤ 60 000; `FashionMNISTError`.
     public func trainingSubsetStatistics(count: Int, seed: UInt64, folder: URL? = nil) throws -> FeatureStatistics {
+        try FeatureStatistics(features: trainingSubsetFeatures(count: count, seed: seed, folder: folder))
+    }
+
+    /// The features [count, 128] of the training images `trainingSubsetStatistics` uses.
+    /// - Throws: `FIDError.invalidCount` unless 2 ≤ count ≤ 60 000; `FashionMNISTError`.
+    public func trainingSubsetFeatures(count: Int, seed: UInt64, folder: URL? = nil) throws -> Tensor {
         guard count >= 2 else { throw FIDError.tooFewImages(count: count) }
         let train = try FashionMNIST.load(.train, folder: folder)
         guard count <= train.count else {
             throw FIDError.invalidCount("asked for \(count) training images, the training set has \(train.count)")
         }
-        return try statistics(ofClassifierInput: train.batch(Self.sampleIndices(count: count, from: train.count, seed: seed)).inputs)
+        return features(of: train.batch(Self.sampleIndices(count: count, from: train.count, seed: seed)).inputs)
     }
 
     /// `count` distinct indices in 0..<total: the first `count` positions of a Fisher–Yates
@@ -139,16 +151,26 @@ public struct FashionFeatureExtractor {
         return Array(indices.prefix(count))
     }
 
-    /// Statistics of `count` images made by `generator`, generated `batchSize` at a time.
+    /// Statistics of `count` images made by `generator`, generated `batchSize` at a time
+    /// (the statistics of `generatedFeatures`, which says how the batches are seeded).
+    /// - Throws: `FIDError.tooFewImages` for count < 2; the generator's and the mapping's errors.
+    public func generatedStatistics(of generator: any ImageGenerator, count: Int, sampler: String, steps: Int,
+                                    schedule: String?, seed: UInt64, batchSize: Int,
+                                    progress: ((Int) -> Void)? = nil) throws -> FeatureStatistics {
+        try FeatureStatistics(features: generatedFeatures(of: generator, count: count, sampler: sampler, steps: steps,
+                                                          schedule: schedule, seed: seed, batchSize: batchSize, progress: progress))
+    }
+
+    /// The features [count, 128] of `count` images made by `generator`, generated `batchSize` at a time.
     ///
     /// Batch b (0, 1, ...) is generated with seed `seed &+ b · 0x9E3779B97F4A7C15` (SplitMix64's
     /// increment): batch 0 uses `seed` itself, so `diffuse sample --seed S --count B` shows it,
     /// and the batches' seeds never collide. The same seed and batch size give the same images.
     /// - Parameter progress: called after each batch with the number of images done so far.
     /// - Throws: `FIDError.tooFewImages` for count < 2; the generator's and the mapping's errors.
-    public func generatedStatistics(of generator: any ImageGenerator, count: Int, sampler: String, steps: Int,
-                                    schedule: String?, seed: UInt64, batchSize: Int,
-                                    progress: ((Int) -> Void)? = nil) throws -> FeatureStatistics {
+    public func generatedFeatures(of generator: any ImageGenerator, count: Int, sampler: String, steps: Int,
+                                  schedule: String?, seed: UInt64, batchSize: Int,
+                                  progress: ((Int) -> Void)? = nil) throws -> Tensor {
         guard count >= 2 else { throw FIDError.tooFewImages(count: count) }
         guard batchSize >= 1 else { throw FIDError.invalidCount("batch size \(batchSize) must be at least 1") }
         var scalars: [Float] = []
@@ -163,6 +185,6 @@ public struct FashionFeatureExtractor {
             batchIndex += 1
             progress?(done)
         }
-        return try FeatureStatistics(features: Tensor(shape: [count, Self.featureDimension], scalars: scalars))
+        return Tensor(shape: [count, Self.featureDimension], scalars: scalars)
     }
 }
