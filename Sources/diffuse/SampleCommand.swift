@@ -92,8 +92,12 @@ struct SampleCommand: ParsableCommand {
             let seconds = (clock.now - start) / .seconds(1)
             let side = min(columns ?? Int(Double(count).squareRoot().rounded(.up)), count)
             try PNG.write(imageGridFromModelRange(images, columns: side), to: URL(fileURLWithPath: output))
-            print(String(format: "wrote %@: %d images, sampler %@, %d steps, seed %llu, %.1f s (%.3f s per step)",
-                         output, count, sampler, steps, seed, seconds, seconds / Double(steps)))
+            if try SamplerRegistry.resolve(sampler).name.choosesOwnSteps {
+                print(String(format: "wrote %@: %d images, sampler %@ (its own steps), seed %llu, %.1f s", output, count, sampler, seed, seconds))
+            } else {
+                print(String(format: "wrote %@: %d images, sampler %@, %d steps, seed %llu, %.1f s (%.3f s per step)",
+                             output, count, sampler, steps, seed, seconds, seconds / Double(steps)))
+            }
         }
     }
 }

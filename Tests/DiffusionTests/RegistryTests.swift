@@ -93,7 +93,7 @@ import Testing
             #expect(step.denoised.shape == [3, 2])
         }
         #expect(seen == Array(0..<6))
-        #expect(firstX == x.scalars)
+        if name != .edmStochastic { #expect(firstX == x.scalars) }      // its churn raises x before the first report
         // NFE: evaluationsPerStep on every step but the last to 0 (1 call); plms adds one on its first step.
         let expected = name.evaluationsPerStep * 5 + 1 + (name == .plms ? 1 : 0)
         #expect(counting.count == expected, "\(name): \(counting.count) calls, expected \(expected)")

@@ -50,9 +50,22 @@ private final class RecordingNoise: NoiseSource {
         // dpm_fast's step count is its NFE budget, spent on ~n/3 DPM-Solver-3 steps (Lu et al.
         // 2022a, Thm. 3.2: order 3) closed by a step of order n % 3, or by orders 2 and 1 when
         // n % 3 = 0. One first-order step (local error O(h^2)) caps the global order at 2, so
-        // budgets divisible by 3 converge with order 2 and budgets with n % 3 = 2 with order 3
-        // (k-diffusion in float64 on this test bed: error ratios 4.0 and 7.7 per doubling).
-        let errors = try budgets.map { try ConvergenceTests.error(DPMFastSampler(), steps: $0) }
+        // budgets divisible by 3 converge with order 2 and budgets with n % 3 = 2 with order 3.
+        // On one Gaussian, whose flow is known in closed form, x(sigma) = mu + (x_T - mu)
+        // sqrt(s^2 + sigma^2) / sqrt(s^2 + sigma_T^2), the asymptotic regime starts early
+        // (k-diffusion in float64 there: error ratios 3.8-4.0 and 8.2-8.7 per doubling).
+        let (mu, s) = ([0.3, -0.2], 0.5)
+        let gaussian = try GaussianMixture(weights: [1], means: [mu], stds: [s])
+        var rng = SeededGenerator(seed: 7)
+        let starts = (0..<12).map { _ in rng.normal() * 10 }
+        let x = Tensor(shape: [6, 2], scalars: starts.map(Float.init))
+        let shrink = (s * s + 0.05 * 0.05).squareRoot() / (s * s + 100).squareRoot()
+        let errors = try budgets.map { n -> Double in
+            // n + 1 sigmas ending at sigma_min: a budget of n evaluations.
+            let sigmas = try SigmaSchedule.karras(count: n + 1, sigmaMin: 0.05, sigmaMax: 10).dropLast()
+            let out = try DPMFastSampler().sample(gaussian, x: x, sigmas: Array(sigmas), seed: 0).scalars
+            return out.indices.map { abs(Double(out[$0]) - (mu[$0 % 2] + (Double(Float(starts[$0])) - mu[$0 % 2]) * shrink)) }.max()!
+        }
         let order = empiricalOrder(budgets, errors)
         print("convergence dpm_fast n % 3 = \(budgets[0] % 3): errors \(errors.map { String(format: "%.3e", $0) }) order \(String(format: "%.2f", order))")
         #expect(abs(order - Double(expected)) <= 0.35, "dpm_fast order \(order), expected \(expected); errors \(errors)")

@@ -76,11 +76,12 @@ struct SamplerStyleTests {
     static let samplers = [
         "euler", "euler_ancestral", "heun", "dpm_2", "dpm_2_ancestral", "lms", "dpmpp_2s_ancestral", "dpmpp_2m",
         "dpmpp_sde", "dpmpp_2m_sde", "dpmpp_3m_sde", "ddpm", "ddim", "plms",
+        "dpm_fast", "dpm_adaptive", "restart", "ipndm", "edm_stochastic",
     ]
 
-    @Test func fourteenSamplersFourteenColours() {
+    @Test func everySamplerHasItsOwnColour() {
         let colours = Set(Self.samplers.map { SamplerStyle.of($0).color })
-        #expect(colours.count == 14)
+        #expect(colours.count == Self.samplers.count)
         #expect(Set(SamplerStyle.table.keys) == Set(Self.samplers))
     }
 

@@ -5,7 +5,7 @@
 // rule (read from the sampler registry), (2) the samplers' paths in the plane and against sigma,
 // (3) each sampler's error against the exact solution as the budget of evaluations grows,
 // (4) how close many samples come to the true mixture, (5) the same samplers on a trained pixel
-// model. The measurements live in `DiffusionStudies` (tested); the drawing in `Figures.swift`.
+// model. Measurements: `DiffusionStudies` (tested) and `SamplerRuns.swift`; drawing: `Figures.swift`.
 //
 // Output: the page `06-samplers.md`, its figures and the CSV files of every plotted number go to
 // `out/lesson-06/` (`--out DIR`); `--docs` writes page and figures to `docs/lessons/`.
