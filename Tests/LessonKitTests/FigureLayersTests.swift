@@ -76,7 +76,7 @@ struct SamplerStyleTests {
     static let samplers = [
         "euler", "euler_ancestral", "heun", "dpm_2", "dpm_2_ancestral", "lms", "dpmpp_2s_ancestral", "dpmpp_2m",
         "dpmpp_sde", "dpmpp_2m_sde", "dpmpp_3m_sde", "ddpm", "ddim", "plms",
-        "dpm_fast", "dpm_adaptive", "restart", "ipndm", "edm_stochastic",
+        "dpm_fast", "dpm_adaptive", "restart", "ipndm", "edm_stochastic", "unipc", "deis", "lcm",
     ]
 
     @Test func everySamplerHasItsOwnColour() {

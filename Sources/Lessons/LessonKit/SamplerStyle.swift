@@ -2,7 +2,7 @@
 // lesson and of `diffuse`.
 //
 // Contract: a sampler is named by its k-diffusion name (`euler`, `dpmpp_2m`, ...). Each of the
-// fourteen samplers has its own colour; `ddim` draws exactly the same numbers as `euler`, and
+// registry's samplers has its own colour; `ddim` draws exactly the same numbers as `euler`, and
 // `ddpm` as `euler_ancestral`, so those two are drawn dashed and after their twin (see
 // `drawingOrder`) so that both stay visible where they coincide. An unknown name (a sampler
 // added later) gets a grey and is still drawn.
@@ -21,7 +21,7 @@ public struct SamplerStyle: Sendable, Hashable {
         table[name] ?? SamplerStyle(color: "#999999", dashType: 1, coincidesWith: nil)
     }
 
-    /// The fourteen samplers' styles. The colours are chosen to be told apart on white at line
+    /// Every sampler's style. The colours are chosen to be told apart on white at line
     /// width 1.5; the two coinciding pairs pair a warm with a cool colour so that the dashes of
     /// the upper one show the solid line of the lower one between them.
     public static let table: [String: SamplerStyle] = [
@@ -44,6 +44,9 @@ public struct SamplerStyle: Sendable, Hashable {
         "restart": SamplerStyle(color: "#843c39", dashType: 1),
         "ipndm": SamplerStyle(color: "#7b4173", dashType: 1),
         "edm_stochastic": SamplerStyle(color: "#e7ba52", dashType: 1),
+        "unipc": SamplerStyle(color: "#6b6ecf", dashType: 1),
+        "deis": SamplerStyle(color: "#c49c94", dashType: 1),
+        "lcm": SamplerStyle(color: "#4a1486", dashType: 1),
     ]
 
     /// Creates a style.
