@@ -97,8 +97,8 @@ struct StableDiffusionLoadingTests {
     }
 
     @Test("numbers a model cannot be built with are refused before anything is built", arguments: [
-        ("unet/config.json", "\"norm_num_groups\": 0", "norm_num_groups is 0, outside 1...16384"),
-        ("unet/config.json", "\"layers_per_block\": 1000000000", "layers_per_block is 1000000000, outside 1...256"),
+        ("unet/config.json", "\"norm_num_groups\": 0", "norm_num_groups is 0, outside the allowed 1...16384"),
+        ("unet/config.json", "\"layers_per_block\": 1000000000", "layers_per_block is 1000000000, outside the allowed 1...256"),
         ("unet/config.json", "\"attention_head_dim\": 0", "the attention head count is 0"),
         ("unet/config.json", "\"block_out_channels\": [8, -16, 16]", "block_out_channels is -16"),
         ("unet/config.json", "\"norm_eps\": -1", "norm_eps is -1.0; it must be a finite positive number"),

@@ -67,6 +67,19 @@ struct ValidationRegressionTests {
         #expect(file.contains("num_train_timesteps is \(T)"), "\(file)")
     }
 
+    /// Found by the fuzz suite (scale 10, seed 18): T = 1,000,000 linear betas up to 0.02 drive
+    /// alphabar below Double's range, and the schedule had infinite sigmas.
+    @Test("betas whose alphabar underflows are refused, naming the timestep")
+    func underflowingSchedule() throws {
+        let message = thrownMessage { _ = try DiscreteNoiseSchedule.linear(trainingSteps: 1_000_000) }
+        #expect(message.contains("where sigma is not finite in Double; use fewer training timesteps or smaller betas"), "\(message)")
+        let file = thrownMessage {
+            _ = try DiffusersSchedulerConfiguration(json: jsonText([("num_train_timesteps", "1000000")])).makeNoiseSchedule()
+        }
+        #expect(file.contains("where sigma is not finite"), "\(file)")
+        #expect(try DiscreteNoiseSchedule.linear(trainingSteps: 4000).sigmas.allSatisfy { $0.isFinite })
+    }
+
     @Test("sigma schedules refuse step counts beyond the cap instead of allocating them")
     func hugeStepCounts() {
         for count in [Int.max, 100_001] {

@@ -27,10 +27,17 @@ public struct DiscreteNoiseSchedule: Sendable, Equatable {
             let bad = betas.first { !($0 > 0 && $0 < 1) }!
             throw DiffusionError.invalidParameter("every beta must lie in (0, 1), found \(bad) (check beta_start and beta_end)")
         }
-        self.betas = betas
         var product = 1.0
-        alphasCumprod = betas.map { product *= 1 - $0; return product }
-        sigmas = alphasCumprod.map { ((1 - $0) / $0).squareRoot() }
+        let cumulative = betas.map { product *= 1 - $0; return product }
+        let sigmaValues = cumulative.map { ((1 - $0) / $0).squareRoot() }
+        // Many timesteps of large betas drive alphabar below Double's range: sigma would be inf.
+        if let t = sigmaValues.firstIndex(where: { !$0.isFinite }) {
+            throw DiffusionError.invalidParameter("these \(betas.count) betas drive alphabar to \(cumulative[t]) at timestep \(t), "
+                + "where sigma is not finite in Double; use fewer training timesteps or smaller betas")
+        }
+        self.betas = betas
+        alphasCumprod = cumulative
+        sigmas = sigmaValues
         logSigmas = sigmas.map { Foundation.log($0) }
     }
 
