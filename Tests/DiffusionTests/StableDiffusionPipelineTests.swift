@@ -1,6 +1,6 @@
 // The Stable Diffusion pipeline against diffusers' own pipelines: complete txt2img (DDIM, PNDM,
-// Euler, Euler ancestral with a batch of 2, DPM++ 2M with clip skip, Heun), img2img at strength
-// 0.6 (Euler, DDIM) and 9-channel inpainting (DDIM, Euler ancestral) runs on the tiny SD 1.x
+// Euler, Euler ancestral with a batch of 2, DPM++ 2M with clip skip, Heun, UniPC, DEIS, LCM with
+// a batch of 2), img2img at strength 0.6 (Euler, DDIM, UniPC) and 9-channel inpainting (DDIM, Euler ancestral) runs on the tiny SD 1.x
 // (epsilon) and SD 2.x (v-prediction) models, 64x64, 6-8 steps, same seeds (fixtures from
 // tools/make_sd_pipeline_fixtures.py). Every random draw comes from the seeded generator in
 // diffusers' order, so the final latents must match to 1e-3 relative (infinity norm,
