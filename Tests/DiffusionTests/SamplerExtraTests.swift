@@ -96,7 +96,7 @@ private final class RecordingNoise: NoiseSource {
                     let jump = (run.from * run.from - runs[k - 1].to * runs[k - 1].to).squareRoot()
                     state = (0..<2).map { state[$0] + jump * Double(noise.drawn[k - 1][p, $0]) }
                 }
-                state = mixture.solveProbabilityFlow(from: state, sigma: run.from, to: run.to)
+                state = try mixture.solveProbabilityFlow(from: state, sigma: run.from, to: run.to)
             }
             for i in 0..<2 { worst = max(worst, abs(Double(out[p * 2 + i]) - state[i])) }
         }
