@@ -152,6 +152,21 @@ struct ValidationRegressionTests {
         #expect(missing == "cannot read \(folder.path)/none.json: No such file or directory", "\(missing)")
     }
 
+    @Test("a model folder whose unet/config.json is a folder: the model loader names the path and the reason")
+    func configThatIsAFolder() throws {
+        let folder = try temporaryFolder("config-folder")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("unet/config.json"), withIntermediateDirectories: true)
+        do {
+            _ = try DDPMModel.load(from: folder)
+            Issue.record("a folder in place of unet/config.json was accepted")
+        } catch {
+            let message = String(describing: error)
+            #expect(message.contains("config.json") && message.contains("Is a directory"), "\(message)")
+            #expect(!message.contains("NSCocoaErrorDomain"), "\(message)")
+        }
+    }
+
     // MARK: diffuse
 
     @Test("diffuse: the issue's flags and files end in exit 1 or 64 with a message, or run")

@@ -184,7 +184,7 @@ public enum Checkpoint {
     public static func readState<C: Codable>(_ url: URL) throws -> CheckpointState<C> {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw CheckpointError(description: "cannot read \(url.path): \(error.localizedDescription)")
+            throw CheckpointError(description: "cannot read \(url.path): \(fileErrorReason(error))")
         }
         let state: CheckpointState<C>
         do {

@@ -137,7 +137,11 @@ public struct DDPMModel {
             model.schedulerFile = try DiffusersSchedulerConfiguration(contentsOf: schedulerURL)
             return model
         }
-        if let source = try Checkpoint.location(of: folder) {
+        // A folder with neither an exported model nor any checkpoint file is "no model" (below),
+        // not an incomplete checkpoint: only a folder that holds a checkpoint's files is read as one.
+        let checkpointFiles = [folder.appendingPathComponent(Checkpoint.weightsFile), folder.appendingPathComponent(Checkpoint.stateFile),
+                               Checkpoint.partialFolder(of: folder), Checkpoint.previousFolder(of: folder)]
+        if checkpointFiles.contains(where: { fm.fileExists(atPath: $0.path) }), let source = try Checkpoint.location(of: folder) {
             let configuration = try DDPMTrainer.storedConfiguration(at: folder)
             let weightsURL = source.appendingPathComponent(Checkpoint.weightsFile)
             let file = try SafetensorsFile(contentsOf: weightsURL)
@@ -174,7 +178,7 @@ public struct DDPMModel {
     private static func decode<T: Decodable>(_ type: T.Type, from url: URL) throws -> T {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw TrainingError.invalidModel("cannot read \(url.path): \(error.localizedDescription)")
+            throw TrainingError.invalidModel("cannot read \(url.path): \(fileErrorReason(error))")
         }
         do { return try JSONDecoder().decode(T.self, from: data) } catch {
             throw TrainingError.invalidModel("\(url.path) is not a valid \(T.self) JSON file: \(error)")

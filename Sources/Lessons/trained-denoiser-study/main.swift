@@ -77,22 +77,6 @@ struct TrainedDenoiserStudyCommand: ParsableCommand {
         let command = (["trained-denoiser-study"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         try appendLine(command, to: URL(fileURLWithPath: output + ".command.txt"))
 
-        // The denoisers: exact, then one MLP per budget.
-        var denoisers: [(label: String, steps: Int, excess: Double, denoiser: any Denoiser)] = [("exact", 0, 0, mixture)]
-        var models = CSVTable(header: ["denoiser", "training_steps", "width", "hidden_layers", "batch_size", "lr", "seconds",
-                                       "final_loss", "excess_loss"])
-        for budget in budgetList {
-            let trained = TrainedDenoiserStudy.train(mixture: mixture, steps: budget, width: width, hiddenLayers: hiddenLayers,
-                                                     batchSize: batchSize, learningRate: lr, seed: trainSeed)
-            let excess = TrainedDenoiserStudy.excessLoss(of: trained.model, mixture: mixture)
-            let label = "mlp-\(budget)"
-            FileHandle.standardError.write(Data(String(format: "%@: %.1f s, final loss %.4f, excess loss %.5f\n",
-                                                       label, trained.seconds, trained.finalLoss, excess).utf8))
-            models.append([label, budget, width, hiddenLayers, batchSize, Double(lr), trained.seconds, trained.finalLoss, excess])
-            denoisers.append((label, budget, excess, trained.model))
-        }
-        try models.write(to: URL(fileURLWithPath: output + "-models.csv"))
-
         let metrics = ["sliced_w1", "off_mode", "spread_ratio", "weight_error"]
         var runs = CSVTable(header: ["denoiser", "training_steps", "excess_loss", "sampler", "steps", "nfe", "seed"] + metrics)
         var etaRuns = CSVTable(header: ["denoiser", "training_steps", "excess_loss", "eta", "s_noise", "steps", "seed"] + metrics)
@@ -106,7 +90,55 @@ struct TrainedDenoiserStudyCommand: ParsableCommand {
         }
         func normals(_ seed: UInt64) -> Tensor { var g = SeededGenerator(seed: 1000 &+ seed); return g.normalTensor([count, 2]) }
 
-        for (label, trainingSteps, excess, denoiser) in denoisers {
+        /// Rewrites every CSV with what has been measured so far.
+        func writeResults() throws {
+            try runs.write(to: URL(fileURLWithPath: output + "-samplers.csv"))
+            try etaRuns.write(to: URL(fileURLWithPath: output + "-eta.csv"))
+
+            var table = CSVTable(header: ["sweep", "denoiser", "training_steps", "excess_loss", "sampler", "eta", "s_noise", "steps", "seeds"]
+                                 + metrics.flatMap { [$0 + "_mean", $0 + "_std"] })
+            for id in summaryKeys {
+                let (cells, values) = summary[id]!
+                var row: [CSVCell?] = cells.map { $0 as CSVCell? } + [values.count]
+                for j in 0..<metrics.count {
+                    let column = values.map { $0[j] }
+                    let mean = column.reduce(0, +) / Double(column.count)
+                    let variance = column.count > 1 ? column.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(column.count - 1) : 0
+                    row += [mean, variance.squareRoot()]
+                }
+                table.append(row)
+            }
+            try table.write(to: URL(fileURLWithPath: output + "-summary.csv"))
+        }
+
+        // The floor: exact samples of the mixture, one draw per seed.
+        for seed in seedList {
+            var g = SeededGenerator(seed: 2000 &+ seed)
+            let samples = mixture.samples(count: count, using: &g).map { SIMD2($0[0], $0[1]) }
+            let m = MixtureSampleMeasurement(distance: SlicedWasserstein.distance(samples, to: mixture),
+                                             modes: ModeStatistics(samples: samples, mixture: mixture), evaluations: 0)
+            runs.append(["exact-samples", 0, 0, "none", 0, 0, "\(seed)", m.distance, m.modes.offModeFraction, m.modes.spreadRatio, m.modes.weightError])
+            record(["floor", "exact-samples", "0", "0", "none", "", "", "0"], m)
+        }
+
+        // The denoisers: exact, then one MLP per budget, each trained just before its sweeps;
+        // every CSV is rewritten after each denoiser, so a stopped run keeps what it measured.
+        var models = CSVTable(header: ["denoiser", "training_steps", "width", "hidden_layers", "batch_size", "lr", "seconds",
+                                       "final_loss", "excess_loss"])
+        for budget in [nil] + budgetList.map(Optional.some) {
+            let label: String, trainingSteps: Int, excess: Double, denoiser: any Denoiser
+            if let budget {
+                let trained = TrainedDenoiserStudy.train(mixture: mixture, steps: budget, width: width, hiddenLayers: hiddenLayers,
+                                                         batchSize: batchSize, learningRate: lr, seed: trainSeed)
+                (label, trainingSteps, denoiser) = ("mlp-\(budget)", budget, trained.model)
+                excess = TrainedDenoiserStudy.excessLoss(of: trained.model, mixture: mixture)
+                FileHandle.standardError.write(Data(String(format: "%@: %.1f s, final loss %.4f, excess loss %.5f\n",
+                                                           label, trained.seconds, trained.finalLoss, excess).utf8))
+                models.append([label, budget, width, hiddenLayers, batchSize, Double(lr), trained.seconds, trained.finalLoss, excess])
+                try models.write(to: URL(fileURLWithPath: output + "-models.csv"))
+            } else {
+                (label, trainingSteps, excess, denoiser) = ("exact", 0, 0, mixture)
+            }
             for choice in samplerList {
                 for n in stepList {
                     let sigmas = try sigmaSchedule.sigmas(steps: n)
@@ -134,34 +166,10 @@ struct TrainedDenoiserStudyCommand: ParsableCommand {
                 }
             }
             FileHandle.standardError.write(Data("\(label): sampler and eta sweeps done\n".utf8))
+            try writeResults()
         }
-        // The floor: exact samples of the mixture, one draw per seed.
-        for seed in seedList {
-            var g = SeededGenerator(seed: 2000 &+ seed)
-            let samples = mixture.samples(count: count, using: &g).map { SIMD2($0[0], $0[1]) }
-            let m = MixtureSampleMeasurement(distance: SlicedWasserstein.distance(samples, to: mixture),
-                                             modes: ModeStatistics(samples: samples, mixture: mixture), evaluations: 0)
-            runs.append(["exact-samples", 0, 0, "none", 0, 0, "\(seed)", m.distance, m.modes.offModeFraction, m.modes.spreadRatio, m.modes.weightError])
-            record(["floor", "exact-samples", "0", "0", "none", "", "", "0"], m)
-        }
-        try runs.write(to: URL(fileURLWithPath: output + "-samplers.csv"))
-        try etaRuns.write(to: URL(fileURLWithPath: output + "-eta.csv"))
-
-        var table = CSVTable(header: ["sweep", "denoiser", "training_steps", "excess_loss", "sampler", "eta", "s_noise", "steps", "seeds"]
-                             + metrics.flatMap { [$0 + "_mean", $0 + "_std"] })
-        for id in summaryKeys {
-            let (cells, values) = summary[id]!
-            var row: [CSVCell?] = cells.map { $0 as CSVCell? } + [values.count]
-            for j in 0..<metrics.count {
-                let column = values.map { $0[j] }
-                let mean = column.reduce(0, +) / Double(column.count)
-                let variance = column.count > 1 ? column.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(column.count - 1) : 0
-                row += [mean, variance.squareRoot()]
-            }
-            table.append(row)
-        }
-        try table.write(to: URL(fileURLWithPath: output + "-summary.csv"))
         print("wrote \(output)-models.csv, -samplers.csv, -eta.csv, -summary.csv")
+
     }
 
     func appendLine(_ line: String, to url: URL) throws {
