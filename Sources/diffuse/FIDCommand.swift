@@ -40,6 +40,9 @@ struct FIDCommand: ParsableCommand {
         if let real, real != "train" { throw ValidationError("--real \(real): only `train` is supported (the test set is the reference)") }
         if !(2...1_000_000).contains(count) { throw ValidationError("--count must lie in 2...1000000 (a covariance needs two images), got \(count)") }
         if !(1...10_000).contains(batchSize) { throw ValidationError("--batch-size must lie in 1...10000 (images sampled at once), got \(batchSize)") }
+        if model != nil, try SamplerRegistry.resolve(sampler.label).name.choosesOwnSteps, sampling.stepsGiven {
+            throw ValidationError("\(sampler.label) chooses its own steps: drop --steps (its tolerances set the effort)")
+        }
     }
 
     func run() throws {

@@ -1,5 +1,5 @@
 // Contract: `diffuse fid-sweep` — FID of one model for every sampler × step count (default: every
-// canonical sampler of the registry × 5, 10, 20, 50 steps), plus once the floor (real training
+// canonical sampler of the registry that takes a step count × 5, 10, 20, 50 steps), plus once the floor (real training
 // images, sampler "real-train"). One CSV row per configuration, the whole file rewritten
 // atomically after EVERY row, so a background run can be stopped at any time and started again
 // with the same command: configurations already in the CSV (same model, sampler, schedule,
@@ -20,7 +20,7 @@ struct FIDSweepCommand: ParsableCommand {
 
     @Option(help: "A model folder (exported DDPMPipeline or training checkpoint).")
     var model: String
-    @Option(help: "Samplers, comma-separated registry names (default: every canonical sampler).")
+    @Option(help: "Samplers, comma-separated registry names (default: every canonical sampler that takes a step count; dpm_adaptive chooses its own).")
     var samplers: String?
     @Option(help: "Step counts, comma-separated.")
     var steps: String = "5,10,20,50"
@@ -57,10 +57,14 @@ struct FIDSweepCommand: ParsableCommand {
         try reportingErrors {
             let samplerNames = try samplers.map { text in
                 try parseCommaList(text, option: "--samplers") { name in
-                    _ = try SamplerRegistry.resolve(name)     // fail now, not hours later
+                    // Fail now, not hours later; a sampler that chooses its own steps has no place
+                    // in a sweep over step counts.
+                    if try SamplerRegistry.resolve(name).name.choosesOwnSteps {
+                        throw ValidationError("--samplers: \(name) chooses its own steps, so a sweep over --steps would repeat one run; measure it with `diffuse fid --sampler \(name)`")
+                    }
                     return name
                 }
-            } ?? SamplerName.allCases.map(\.rawValue)
+            } ?? SamplerName.allCases.filter { !$0.choosesOwnSteps }.map(\.rawValue)
             let stepCounts = try parseIntegers(steps, option: "--steps")
             let outputURL = URL(fileURLWithPath: output)
             let context = try FIDContext(reference)

@@ -225,6 +225,9 @@ struct ValidationRegressionTests {
             (["export", "--checkpoint", groupsNegative, "-o", folder.appendingPathComponent("e").path], 1, "norm_num_groups is -8"),
             (["sample", "--model", negativeT, "-o", out], 1, "num_train_timesteps (T) is -5"),
             (["sample", "--model", folder.path, "-o", out], 1, "no model at"),
+            (["fid", "--model", model.path, "--sampler", "dpm_adaptive", "--steps", "5"], 64, "dpm_adaptive chooses its own steps"),
+            (["fid-sweep", "--model", model.path, "--samplers", "euler,dpm_adaptive", "--output", folder.appendingPathComponent("sweep.csv").path],
+             1, "dpm_adaptive chooses its own steps"),
         ]
         for (arguments, status, message) in cases {
             let result = try runProcess(diffuse, arguments, timeout: 120)
