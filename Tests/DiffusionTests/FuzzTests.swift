@@ -397,3 +397,79 @@ func crc32(_ bytes: [UInt8]) -> UInt32 {
     }
     return ~crc
 }
+
+// MARK: - Stable Diffusion
+
+extension FuzzTests {
+    /// The options of `diffuse txt2img` the Stable Diffusion family varies.
+    static let generateOptions = ["--width", "--height", "--steps", "--cfg", "--seed", "--batch", "--batch-count", "--clip-skip",
+                                  "--sampler", "--schedule", "--prompt", "--negative-prompt", "--preview-every"]
+
+    @Test("diffuse txt2img and img2img with hostile options, mutated configs and damaged weights of an SD folder: exit 0, 1 or 64 with a message")
+    func stableDiffusionCommandLine() throws {
+        guard let diffuse = builtExecutable("diffuse") else {
+            Issue.record("the diffuse executable was not found beside the test bundle; build it (swift build -c release)")
+            return
+        }
+        let folder = try temporaryFolder("fuzz-sd")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let source = TinySD.url("tiny-sd1")
+        let initImage = Fixtures.folder.appendingPathComponent("sd/pipeline-init.png").path
+        var m = Mutator(seed: FuzzBudget.seed &+ 6)
+        var statuses: [String: Int] = [:]
+        let count = FuzzBudget.cases(12)
+        for index in 0..<count {
+            let out = folder.appendingPathComponent("out-\(index).png").path
+            let base = ["--steps", "2", "--width", "64", "--height", "64", "--out", out, "--overwrite"]
+            var arguments: [String]
+            let family = ["option", "strength", "mutated config", "damaged weights"][index % 4]
+            switch index % 4 {
+            case 0:   // txt2img with one hostile option (or a hostile prompt)
+                let option = m.pick(Self.generateOptions)
+                let value = option.hasSuffix("prompt")
+                    ? m.pick(["", String(repeating: "a ", count: 5000), "\u{0}\u{1}\u{7F}", "😀🇫🇷 ŝ ∑", "&amp;&lt;"]) : m.pick(hostileArguments)
+                arguments = ["txt2img", "--model", source.path, "--prompt", "a photo"] + base + [option, value]
+            case 1:   // img2img with a hostile strength
+                arguments = ["img2img", "--model", source.path, "--prompt", "a photo", "--init-image", initImage] + base
+                    + ["--strength", m.pick(hostileArguments)]
+            default:   // a copy of the folder with one config number mutated, or one weights file damaged
+                let copy = folder.appendingPathComponent("model-\(index)")
+                try FileManager.default.copyItem(at: source, to: copy)
+                let part = m.pick(["unet", "vae", "text_encoder"])
+                if index % 4 == 2 {
+                    let url = copy.appendingPathComponent("\(part)/config.json")
+                    var fields = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+                    let key = m.pick(fields.keys.filter { fields[$0] is NSNumber || fields[$0] is [Any] }.sorted())
+                    fields[key] = nil
+                    let rest = String(decoding: try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]), as: UTF8.self)
+                    try Data(("{\"\(key)\": \(m.pick(hostileJSON))," + rest.dropFirst()).utf8).write(to: url)
+                } else {
+                    let name = part == "text_encoder" ? "model.safetensors" : "diffusion_pytorch_model.safetensors"
+                    let url = copy.appendingPathComponent("\(part)/\(name)")
+                    var bytes = [UInt8](try Data(contentsOf: url))
+                    switch m.int(3) {
+                    case 0: bytes = Array(bytes.prefix(m.int(bytes.count)))                        // truncated
+                    case 1: for _ in 0..<8 { bytes[m.int(min(bytes.count, 4096))] ^= UInt8(1 + m.int(255)) }   // header bytes flipped
+                    default:                                                                          // NaN in the data
+                        for _ in 0..<16 { let at = bytes.count - 4 * (1 + m.int(1000)); bytes[at + 2] = 0xC0; bytes[at + 3] = 0x7F }
+                    }
+                    try Data(bytes).write(to: url)
+                }
+                arguments = ["txt2img", "--model", copy.path, "--prompt", "a photo"] + base
+            }
+            let result = try runProcess(diffuse, arguments, timeout: 120)
+            let command = "diffuse " + arguments.map { $0.isEmpty ? "''" : String($0.prefix(40)) }.joined(separator: " ")
+            #expect(!result.signalled, "\(command) ended by signal \(result.status): \(result.stderr.suffix(2000))")
+            #expect(!result.timedOut, "\(command) did not end within 120 s")
+            #expect([0, 1, 64].contains(result.status), "\(command) exited \(result.status): \(result.stderr.suffix(2000))")
+            if result.status != 0 {
+                #expect(!result.stderr.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(command): no message")
+                #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("NSCocoaErrorDomain"),
+                        "\(command): \(result.stderr.suffix(2000))")
+                #expect(!FileManager.default.fileExists(atPath: out), "\(command) failed but left \(out)")
+            }
+            statuses["\(family): exit \(result.status)", default: 0] += 1
+        }
+        print("fuzz: \(count) diffuse txt2img/img2img runs: " + statuses.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
+    }
+}
