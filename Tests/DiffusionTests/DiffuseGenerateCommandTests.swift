@@ -9,16 +9,6 @@ import Foundation
 import Tensor
 import Testing
 
-private func diffuseExecutable() -> URL? {
-    var folder = Bundle.main.bundleURL
-    for _ in 0..<4 {
-        let candidate = folder.appendingPathComponent("diffuse")
-        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        folder = folder.deletingLastPathComponent()
-    }
-    return nil
-}
-
 /// Runs diffuse with `arguments`; returns (status, standard error).
 private func run(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, stderr: String) {
     let process = Process()
@@ -37,7 +27,7 @@ private func run(_ executable: URL, _ arguments: [String]) throws -> (status: In
 struct DiffuseGenerateCommandTests {
     @Test("runs, writes the parameters, regenerates from them, refuses bad input with exit 1")
     func commands() throws {
-        guard let diffuse = diffuseExecutable() else {
+        guard let diffuse = builtExecutable("diffuse") else {
             Issue.record("the diffuse executable was not found beside the test bundle; build it (swift build -c release)")
             return
         }

@@ -16,16 +16,6 @@ import Testing
 import Glibc
 #endif
 
-private func diffuseExecutable() -> URL? {
-    var folder = Bundle.main.bundleURL
-    for _ in 0..<4 {
-        let candidate = folder.appendingPathComponent("diffuse")
-        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        folder = folder.deletingLastPathComponent()
-    }
-    return nil
-}
-
 /// Runs diffuse to the end; returns (status, standard error).
 private func run(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, stderr: String) {
     let process = Process()
@@ -65,7 +55,7 @@ struct DiffuseTrainCommandTests {
     }
 
     @Test func aDivergingLearningRateExitsWithTheStepAndKeepsTheLastGoodCheckpoint() throws {
-        guard let diffuse = diffuseExecutable() else {
+        guard let diffuse = builtExecutable("diffuse") else {
             Issue.record("the diffuse executable was not found beside the test bundle; build it (swift build -c release)")
             return
         }
@@ -86,7 +76,7 @@ struct DiffuseTrainCommandTests {
     }
 
     @Test func weightsWithoutTrainingStateAreNotOverwritten() throws {
-        guard let diffuse = diffuseExecutable() else {
+        guard let diffuse = builtExecutable("diffuse") else {
             Issue.record("the diffuse executable was not found beside the test bundle; build it (swift build -c release)")
             return
         }
@@ -102,7 +92,7 @@ struct DiffuseTrainCommandTests {
     }
 
     @Test func sampleAndExportRefuseNaNWeights() throws {
-        guard let diffuse = diffuseExecutable() else {
+        guard let diffuse = builtExecutable("diffuse") else {
             Issue.record("the diffuse executable was not found beside the test bundle; build it (swift build -c release)")
             return
         }
@@ -127,7 +117,7 @@ struct DiffuseTrainCommandTests {
     }
 
     @Test func killedDuringCheckpointWritesAndResumedEqualsAnUninterruptedRun() throws {
-        guard let diffuse = diffuseExecutable() else {
+        guard let diffuse = builtExecutable("diffuse") else {
             Issue.record("the diffuse executable was not found beside the test bundle; build it (swift build -c release)")
             return
         }
