@@ -62,13 +62,29 @@ struct Conv2dTests {
         ConvCase(input: [1, 64, 6, 36], outChannels: 72, kernel: (3, 3), stride: 1, padding: 0, dilation: 1, groups: 1),
         ConvCase(input: [1, 72, 5, 30], outChannels: 64, kernel: (3, 3), stride: 1, padding: 2, dilation: 1, groups: 1),
         ConvCase(input: [1, 64, 4, 36], outChannels: 64, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
-        // Outputs at most 8 x 8 with at least 64 channels: Winograd across images (forward and
-        // input gradient). Batches that are not a multiple of 16, odd sizes, padding 0 and 2.
+        // 3x3 with at least 128 channels in and out and outputs at least 32 wide: Winograd
+        // F(4x4, 3x3) for the forward pass and the input gradient (its flipped convolution; the
+        // weight gradient stays F(2x2, 3x3)). Partial tiles at the right and bottom (33 and 38
+        // wide, 6 and 7 high), padding 0 and 2, more output than input channels and the reverse,
+        // and 136 channels (a partial 12-row panel of the transformed weight).
+        ConvCase(input: [1, 128, 6, 33], outChannels: 128, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [2, 128, 9, 34], outChannels: 136, kernel: (3, 3), stride: 1, padding: 0, dilation: 1, groups: 1),
+        ConvCase(input: [1, 136, 5, 36], outChannels: 128, kernel: (3, 3), stride: 1, padding: 2, dilation: 1, groups: 1),
+        // Outputs at most 8 x 8 with at least 64 channels and batches that fill at least half of
+        // the 16-image chunks: Winograd across images (forward and input gradient). Batches that
+        // are not a multiple of 16, odd sizes, padding 0 and 2.
+        ConvCase(input: [18, 64, 4, 4], outChannels: 64, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [20, 64, 8, 8], outChannels: 72, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [17, 72, 5, 7], outChannels: 64, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        ConvCase(input: [12, 64, 6, 6], outChannels: 64, kernel: (3, 3), stride: 1, padding: 0, dilation: 1, groups: 1),
+        ConvCase(input: [9, 64, 3, 3], outChannels: 64, kernel: (3, 3), stride: 1, padding: 2, dilation: 1, groups: 1),
+        // The same small images in batches too small for it: the stacked direct kernels, and the
+        // row layout for 8 wide with 128 channels (Stable Diffusion's 8 x 8 level at batch 2).
         ConvCase(input: [5, 64, 4, 4], outChannels: 64, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
         ConvCase(input: [3, 64, 8, 8], outChannels: 72, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
-        ConvCase(input: [17, 72, 5, 7], outChannels: 64, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
         ConvCase(input: [2, 64, 6, 6], outChannels: 64, kernel: (3, 3), stride: 1, padding: 0, dilation: 1, groups: 1),
         ConvCase(input: [2, 64, 3, 3], outChannels: 64, kernel: (3, 3), stride: 1, padding: 2, dilation: 1, groups: 1),
+        ConvCase(input: [2, 128, 8, 8], outChannels: 128, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
         // 1x1 convolutions with a multiple of 16 positions per image: the weight gradient as
         // row-by-row dot products per image, images shared between threads; with groups.
         ConvCase(input: [3, 20, 4, 8], outChannels: 13, kernel: (1, 1), stride: 1, padding: 0, dilation: 1, groups: 1),
@@ -108,9 +124,12 @@ struct Conv2dTests {
         ConvCase(input: [2, 4, 9, 9], outChannels: 4, kernel: (3, 3), stride: 2, padding: 1, dilation: 2, groups: 1),
     ]
 
-    /// Winograd with two chunks, one per thread (515 tiles per tile row; 130 images across images).
+    /// Winograd with two chunks, one per thread (515 tiles per tile row; 130 images across images;
+    /// F(4x4, 3x3) on 4 tile rows).
     static let wideCases: [ConvCase] = [
         ConvCase(input: [1, 64, 4, 1030], outChannels: 64, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
+        // F(4x4, 3x3) with two chunks of 3 tile rows (33 tiles wide), one per thread.
+        ConvCase(input: [1, 128, 13, 130], outChannels: 128, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
         // Winograd across images with 130 4x4 images: two chunks of 128, one per thread.
         ConvCase(input: [130, 64, 4, 4], outChannels: 64, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
     ]

@@ -144,17 +144,42 @@ enum WinogradF2x3 {
     }
 
 
-    /// The input transform of one padded row: for every tile column t, the 4 values of
-    /// (d Bᵀ-row) with d = row[2t ..< 2t + 4]: h0 = d0 - d2, h1 = d1 + d2, h2 = d2 - d1, h3 = d1 - d3,
-    /// written to `h`, `h + ld`, `h + 2 ld`, `h + 3 ld`. `row` must be readable to 2 * roundUp(tiles, 16) + 32.
+    /// Copies `count` floats of `source` (zeros when it is nil) to columns `offset ..< offset + count`
+    /// of a row stored as `phaseCount` phase rows: column q at `phases[(q % phaseCount) * phaseLd + q / phaseCount]`.
+    /// The transforms then read the values at columns m·t + k of 16 tiles t (tile stride m =
+    /// `phaseCount`) as one contiguous vector of phase k % m, where a de-interleave of one long
+    /// row would cost a shuffle per value (the standard library's generic `evenHalf` is not
+    /// vectorized: it took a quarter of an F(2x2, 3x3) convolution's time).
     @inline(__always)
-    static func transformRow(_ row: UnsafePointer<Float>, tiles: Int, into h: UnsafeMutablePointer<Float>, ld: Int) {
-        let source = UnsafeRawPointer(row), target = UnsafeMutableRawPointer(h)
+    static func splitPhases(_ source: UnsafePointer<Float>?, count: Int, offset: Int, phaseCount: Int,
+                            into phases: UnsafeMutablePointer<Float>, phaseLd: Int) {
+        for phase in 0..<phaseCount {
+            // Columns x of the source with (x + offset) % phaseCount == phase, read phaseCount apart.
+            var x = ((phase - offset) % phaseCount + phaseCount) % phaseCount
+            var slot = (x + offset) / phaseCount
+            let target = phases + phase * phaseLd
+            if let source {
+                while x < count { target[slot] = source[x]; x += phaseCount; slot += 1 }
+            } else {
+                while x < count { target[slot] = 0; x += phaseCount; slot += 1 }
+            }
+        }
+    }
+
+    /// The input transform of one padded row held as even and odd columns (`splitPhases`, 2
+    /// phases `phaseLd` apart): for every tile column t, the 4 values of (d Bᵀ-row) with
+    /// d = row[2t ..< 2t + 4] = (even[t], odd[t], even[t + 1], odd[t + 1]): h0 = d0 - d2,
+    /// h1 = d1 + d2, h2 = d2 - d1, h3 = d1 - d3, written to `h`, `h + ld`, `h + 2 ld`, `h + 3 ld`.
+    /// Each phase must be readable to roundUp(tiles, 16) + 16.
+    @inline(__always)
+    static func transformRow(_ phases: UnsafePointer<Float>, phaseLd: Int, tiles: Int, into h: UnsafeMutablePointer<Float>, ld: Int) {
+        let even = UnsafeRawPointer(phases), odd = UnsafeRawPointer(phases + phaseLd), target = UnsafeMutableRawPointer(h)
         var t = 0
         while t < tiles {
-            let front = source.loadUnaligned(fromByteOffset: 8 * t, as: SIMD32<Float>.self)
-            let back = source.loadUnaligned(fromByteOffset: 8 * t + 8, as: SIMD32<Float>.self)
-            let (d0, d1, d2, d3) = (front.evenHalf, front.oddHalf, back.evenHalf, back.oddHalf)
+            let d0 = even.loadUnaligned(fromByteOffset: 4 * t, as: SIMD16<Float>.self)
+            let d1 = odd.loadUnaligned(fromByteOffset: 4 * t, as: SIMD16<Float>.self)
+            let d2 = even.loadUnaligned(fromByteOffset: 4 * t + 4, as: SIMD16<Float>.self)
+            let d3 = odd.loadUnaligned(fromByteOffset: 4 * t + 4, as: SIMD16<Float>.self)
             target.storeBytes(of: d0 - d2, toByteOffset: 4 * t, as: SIMD16<Float>.self)
             target.storeBytes(of: d1 + d2, toByteOffset: 4 * (ld + t), as: SIMD16<Float>.self)
             target.storeBytes(of: d2 - d1, toByteOffset: 4 * (2 * ld + t), as: SIMD16<Float>.self)
@@ -234,19 +259,31 @@ struct WinogradWeightGradientSums: @unchecked Sendable {
     }
 }
 
-/// How a convolution's output is cut into 2x2 tiles and the tiles into chunks of whole tile rows
-/// (tile row r is row r % tilesHigh of image r / tilesHigh).
-private struct WinogradTiling {
+/// How a convolution's output is cut into square tiles (2x2 for F(2x2, 3x3), 4x4 for F(4x4, 3x3))
+/// and the tiles into chunks of whole tile rows (tile row r is row r % tilesHigh of image r / tilesHigh).
+struct WinogradTiling {
     let tilesHigh: Int, tilesWide: Int, tileRows: Int, rowsPerChunk: Int, chunkCount: Int, maxTiles: Int
 
-    init(_ g: ConvolutionGeometry) {
-        tilesHigh = (g.outHeight + 1) / 2
-        tilesWide = (g.outWidth + 1) / 2
+    init(_ g: ConvolutionGeometry, tileSize: Int = 2, tilesPerChunk: Int = WinogradF2x3.tilesPerChunk) {
+        tilesHigh = (g.outHeight + tileSize - 1) / tileSize
+        tilesWide = (g.outWidth + tileSize - 1) / tileSize
         tileRows = g.batch * tilesHigh
-        rowsPerChunk = Swift.max(1, WinogradF2x3.tilesPerChunk / tilesWide)
+        // About `tilesPerChunk` tiles per chunk; but one chunk per thread when that leaves each
+        // at least `minimumSplitTiles` (two 32-tile panels): a chunk's transforms run on one thread,
+        // so a single chunk would leave the other threads idle outside the products.
+        let threads = Parallel.threadCount
+        var rows = Swift.max(1, tilesPerChunk / tilesWide)
+        let split = (tileRows + threads - 1) / threads
+        if !WinogradF4x3.previousPathsOnly && threads > 1 && rows > split && split * tilesWide >= WinogradTiling.minimumSplitTiles {
+            rows = split
+        }
+        rowsPerChunk = rows
         chunkCount = (tileRows + rowsPerChunk - 1) / rowsPerChunk
         maxTiles = Swift.min(rowsPerChunk, tileRows) * tilesWide
     }
+
+    /// The fewest tiles per chunk when the chunks are made smaller to give every thread one.
+    static let minimumSplitTiles = 64
 
     /// The tile rows of chunk `index`.
     func rows(ofChunk index: Int) -> Range<Int> {
@@ -285,12 +322,15 @@ private struct WinogradChunkBuffers {
     let v: UnsafeMutablePointer<Float>
     /// M (or ∂L/∂M): 16 matrices [O, ld].
     let m: UnsafeMutablePointer<Float>
-    /// One zero-padded input row; the 4 x 4 horizontal transforms of a tile row; its 16
-    /// transformed rows before they go to V; the 4 output half-rows.
+    /// One zero-padded input row as its even and odd columns (`phaseLd` floats apart); the 4 x 4
+    /// horizontal transforms of a tile row; its 16 transformed rows before they go to V; the 4
+    /// output half-rows.
     let row: UnsafeMutablePointer<Float>, horizontal: UnsafeMutablePointer<Float>
     let transformed: UnsafeMutablePointer<Float>, outputRows: UnsafeMutablePointer<Float>
     /// Row length of M (and row-major V); of the per-row buffers; floats per matrix of V.
     let ld: Int, rowLd: Int, vCount: Int
+    /// Floats from the even columns of `row` to its odd ones.
+    var phaseLd: Int { rowLd + 16 }
 
     init(channels: Int, outChannels: Int, tiling: WinogradTiling) {
         ld = tiling.maxTiles + 16
@@ -323,14 +363,13 @@ private func winogradTransformInput(_ xp: UnsafePointer<Float>, geometry g: Conv
             let n = r / tiling.tilesHigh, ty = r % tiling.tilesHigh
             let plane = xp + (n * channels + c) * g.height * g.width
             for k in 0..<4 {
-                // The padded row 2 ty + k: image row 2 ty + k - p (zeros above and below the image).
+                // The padded row 2 ty + k: image row 2 ty + k - p (zeros above and below the image),
+                // as its even and odd columns.
                 let iy = 2 * ty + k - g.padding
-                if iy >= 0 && iy < g.height {
-                    (row + g.padding).update(from: plane + iy * g.width, count: g.width)
-                } else {
-                    (row + g.padding).update(repeating: 0, count: g.width)
-                }
-                WinogradF2x3.transformRow(row, tiles: tilesWide, into: buffers.horizontal + 4 * k * rowLd, ld: rowLd)
+                WinogradF2x3.splitPhases(iy >= 0 && iy < g.height ? plane + iy * g.width : nil, count: g.width,
+                                         offset: g.padding, phaseCount: 2, into: row, phaseLd: buffers.phaseLd)
+                WinogradF2x3.transformRow(row, phaseLd: buffers.phaseLd, tiles: tilesWide,
+                                          into: buffers.horizontal + 4 * k * rowLd, ld: rowLd)
             }
             for j in 0..<4 {
                 let h0 = UnsafeRawPointer(buffers.horizontal + j * rowLd)

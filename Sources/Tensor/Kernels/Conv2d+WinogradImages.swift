@@ -15,11 +15,16 @@
 
 extension WinogradF2x3 {
     /// Whether `g` suits the across-images layout: the conditions of the row layout but for the
-    /// width (outputs at most 8 x 8 here, where rows of tiles are too short to vectorize).
+    /// width (outputs at most 8 x 8 here, where rows of tiles are too short to vectorize), and a
+    /// batch that fills at least half of the padded images: the products run over whole chunks of
+    /// 16 images, so a batch of 2 (Stable Diffusion's guided call at 8 x 8) would multiply 8x the
+    /// tiles it needs; small batches take the row layout or the direct kernels instead.
+    /// (`SWIFTDIFFUSION_WINOGRAD=2x2` drops the batch condition, as before it existed.)
     static func appliesAcrossImages(_ g: ConvolutionGeometry) -> Bool {
         g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1 && g.dilation == 1 && g.groups == 1
             && g.padding <= 2 && Swift.min(g.channels, g.outChannels) >= minimumChannels
             && g.outWidth <= 8 && g.outHeight <= 8
+            && (WinogradF4x3.previousPathsOnly || 2 * g.batch >= WinogradImagesTiling.paddedBatch(g))
     }
 }
 
@@ -42,12 +47,25 @@ struct WinogradImagesTiling {
         tilesWide = (g.outWidth + 1) / 2
         tilesPerImage = tilesHigh * tilesWide
         (paddedHeight, paddedWidth) = (2 * tilesHigh + 2, 2 * tilesWide + 2)
-        let threads = Parallel.threadCount
-        let share = GEMM.roundUp((g.batch + threads - 1) / threads, to: 16)
-        chunkImages = Swift.max(16, Swift.min(16 * Swift.max(1, WinogradF2x3.tilesPerChunk / (16 * tilesPerImage)), share))
+        chunkImages = WinogradImagesTiling.chunkImages(g, tilesPerImage: tilesPerImage)
         chunkCount = (g.batch + chunkImages - 1) / chunkImages
         tiles = chunkImages * tilesPerImage
         transposedCount = g.channels * paddedHeight * paddedWidth * chunkImages
+    }
+
+    /// Images per chunk: a multiple of 16 with about `tilesPerChunk` tile columns, at most a
+    /// thread's share of the batch rounded up to 16.
+    static func chunkImages(_ g: ConvolutionGeometry, tilesPerImage: Int) -> Int {
+        let threads = Parallel.threadCount
+        let share = GEMM.roundUp((g.batch + threads - 1) / threads, to: 16)
+        return Swift.max(16, Swift.min(16 * Swift.max(1, WinogradF2x3.tilesPerChunk / (16 * tilesPerImage)), share))
+    }
+
+    /// The batch the products run over: whole chunks, the last one padded with zero images.
+    static func paddedBatch(_ g: ConvolutionGeometry) -> Int {
+        let tilesPerImage = ((g.outHeight + 1) / 2) * ((g.outWidth + 1) / 2)
+        let images = chunkImages(g, tilesPerImage: tilesPerImage)
+        return (g.batch + images - 1) / images * images
     }
 
     /// How many shares `forEachChunk` uses: every thread when there are at least as many chunks

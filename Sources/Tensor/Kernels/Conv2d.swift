@@ -412,6 +412,7 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride:
     let x = input.contiguous(), w = weight.contiguous()
     if WholeImageConvolution.applies(g) { return wholeImageConv2d(x, weight: w, bias: bias, geometry: g) }
     if WinogradF2x3.appliesAcrossImages(g) { return winogradImagesConv2d(x, weight: w, bias: bias, geometry: g) }
+    if WinogradF4x3.applies(g) { return winograd4x4Conv2d(x, weight: w, bias: bias, geometry: g) }
     if WinogradF2x3.applies(g) { return winogradConv2d(x, weight: w, bias: bias, geometry: g) }
     if StackedPaddedImages.applies(g) { return stackedConv2d(x, weight: w, bias: bias, geometry: g) }
     let output = TensorStorage(uninitializedCount: Swift.max(1, Tensor.elementCount(g.outputShape)))
