@@ -23,7 +23,7 @@
 // nothing packed (`GEMM.multiplyRowsByRows`; so is a 1x1 convolution's, image by image). Dilated
 // strided convolutions materialize col per image. 3x3 convolutions with many channels use
 // Winograd's F(2x2, 3x3) instead (Conv2d+Winograd.swift; Conv2d+WinogradImages.swift for outputs
-// up to 8x8), and kernels that cover the whole image from every output position (3x3 on 2x2) one
+// up to 8x8 in large batches), or F(4x4, 3x3) on wide outputs (Conv2d+Winograd4x4.swift), and kernels that cover the whole image from every output position (3x3 on 2x2) one
 // dense product over (channel, position) pairs (Conv2d+WholeImage.swift).
 //
 // Reference: `Reference.conv2d`, `Reference.conv2dBackwardInput` and
