@@ -114,8 +114,11 @@ extension Lesson {
         var fidPlot = Plot(title: "FID (\(o.liveCount) images) against steps", xLabel: "steps", yLabel: "FID (classifier features)",
                            logX: true, legend: .topRight)
         let ticks = o.liveStepList.sorted().map { Tick(Double($0), String($0)) }
+        let xRange = (Double(o.liveStepList.min()!) * 0.8)...(Double(o.liveStepList.max()!) * 1.25)
         distancePlot.xTicks = ticks
         fidPlot.xTicks = ticks
+        distancePlot.xRange = xRange
+        fidPlot.xRange = xRange
         for sampler in o.liveSamplerList {
             let line = runs.filter { $0.sampler == sampler }
             let color = SamplerStyle.of(sampler).color

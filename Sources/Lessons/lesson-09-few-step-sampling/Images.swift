@@ -179,7 +179,7 @@ extension Lesson {
             }
             plots.append(plot)
         }
-        plots[0].legend = .outside
+        plots[0].legend = .below
         try report.figure(Figure(rows: 2, columns: 2, width: 1500, height: 1000, font: "sans,12", plots: plots), name: "guidance",
                           caption: "FID, precision, recall and class accuracy of the class-conditional latent model against the guidance scale; one colour per sampler, one dash and marker per step count (dotted/triangle the fewest steps, solid/circle the most); mean over the seeds.",
                           showInTerminal: false)
@@ -285,8 +285,8 @@ extension Lesson {
             lossPlot.series.append(Series(x: losses.map(\.0), y: losses.map(\.1), style: .linePoints, title: model,
                                           color: Color.cycle[index % Color.cycle.count], lineWidth: 2, pointStyle: .circle, pointSize: 0.8))
         }
-        try report.figure(Figure(rows: 1, columns: 2, width: 1600, height: 620, font: "sans,12", plots: [fidPlot, lossPlot]), name: "learning-curve",
-                          caption: "Left: FID against training images seen, one colour per sampler (the same as everywhere), one dash pattern per model. Right: the training loss.",
+        try report.figure(Figure(rows: 2, columns: 1, width: 1400, height: 1100, font: "sans,12", plots: [fidPlot, lossPlot]), name: "learning-curve",
+                          caption: "Top: FID against training images seen, one colour per sampler (the same as everywhere), one dash pattern per model. Bottom: the training loss.",
                           showInTerminal: false)
         report.table(headers: ["model", "sampler @steps", "first checkpoint (images)", "FID", "last checkpoint (images)", "FID", "precision", "recall"],
                      rows: rows, alignments: [.left, .left, .right, .right, .right, .right, .right, .right])
