@@ -184,6 +184,9 @@ final class Lesson {
         try etaSweep(file: etaFile, command: studyCommand)
     }
 
+    /// Labelled ticks for a logarithmic W1 axis (gnuplot labels only the decades).
+    static let w1Ticks = [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1].map { Tick($0, format(significant: $0)) }
+
     /// The denoisers of the study, worst model first: (name, training steps, excess loss).
     func denoisers(_ runs: CSVGroups) -> [(name: String, steps: Int, excess: Double)] {
         var seen: [(String, Int, Double)] = []
@@ -219,9 +222,12 @@ final class Lesson {
         var plots: [Plot] = []
         for (metric, label) in [("sliced_w1", "sliced W1 to the mixture"), ("off_mode", "off-mode fraction")] {
             for steps in [5, 10] {
-                // One legend for the four panels, where the top-right panel has room for it.
+                // One legend for the four panels, in the room the top-right panel's y range leaves below the data.
+                let isW1 = metric == "sliced_w1"
+                let lowest = compared.flatMap { sampler in models.map { spread($0.name, sampler, steps, metric).minimum } }.filter(\.isFinite).min() ?? 0.1
                 var plot = Plot(title: "\(label), \(steps) steps", xLabel: "model error (excess EDM loss)", yLabel: label,
-                                logX: true, logY: metric == "sliced_w1", legend: plots.count == 1 ? .bottomRight : .hidden)
+                                yRange: isW1 ? (lowest / 2.5)...1 : nil, logX: true, logY: isW1, legend: plots.count == 1 ? .bottomRight : .hidden)
+                if isW1 { plot.yTicks = Lesson.w1Ticks }
                 for sampler in compared {
                     let style = SamplerStyle.of(sampler)
                     let x = trained.map(\.excess), s = trained.map { spread($0.name, sampler, steps, metric) }
@@ -340,6 +346,7 @@ final class Lesson {
         for steps in [5, 10] {
             var plot = Plot(title: "euler_ancestral's eta, \(steps) steps (s_noise \(format(significant: unit)))", xLabel: "eta (0 = euler, 1 = euler_ancestral)",
                             yLabel: "sliced W1 to the mixture", logY: true, legend: steps == 10 ? .outside : .hidden)
+            plot.yTicks = Lesson.w1Ticks
             for (index, model) in models.enumerated() {
                 let points = etas.compactMap { e in eta.group(["denoiser": model.name, "eta": key(e), "s_noise": sKey(unit), "steps": String(steps)]).map { (e, $0["sliced_w1"]) } }
                 let color = model.name == "exact" ? Color("#000000") : palette[index % (palette.count - 1)]
