@@ -14,14 +14,22 @@ extension Lesson {
     func precisionAndRecall() throws {
         report.heading("3. Quality against diversity on images: precision and recall")
         let files = [("pixel model", "pr-sweep-pixel"), ("latent model", "pr-sweep-latent")]
+        var counts: [String] = [], maxSeeds = 0
+        for (_, stem) in files {
+            let name = stem + ".csv"
+            let table = try data.table(name, madeBy: "diffuse fid-sweep (see \(data.display(stem + ".command.txt")))")
+            let sweep = try data.groups(table, name, by: ["sampler", "steps", "count"], values: ["fid"])
+            for count in sweep.distinct("count") where !counts.contains(count) { counts.append(count) }
+            maxSeeds = max(maxSeeds, sweep.groups.map { $0["fid"].count }.max() ?? 0)
+        }
         report.paragraph("""
             FID mixes two things the question separates: whether samples look like real ones (quality) and \
             whether they cover the real variety (diversity). Improved precision and recall (Kynkäänniemi et al. \
             2019) measure them apart, in the same classifier feature space as the FID: precision is the fraction \
             of generated images that fall inside the real images' k-nearest-neighbour manifold (k = 3), recall \
-            the fraction of real images inside the generated images' manifold. The sweeps drew 250 images per \
-            point from the project's pixel and latent Fashion-MNIST models, with 3 seeds for `euler` and \
-            `euler_ancestral` where the table shows a spread; they were made by:
+            the fraction of real images inside the generated images' manifold. The sweeps drew \(counts.joined(separator: " or ")) \
+            images per point from the project's pixel and latent Fashion-MNIST models, with up to \(maxSeeds) seeds \
+            per point (the tables' seeds column); they were made by:
             """)
         report.code(files.compactMap { data.command($0.1) }.joined(separator: "\n"), language: "sh")
         var plots: [Plot] = []
@@ -134,8 +142,8 @@ extension Lesson {
                 **Data missing:** `\(data.display(name))` is not in this checkout, so this section is skipped and \
                 no claim about guidance is made. It is the guidance sweep of issue 15 on the class-conditional \
                 latent model (guidance scale 1, 2, 4, 7.5 × `euler`, `euler_ancestral`, `dpmpp_2m` × 5, 10, 20 \
-                steps; FID, precision, recall and class accuracy), made by `diffuse fid-sweep` with its guidance \
-                options; its command goes to `\(data.display("guidance-sweep-latent.command.txt"))`. Run the lesson \
+                steps; FID, precision, recall and class accuracy), made by `diffuse fid-sweep --guidance 1,2,4,7.5` on \
+                that model; its command goes to `\(data.display("guidance-sweep-latent.command.txt"))`. Run the lesson \
                 again once the file is there.
                 """)
             findings.append(Finding(claim: "guidance keeps `euler_ancestral` ahead of `euler` at few steps", verdict: "not measured",
@@ -300,6 +308,20 @@ extension Lesson {
                 findings.append(Finding(claim: "after longer training, FID ≤ 20 at 50 deterministic steps (\(model))",
                                         verdict: best.value["fid"].mean <= 20 ? "holds" : "does not hold",
                                         evidence: "FID \(best.value["fid"].text(digits: 1)) (`\(best.key.split(separator: "|")[0])`) after \(best.value.key["images_seen"]!) images"))
+            }
+            // euler_ancestral's FID advantage over euler at the same steps, first and last checkpoint.
+            for steps in curve.groups(["model": model, "sampler": "euler_ancestral"]).map({ $0.key["steps"]! }).reduce(into: [String](), { if !$0.contains($1) { $0.append($1) } }) {
+                func byImages(_ sampler: String) -> [(Double, Spread)] {
+                    curve.groups(["model": model, "sampler": sampler, "steps": steps]).compactMap { g in Double(g.key["images_seen"]!).map { ($0, g["fid"]) } }
+                        .filter { $0.1.count > 0 }.sorted { $0.0 < $1.0 }
+                }
+                let a = byImages("euler_ancestral"), e = byImages("euler")
+                let shared = a.map(\.0).filter { x in e.contains { $0.0 == x } }
+                guard let first = shared.first, let last = shared.last, first != last else { continue }
+                func gap(_ x: Double) -> Double { e.first(where: { $0.0 == x })!.1.mean - a.first(where: { $0.0 == x })!.1.mean }
+                findings.append(Finding(claim: "longer training shrinks `euler_ancestral`'s FID advantage over `euler` at \(steps) steps (\(model))",
+                                        verdict: abs(gap(last)) < abs(gap(first)) ? "holds" : "does not hold",
+                                        evidence: "FID(euler) − FID(euler_ancestral): \(format(gap(first), digits: 1)) after \(format(first, digits: 0)) images, \(format(gap(last), digits: 1)) after \(format(last, digits: 0))"))
             }
             let ancestral50 = finals["euler_ancestral|50"]
             let deterministic20 = finals.filter { $0.key.hasSuffix("|20") && !(SamplerName(rawValue: String($0.key.split(separator: "|")[0]))?.isStochastic ?? true) }
