@@ -86,5 +86,11 @@ let package = Package(
             name: "lesson-08-stable-diffusion",
             dependencies: ["Diffusion", "Autograd", "LessonKit", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Lessons/lesson-08-stable-diffusion", swiftSettings: native),
+        // Lesson 09 (issue 15): why euler_ancestral works in 5-10 steps, from the committed
+        // studies and sweeps under docs/data/ and a live convergence measurement.
+        .executableTarget(
+            name: "lesson-09-few-step-sampling",
+            dependencies: ["Diffusion", "LessonKit", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Lessons/lesson-09-few-step-sampling", swiftSettings: native),
     ]
 )

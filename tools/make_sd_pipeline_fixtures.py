@@ -3,7 +3,7 @@
 Stable Diffusion pipeline runs on the tiny random-weight models of tools/make_sd_fixtures.py.
 
 Run with the fixture environment (diffusers 0.42, torch CPU):
-    /tmp/venv/bin/python tools/make_sd_pipeline_fixtures.py [--only schedulers|pipelines]
+    /tmp/venv/bin/python tools/make_sd_pipeline_fixtures.py [--only schedulers|pipelines|more]
 
 1. Tests/DiffusionTests/Fixtures/diffusers_schedulers_ddpm_fmnist.safetensors
    The project's own models/ddpm-fmnist sampled as a user of diffusers would: for each scheduler
@@ -19,6 +19,13 @@ Run with the fixture environment (diffusers 0.42, torch CPU):
    at 64x64 (see CASES): `<case>.latents` (output_type="latent": before division by the scaling
    factor) and `<case>.image` (the uint8 PNG values as float32, [B, 3, 64, 64]). The metadata
    holds each case's settings as JSON. The init image and mask are written as PNGs beside them.
+
+3. Tests/DiffusionTests/Fixtures/sd/pipeline-more-reference.safetensors and pipeline-more-cases.json
+   (`--only more`, MORE_CASES; the files of 2. are left as they are): inpainting with the ordinary
+   4-channel tiny models (StableDiffusionInpaintPipeline re-noising the kept region after each
+   step; DDIM and Euler ancestral, strength 1 and 0.75), PNDMScheduler off its own timestep grid
+   (timestep_spacing linspace and trailing) and in img2img, and DPMSolverSinglestepScheduler with
+   use_karras_sigmas. A case's `config` holds the scheduler configuration fields it changes.
 """
 import argparse
 import inspect
@@ -123,6 +130,28 @@ CASES += [("tiny-sd1-inpaint.ddim", "tiny-sd1-inpaint", "inpaint", "DDIMSchedule
           ("tiny-sd1-inpaint.euler_a", "tiny-sd1-inpaint", "inpaint", "EulerAncestralDiscreteScheduler", dict(steps=6, seed=3))]
 
 
+# Cases of part 3: the scheduler's `from_config` gets `config` on top of the model's file.
+MORE_CASES = []
+for model in ("tiny-sd1", "tiny-sd2"):
+    MORE_CASES += [
+        (f"{model}.pndm_linspace", model, "txt2img", "PNDMScheduler", dict(steps=6, config={"timestep_spacing": "linspace"})),
+        (f"{model}.img2img_pndm", model, "img2img", "PNDMScheduler", dict(steps=8, strength=0.6)),
+        (f"{model}.dpm_single_karras", model, "txt2img", "DPMSolverSinglestepScheduler",
+         dict(steps=7, config={"use_karras_sigmas": True})),
+    ]
+MORE_CASES += [
+    ("tiny-sd1.inpaint4_ddim", "tiny-sd1", "inpaint", "DDIMScheduler", dict(steps=6)),
+    ("tiny-sd1.inpaint4_euler_a_075", "tiny-sd1", "inpaint", "EulerAncestralDiscreteScheduler", dict(steps=8, seed=3, strength=0.75)),
+    ("tiny-sd2.inpaint4_ddim_075", "tiny-sd2", "inpaint", "DDIMScheduler", dict(steps=8, strength=0.75)),
+    ("tiny-sd2.inpaint4_euler_a", "tiny-sd2", "inpaint", "EulerAncestralDiscreteScheduler", dict(steps=6, seed=3)),
+    ("tiny-sd1.pndm_trailing", "tiny-sd1", "txt2img", "PNDMScheduler", dict(steps=5, config={"timestep_spacing": "trailing"})),
+    ("tiny-sd1.img2img_pndm_linspace", "tiny-sd1", "img2img", "PNDMScheduler",
+     dict(steps=8, strength=0.75, config={"timestep_spacing": "linspace"})),
+    ("tiny-sd2.img2img_dpm_single_karras", "tiny-sd2", "img2img", "DPMSolverSinglestepScheduler",
+     dict(steps=8, strength=0.6, config={"use_karras_sigmas": True})),
+]
+
+
 def init_image_and_mask():
     """A 64x64 test picture (gradients and a disc) and a mask (white = repaint) written as PNGs."""
     from PIL import Image
@@ -166,17 +195,26 @@ def load_pipeline(model, kind):
     return pipe
 
 
-def make_pipeline_fixtures():
-    image, mask = init_image_and_mask()
+def make_pipeline_fixtures(case_list=None, suffix=""):
+    if case_list is None:
+        image, mask = init_image_and_mask()
+        case_list = CASES
+    else:  # part 3 reads the committed picture and mask
+        from PIL import Image
+        image = Image.open(os.path.join(SD, "pipeline-init.png")).convert("RGB")
+        mask = Image.open(os.path.join(SD, "pipeline-mask.png")).convert("L")
     tensors, cases = {}, []
     classes = {cls.__name__: cls for cls in SCHEDULERS}
-    for name, model, kind, scheduler_name, settings in CASES:
+    for name, model, kind, scheduler_name, settings in case_list:
         pipe = load_pipeline(model, kind)
-        pipe.scheduler = classes[scheduler_name].from_config(pipe.scheduler.config)
+        config = settings.get("config")
+        pipe.scheduler = classes[scheduler_name].from_config(pipe.scheduler.config, **(config or {}))
         case = dict(name=name, model=model, mode=kind, scheduler=scheduler_name, prompt=PROMPT,
                     negative=settings.get("negative", ""), steps=settings["steps"], guidance=settings.get("guidance", 7.5),
                     seed=settings.get("seed", 42), batch=settings.get("batch", 1), clip_skip=settings.get("clip_skip", 0),
                     strength=settings.get("strength", 1.0), width=64, height=64)
+        if config:
+            case["config"] = config
         kwargs = dict(prompt=PROMPT, negative_prompt=case["negative"] or None, num_inference_steps=case["steps"],
                       guidance_scale=case["guidance"], num_images_per_prompt=case["batch"],
                       generator=torch.Generator().manual_seed(case["seed"]), output_type="latent")
@@ -193,20 +231,23 @@ def make_pipeline_fixtures():
             decoded = pipe.vae.decode(latents / pipe.vae.config.scaling_factor).sample
         pixels = ((decoded / 2 + 0.5).clamp(0, 1) * 255).round()
         tensors[f"{name}.latents"] = latents.float().contiguous()
-        tensors[f"{name}.image"] = pixels.float().contiguous()
+        # 8-bit values are exact in float16: part 3 stores them so, at half the size.
+        tensors[f"{name}.image"] = (pixels.half() if suffix else pixels.float()).contiguous()
         cases.append(case)
         print(f"{name}: latents {tuple(latents.shape)} mean {latents.mean():.4f} std {latents.std():.4f}")
-    save_file(tensors, os.path.join(SD, "pipeline-reference.safetensors"),
+    save_file(tensors, os.path.join(SD, f"pipeline{suffix}-reference.safetensors"),
               metadata={"diffusers": diffusers.__version__})
-    with open(os.path.join(SD, "pipeline-cases.json"), "w") as f:
+    with open(os.path.join(SD, f"pipeline{suffix}-cases.json"), "w") as f:
         json.dump(cases, f, indent=1)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", choices=["schedulers", "pipelines"])
+    parser.add_argument("--only", choices=["schedulers", "pipelines", "more"])
     args = parser.parse_args()
     if args.only in (None, "schedulers"):
         make_scheduler_fixtures()
     if args.only in (None, "pipelines"):
         make_pipeline_fixtures()
+    if args.only in (None, "more"):
+        make_pipeline_fixtures(MORE_CASES, suffix="-more")

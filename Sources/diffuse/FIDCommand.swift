@@ -3,6 +3,9 @@
 // the lesson-03 classifier (models/fashion-classifier.safetensors); or, with `--real train`, of
 // `--count` seeded random training images (the floor). Also prints improved precision and recall
 // (Kynkäänniemi et al. 2019, k = 3) against as many test images (`FIDContext.precisionRecall`).
+// A class-conditional model is sampled with class-balanced labels (image i asks for class i mod 10)
+// at `--guidance` (default 1, the plain conditional model), and the classifier's accuracy on the
+// requested class is printed beside the FID; `--guidance` on an unconditional model is an error.
 // Prints the FID and the time of each part on standard output; progress goes to standard error. A missing classifier or data set is a
 // clear error (exit status 1).
 
@@ -19,7 +22,10 @@ struct FIDCommand: ParsableCommand {
         discussion: """
             Features are the 128 penultimate activations of the lesson-03 classifier; generated \
             images are mapped to its 28x28 input (channel mean, 64 -> 32 pooling, centre crop). \
-            `--real train` gives the floor: the FID of as many real training images.
+            `--real train` gives the floor: the FID of as many real training images. \
+            A class-conditional model is sampled with class-balanced labels (image i asks for \
+            class i mod 10) at the classifier-free guidance scale --guidance, and the \
+            classifier's accuracy on the requested class (class accuracy) is printed too.
             """)
 
     @Option(help: "A model folder (exported DDPMPipeline or training checkpoint).")
@@ -33,6 +39,8 @@ struct FIDCommand: ParsableCommand {
     var count: Int = 1000
     @Option(parsing: .unconditional, help: "Images generated per batch (the same seed and batch size give the same images).")
     var batchSize: Int = 100
+    @Option(parsing: .unconditional, help: "Classifier-free guidance scale of a class-conditional model (default 1: the plain conditional model; 0: unconditional); image i asks for class i mod 10.")
+    var guidance: Double?
     @OptionGroup var reference: FIDDataOptions
 
     func validate() throws {
@@ -40,6 +48,10 @@ struct FIDCommand: ParsableCommand {
         if let real, real != "train" { throw ValidationError("--real \(real): only `train` is supported (the test set is the reference)") }
         if !(2...1_000_000).contains(count) { throw ValidationError("--count must lie in 2...1000000 (a covariance needs two images), got \(count)") }
         if !(1...10_000).contains(batchSize) { throw ValidationError("--batch-size must lie in 1...10000 (images sampled at once), got \(batchSize)") }
+        if let guidance {
+            if real != nil { throw ValidationError("--guidance applies to a model's samples, not to --real images") }
+            try validateGuidanceScale(guidance, option: "--guidance")
+        }
         if model != nil, try SamplerRegistry.resolve(sampler.label).name.choosesOwnSteps, sampling.stepsGiven {
             throw ValidationError("\(sampler.label) chooses its own steps: drop --steps (its tolerances set the effort)")
         }
@@ -62,10 +74,13 @@ struct FIDCommand: ParsableCommand {
                 return
             }
             let generator = try loadImageGenerator(from: URL(fileURLWithPath: model!))
+            let scale = try guidanceScale(guidance, for: generator, model: model!)
             let result = try context.evaluate(generator, count: count, sampler: sampler, steps: steps, schedule: schedule,
-                                              seed: seed, batchSize: batchSize, label: "fid")
-            print(String(format: "FID %.3f  precision %.3f  recall %.3f  %@: sampler %@, %d steps, schedule %@, %d model evaluations per image, %d images, seed %llu, batch %d",
-                         result.fid, result.precision, result.recall, model!, sampler, steps, schedule ?? "default", result.modelEvaluations, count, seed, batchSize))
+                                              seed: seed, batchSize: batchSize, guidanceScale: scale, label: "fid")
+            let conditional = scale.map { String(format: ", guidance %g, class accuracy %.3f", $0, result.classAccuracy ?? .nan) } ?? ""
+            print(String(format: "FID %.3f  precision %.3f  recall %.3f  %@: sampler %@, %d steps, schedule %@%@, %d model evaluations per image, %d images, seed %llu, batch %d",
+                         result.fid, result.precision, result.recall, model!, sampler, steps, schedule ?? "default", conditional,
+                         result.modelEvaluations, count, seed, batchSize))
             print(String(format: "time: sampling and features %.1f s (%.2f ms per image and model evaluation), test-set statistics %.1f s",
                          result.seconds, 1000 * result.seconds / Double(count * max(result.modelEvaluations, 1)), context.testSeconds))
         }
@@ -115,23 +130,38 @@ final class FIDContext {
         return try PrecisionRecall(real: real, generated: features, k: 3)
     }
 
-    /// One generated configuration: FID, precision and recall, model evaluations per image, and
+    /// What one generated configuration measures.
+    struct Result {
+        /// The Fréchet distance to the test set.
+        var fid: Double
+        /// Improved precision and recall (k = 3).
+        var precision: Double, recall: Double
+        /// The classifier's accuracy on the requested class (nil for unconditional sampling).
+        var classAccuracy: Double?
+        /// Network evaluations per image (both halves of a guided step count).
+        var modelEvaluations: Int
+        /// Seconds spent generating the images and computing their features.
+        var seconds: Double
+    }
+
+    /// One generated configuration: FID, precision and recall, class accuracy (with
+    /// `guidanceScale`: class-balanced labels at that scale), model evaluations per image, and
     /// the seconds spent generating the images and computing their features.
     func evaluate(_ generator: any ImageGenerator, count: Int, sampler: String, steps: Int, schedule: String?,
-                  seed: UInt64, batchSize: Int, label: String)
-        throws -> (fid: Double, precision: Double, recall: Double, modelEvaluations: Int, seconds: Double) {
+                  seed: UInt64, batchSize: Int, guidanceScale: Double?, label: String) throws -> Result {
         let test = try testStatistics()
-        let evaluations = try generator.modelEvaluations(sampler: sampler, steps: steps, schedule: schedule)
+        let evaluations = try generator.modelEvaluations(sampler: sampler, steps: steps, schedule: schedule, guidanceScale: guidanceScale)
         let progress = ProgressBar(total: count, label: label, logInterval: 60)
         let clock = ContinuousClock()
         let start = clock.now
-        let features = try extractor.generatedFeatures(
+        let generated = try extractor.generatedFeatures(
             of: generator, count: count, sampler: sampler, steps: steps, schedule: schedule, seed: seed,
-            batchSize: batchSize, progress: { progress.update(completed: $0) })
+            batchSize: batchSize, guidanceScale: guidanceScale, progress: { progress.update(completed: $0) })
         progress.finish()
         let seconds = (clock.now - start) / .seconds(1)
-        let pr = try precisionRecall(of: features)
-        return (try frechetDistance(FeatureStatistics(features: features), test), pr.precision, pr.recall, evaluations, seconds)
+        let pr = try precisionRecall(of: generated.features)
+        return Result(fid: try frechetDistance(FeatureStatistics(features: generated.features), test), precision: pr.precision,
+                      recall: pr.recall, classAccuracy: generated.classAccuracy, modelEvaluations: evaluations, seconds: seconds)
     }
 
     /// A short fingerprint of the classifier file (FNV-1a, 64 bits, hex): FIDs are comparable
@@ -145,4 +175,25 @@ final class FIDContext {
         }
         return String(hash, radix: 16)
     }
+}
+
+/// Throws unless `scale` is a finite guidance scale in `ConfigurationLimits.guidanceScale`.
+func validateGuidanceScale(_ scale: Double, option: String) throws {
+    let range = ConfigurationLimits.guidanceScale
+    guard scale.isFinite, range.contains(scale) else {
+        throw ValidationError("\(option): the guidance scale must be a finite number in \(range.lowerBound.csvText)...\(range.upperBound.csvText) (0 = unconditional, 1 = plain conditional), got \(scale)")
+    }
+}
+
+/// The guidance scale to sample `generator` at: `requested` (default 1) for a class-conditional
+/// model, nil for an unconditional one.
+/// - Throws: `FIDError.invalidGuidance` when a scale is requested for an unconditional model.
+func guidanceScale(_ requested: Double?, for generator: any ImageGenerator, model: String) throws -> Double? {
+    guard generator.classCount != nil else {
+        if requested != nil {
+            throw FIDError.invalidGuidance("\(model) is an unconditional model; guidance needs a class-conditional one (trained with --class-conditional): drop --guidance")
+        }
+        return nil
+    }
+    return requested ?? 1
 }

@@ -1,12 +1,16 @@
 // Contract: `diffuse fid-sweep` — FID of one model for every sampler × step count (default: every
-// canonical sampler of the registry that takes a step count × 5, 10, 20, 50 steps), plus once the floor (real training
-// images, sampler "real-train"). One CSV row per configuration, the whole file rewritten
-// atomically after EVERY row, so a background run can be stopped at any time and started again
-// with the same command: configurations already in the CSV (same model, sampler, schedule,
-// steps, count, seed, batch size and classifier fingerprint) are skipped. Each invocation's
-// command line is appended to `<csv name without .csv>.command.txt` beside the CSV. Rows run
-// in order of step count (all samplers at 5 steps first), and the log prints an ETA after each.
-// Besides the FID each row has improved precision and recall (k = 3, `FIDContext.precisionRecall`).
+// canonical sampler of the registry that takes a step count × 5, 10, 20, 50 steps), and for a
+// class-conditional model × every guidance scale of `--guidance` (default 1), plus once the floor
+// (real training images, sampler "real-train"). One CSV row per configuration (columns:
+// `FIDSweepTable.header`), the whole file rewritten atomically after EVERY row, so a background
+// run can be stopped at any time and started again with the same command: configurations already
+// in the CSV (same model, sampler, schedule, steps, guidance, count, seed, batch size and
+// classifier fingerprint) are skipped; a CSV from before the guidance columns resumes too. Each
+// invocation's command line is appended to `<csv name without .csv>.command.txt` beside the CSV.
+// Rows run in order of step count, then guidance scale (all samplers at 5 steps first), and the
+// log prints an ETA after each. Besides the FID each row has improved precision and recall (k = 3,
+// `FIDContext.precisionRecall`) and, for a class-conditional model (image i asks for class i mod
+// 10), the classifier's accuracy on the requested class.
 
 import ArgumentParser
 import Diffusion
@@ -16,7 +20,13 @@ import Tensor
 struct FIDSweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fid-sweep",
-        abstract: "FID for every sampler x step count of a model, one CSV row each (resumable).")
+        abstract: "FID for every sampler x step count (x guidance scale) of a model, one CSV row each (resumable).",
+        discussion: """
+            A class-conditional model is sampled with class-balanced labels (image i asks for class \
+            i mod 10) at each --guidance scale; its rows add the classifier's accuracy on the \
+            requested class (class_accuracy). Unconditional models leave guidance and \
+            class_accuracy empty.
+            """)
 
     @Option(help: "A model folder (exported DDPMPipeline or training checkpoint).")
     var model: String
@@ -24,6 +34,8 @@ struct FIDSweepCommand: ParsableCommand {
     var samplers: String?
     @Option(help: "Step counts, comma-separated.")
     var steps: String = "5,10,20,50"
+    @Option(help: "Classifier-free guidance scales of a class-conditional model, comma-separated (default 1: the plain conditional model; 0: unconditional).")
+    var guidance: String?
     @Option(help: "Sigma schedule for every sampler (default: the model's own timesteps).")
     var schedule: SigmaScheduleArgument?
     @Option(parsing: .unconditional, help: "Images per configuration.")
@@ -36,10 +48,6 @@ struct FIDSweepCommand: ParsableCommand {
     var output: String
     @OptionGroup var reference: FIDDataOptions
 
-    static let header = ["model", "sampler", "schedule", "steps", "model_evaluations", "count", "seed", "batch_size",
-                         "classifier", "fid", "seconds", "precision", "recall"]
-    /// The columns that identify a configuration (a row with the same values is not run again).
-    static let keyColumns = ["model", "sampler", "schedule", "steps", "count", "seed", "batch_size", "classifier"]
     /// The floor row's model and sampler names.
     static let floorModel = "fashion-mnist-train", floorSampler = "real-train"
 
@@ -51,6 +59,21 @@ struct FIDSweepCommand: ParsableCommand {
             throw ValidationError("--steps: give step counts in 1...\(ConfigurationLimits.samplerSteps.upperBound), got \(steps)")
         }
         if !output.hasSuffix(".csv") { throw ValidationError("--output must name a .csv file") }
+        if let guidance {
+            let scales = try Self.parseScales(guidance)
+            if scales.isEmpty { throw ValidationError("--guidance: give one or more scales, got \"\(guidance)\"") }
+            for scale in scales { try validateGuidanceScale(scale, option: "--guidance") }
+        }
+    }
+
+    /// Parses a comma-separated list of guidance scales ("1,2,4,7.5").
+    static func parseScales(_ text: String) throws -> [Double] {
+        try parseCommaList(text, option: "--guidance") { item in
+            guard let value = Double(item) else {
+                throw ValidationError("--guidance: \"\(text)\" is not a comma-separated list of numbers")
+            }
+            return value
+        }
     }
 
     func run() throws {
@@ -69,29 +92,36 @@ struct FIDSweepCommand: ParsableCommand {
             let outputURL = URL(fileURLWithPath: output)
             let context = try FIDContext(reference)
             let fingerprint = try context.classifierFingerprint()
-            var table = try Self.readTable(at: outputURL)
+            var table = try FIDSweepTable.read(at: outputURL)
             try recordCommand(besides: outputURL)
 
             let generator = try loadImageGenerator(from: URL(fileURLWithPath: model))
+            // An unconditional model has one "scale", nil (empty guidance cells); --guidance on it is an error.
+            var requested: [Double] = []
+            for scale in try guidance.map(Self.parseScales) ?? [1] where !requested.contains(scale) { requested.append(scale) }
+            let scales = try requested.map { try guidanceScale(guidance == nil ? nil : $0, for: generator, model: model) }
             let scheduleName = schedule?.rawValue ?? "default"
-            func key(model: String, sampler: String, steps: Int) -> [String] {
-                [model, sampler, scheduleName, "\(steps)", "\(count)", "\(seed)", "\(batchSize)", fingerprint]
+            func key(model: String, sampler: String, steps: Int, guidance: Double?) -> [String] {
+                [model, sampler, scheduleName, "\(steps)", "\(count)", "\(seed)", "\(batchSize)", fingerprint,
+                 FIDSweepTable.guidanceCell(guidance)]
             }
-            let keyIndices = Self.keyColumns.map { Self.header.firstIndex(of: $0)! }
-            var done = Set(table.rows.map { row in keyIndices.map { row[$0] } })
+            var done = Set(table.rows.map(FIDSweepTable.key(of:)))
 
             // Every configuration with its cost in model evaluations per image (for the ETA); computing
             // the costs first also rejects a bad sampler or schedule before anything runs.
-            var pending: [(sampler: String, steps: Int, evaluations: Int)] = []
+            var pending: [(sampler: String, steps: Int, guidance: Double?, evaluations: Int)] = []
             for n in stepCounts.sorted() {
-                for name in samplerNames where !done.contains(key(model: model, sampler: name, steps: n)) {
-                    pending.append((name, n, try generator.modelEvaluations(sampler: name, steps: n, schedule: schedule?.rawValue)))
+                for scale in scales {
+                    for name in samplerNames where !done.contains(key(model: model, sampler: name, steps: n, guidance: scale)) {
+                        pending.append((name, n, scale, try generator.modelEvaluations(sampler: name, steps: n, schedule: schedule?.rawValue,
+                                                                                      guidanceScale: scale)))
+                    }
                 }
             }
 
             // The floor: real training images, once per CSV (per count, seed and classifier).
-            // Its schedule and batch size cells are empty: they play no part.
-            let floorKey = [Self.floorModel, Self.floorSampler, "", "0", "\(count)", "\(seed)", "", fingerprint]
+            // Its schedule, batch size and guidance cells are empty: they play no part.
+            let floorKey = [Self.floorModel, Self.floorSampler, "", "0", "\(count)", "\(seed)", "", fingerprint, ""]
             if !done.contains(floorKey) {
                 let test = try context.testStatistics()     // not part of the row's time
                 let clock = ContinuousClock()
@@ -101,32 +131,36 @@ struct FIDSweepCommand: ParsableCommand {
                 let seconds = (clock.now - start) / .seconds(1)
                 let pr = try context.precisionRecall(of: features)
                 table.append([Self.floorModel, Self.floorSampler, nil, 0, 0, count, "\(seed)", nil, fingerprint, fid, seconds,
-                              pr.precision, pr.recall])
+                              pr.precision, pr.recall, nil, nil])
                 try table.write(to: outputURL)
                 done.insert(floorKey)
                 log(String(format: "floor (real training images): FID %.3f, precision %.3f, recall %.3f (%.1f s)",
                            fid, pr.precision, pr.recall, seconds))
             }
 
-            let total = samplerNames.count * stepCounts.count
+            let total = samplerNames.count * stepCounts.count * scales.count
             log("\(total - pending.count) of \(total) configurations already in \(output); \(pending.count) to run, "
                 + "\(pending.reduce(0) { $0 + $1.evaluations }) model evaluations per image in all, \(count) images each")
             var spentSeconds = 0.0, spentEvaluations = 0
             for (index, configuration) in pending.enumerated() {
+                let guidanceLabel = configuration.guidance.map { String(format: " guidance %g", $0) } ?? ""
                 let result = try context.evaluate(generator, count: count, sampler: configuration.sampler, steps: configuration.steps,
                                                   schedule: schedule?.rawValue, seed: seed, batchSize: batchSize,
-                                                  label: "\(configuration.sampler) \(configuration.steps)")
+                                                  guidanceScale: configuration.guidance,
+                                                  label: "\(configuration.sampler) \(configuration.steps)\(guidanceLabel)")
                 table.append([model, configuration.sampler, scheduleName, configuration.steps, result.modelEvaluations, count,
-                              "\(seed)", batchSize, fingerprint, result.fid, result.seconds, result.precision, result.recall])
+                              "\(seed)", batchSize, fingerprint, result.fid, result.seconds, result.precision, result.recall,
+                              FIDSweepTable.guidanceCell(configuration.guidance), result.classAccuracy])
                 try table.write(to: outputURL)
                 spentSeconds += result.seconds
                 spentEvaluations += result.modelEvaluations
                 // The cost of a configuration is close to proportional to its model evaluations.
                 let remaining = pending[(index + 1)...].reduce(0) { $0 + $1.evaluations }
                 let eta = spentSeconds / Double(max(spentEvaluations, 1)) * Double(remaining)
-                log(String(format: "[%d/%d] %@ %d steps (%d evaluations): FID %.3f, precision %.3f, recall %.3f in %.0f s; ETA %@ for the remaining %d",
-                           index + 1, pending.count, configuration.sampler, configuration.steps, result.modelEvaluations,
-                           result.fid, result.precision, result.recall, result.seconds, Self.duration(eta), pending.count - index - 1))
+                let accuracy = result.classAccuracy.map { String(format: ", class accuracy %.3f", $0) } ?? ""
+                log(String(format: "[%d/%d] %@ %d steps%@ (%d evaluations): FID %.3f, precision %.3f, recall %.3f%@ in %.0f s; ETA %@ for the remaining %d",
+                           index + 1, pending.count, configuration.sampler, configuration.steps, guidanceLabel, result.modelEvaluations,
+                           result.fid, result.precision, result.recall, accuracy, result.seconds, Self.duration(eta), pending.count - index - 1))
             }
             log("done: \(output)")
         }
@@ -139,17 +173,6 @@ struct FIDSweepCommand: ParsableCommand {
         let arguments = CommandLine.arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
         let line = "# \(ISO8601DateFormatter().string(from: Date())) in \(FileManager.default.currentDirectoryPath)\n\(arguments)\n"
         try AtomicFile.write(previous + line, to: url)
-    }
-
-    /// The existing CSV at `url` (an empty table with `header` when there is none).
-    /// - Throws: `ValidationError` when the file has other columns; `CSVError` when it is malformed.
-    static func readTable(at url: URL) throws -> CSVTable {
-        guard FileManager.default.fileExists(atPath: url.path) else { return CSVTable(header: header) }
-        let table = try CSVTable(contentsOf: url)
-        guard table.header == header else {
-            throw ValidationError("\(url.path) exists with other columns (expected \(header.joined(separator: ","))); choose another --output")
-        }
-        return table
     }
 
     static func duration(_ seconds: Double) -> String {

@@ -28,7 +28,7 @@ struct GenerationOptions: ParsableArguments {
     var steps: Int?
     @Option(help: "Sampler: a k-diffusion name (euler_ancestral, dpmpp_2m, ...), an AUTOMATIC1111 label (\"Euler a\", \"DPM++ 2M Karras\") or a diffusers scheduler class (EulerDiscreteScheduler, ...; run as diffusers runs it). Default \"Euler a\".")
     var sampler: String?
-    @Option(help: "Sigma schedule for k-diffusion samplers: karras, exponential, polyexponential, vp, linear (default: the uniform discrete schedule).")
+    @Option(help: "Sigma schedule for k-diffusion samplers: karras, exponential, polyexponential, vp, linear (default: the uniform discrete schedule). With DPMSolverSinglestepScheduler, karras is its use_karras_sigmas.")
     var schedule: String?
     @Option(parsing: .unconditional, help: "Classifier-free guidance scale (default 7.5; 1 or less turns guidance off).")
     var cfg: Double?

@@ -1,7 +1,8 @@
 // Contract: `diffuse sample` — loads an exported model folder or a training checkpoint (EMA
 // weights unless `--raw-weights`), samples `--count` images with any sampler and sigma schedule
 // of the registry, and writes one PNG grid. Class-conditional models take `--class` labels and a
-// classifier-free `--guidance` scale. A folder with `vae/` is a latent model
+// classifier-free `--guidance` scale (`--class 0,1,2` alone samples three images; with `--count`
+// the labels repeat in order). A folder with `vae/` is a latent model
 // (`LatentDiffusionModel`): its samples are decoded by TAESD (weights from `vae/` or `--vae`).
 
 import ArgumentParser
@@ -25,11 +26,11 @@ struct SampleCommand: ParsableCommand {
     var eta: Double?
     @Option(name: .customLong("s-noise"), parsing: .unconditional, help: "Samplers that add noise (ancestral, SDE, churn, restart): scale of that noise (k-diffusion's s_noise, >= 0).")
     var sNoise: Double?
-    @Option(parsing: .unconditional, help: "Number of images.")
-    var count: Int = 64
+    @Option(parsing: .unconditional, help: "Number of images (default 64, or the number of --class labels when there are several).")
+    var count: Int?
     @Option(parsing: .unconditional, help: "Images per row of the grid (default: square).")
     var columns: Int?
-    @Option(help: "Class label(s) for class-conditional models, comma-separated (one, or one per image).")
+    @Option(help: "Class label(s) for class-conditional models, comma-separated: one for every image, or several that repeat in order (image i gets label i mod n).")
     var `class`: String?
     @Option(parsing: .unconditional, help: "Classifier-free guidance scale for class-conditional models.")
     var guidance: Double = 3
@@ -41,7 +42,7 @@ struct SampleCommand: ParsableCommand {
     var output: String = "samples.png"
 
     func validate() throws {
-        if count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
+        if let count, count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
         let choice = try SamplerRegistry.resolve(sampler.label)
         if choice.name.choosesOwnSteps && sampling.stepsGiven {
             throw ValidationError("\(choice.name.rawValue) chooses its own steps: drop --steps (its tolerances set the effort)")
@@ -57,7 +58,7 @@ struct SampleCommand: ParsableCommand {
     /// batch runs at once, and the UNet's first level holds `blockOutChannels[0]` activations
     /// per pixel per image (a lower bound of what sampling needs); a latent model's decoded
     /// images are 8× the latent side.
-    func checkMemory(_ unet: UNet2DConfiguration, latentImageChannels: Int?) throws {
+    func checkMemory(_ unet: UNet2DConfiguration, latentImageChannels: Int?, count: Int) throws {
         let side = Double(unet.sampleSize)
         var bytesEach = 4 * side * side * Double(unet.blockOutChannels[0] + unet.inChannels)
         if let channels = latentImageChannels { bytesEach += 4 * 64 * side * side * Double(channels) }
@@ -70,23 +71,26 @@ struct SampleCommand: ParsableCommand {
         try reportingErrors {
             let (sampler, steps, schedule, seed) = (sampler.label, sampling.steps, sampling.scheduleName, sampling.seed)
             let folder = URL(fileURLWithPath: model)
-            let labels = try `class`.map { try parseIntegers($0, option: "--class") }
+            let given = try `class`.map { try parseIntegers($0, option: "--class") }
+            let count = self.count ?? ((given?.count ?? 0) > 1 ? given!.count : 64)
+            // One label per image, built after the memory check has accepted `count`.
+            func labels() -> [Int]? { given.map { list in list.count <= 1 ? list : (0..<count).map { list[$0 % list.count] } } }
             let clock = ContinuousClock()
             var start = clock.now
             let images: Tensor
             if LatentDiffusionModel.isLatentModel(at: folder) {
                 let loaded = try LatentDiffusionModel.load(from: folder, taesdFolder: vae.map { URL(fileURLWithPath: $0) })
-                try checkMemory(loaded.latentModel.unet.configuration, latentImageChannels: loaded.vae.outChannels)
+                try checkMemory(loaded.latentModel.unet.configuration, latentImageChannels: loaded.vae.outChannels, count: count)
                 start = clock.now
                 images = try loaded.sample(count: count, sampler: sampler, steps: steps, schedule: schedule, seed: seed,
-                                           classLabels: labels, guidanceScale: guidance,
+                                           classLabels: labels(), guidanceScale: guidance,
                                            samplerOptions: SamplerOptions(eta: eta, sNoise: sNoise))
             } else {
                 let loaded = try DDPMModel.load(from: folder, useEMA: !rawWeights)
-                try checkMemory(loaded.unet.configuration, latentImageChannels: nil)
+                try checkMemory(loaded.unet.configuration, latentImageChannels: nil, count: count)
                 start = clock.now
                 images = try loaded.sample(count: count, sampler: sampler, steps: steps, schedule: schedule, seed: seed,
-                                           classLabels: labels, guidanceScale: guidance, clipDenoised: noClip ? false : nil,
+                                           classLabels: labels(), guidanceScale: guidance, clipDenoised: noClip ? false : nil,
                                            samplerOptions: SamplerOptions(eta: eta, sNoise: sNoise))
             }
             let seconds = (clock.now - start) / .seconds(1)

@@ -7,6 +7,11 @@
 // Support/Fixtures.swift) and the 8-bit images within 1/255 on at least 99% of the values:
 // the two sides differ by Float32 rounding through ~10-20 UNet calls (measured below 1e-4),
 // while a wrong timestep, noise draw or guidance order moves latents by 1e-2 or more.
+// A second set (pipeline-more-*) covers inpainting with the ordinary 4-channel models (DDIM and
+// Euler ancestral at strength 1 and 0.75: the kept region re-noised after each step, as
+// diffusers), PNDMScheduler off its own timestep grid (linspace, trailing) and in img2img, and
+// DPMSolverSinglestepScheduler with use_karras_sigmas (txt2img and img2img); a case's `config`
+// holds the scheduler configuration fields it changes.
 // Also: the request checks, NaN detection, prompt truncation and the PNG parameters round trip.
 
 import Autograd
@@ -16,14 +21,42 @@ import Tensor
 import Testing
 
 private struct PipelineCase: Codable, CustomStringConvertible {
+    /// A scheduler configuration value of the fixture (`timestep_spacing`, `use_karras_sigmas`, ...).
+    enum ConfigValue: Codable {
+        case flag(Bool), text(String), number(Double)
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let b = try? c.decode(Bool.self) { self = .flag(b) } else if let d = try? c.decode(Double.self) { self = .number(d) } else { self = .text(try c.decode(String.self)) }
+        }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.singleValueContainer()
+            switch self {
+            case .flag(let b): try c.encode(b)
+            case .text(let t): try c.encode(t)
+            case .number(let d): try c.encode(d)
+            }
+        }
+        var object: Any { switch self { case .flag(let b): b; case .text(let t): t; case .number(let d): d } }
+    }
     let name, model, mode, scheduler, prompt, negative: String
     let steps, seed, batch, clip_skip, width, height: Int
     let guidance, strength: Double
+    let config: [String: ConfigValue]?
+    /// The fixture file holding the case's latents and image.
+    var reference = "pipeline-reference.safetensors"
     var description: String { name }
+    private enum CodingKeys: String, CodingKey {
+        case name, model, mode, scheduler, prompt, negative, steps, seed, batch, clip_skip, width, height, guidance, strength, config
+    }
 }
 
-private let pipelineCases = (try? JSONDecoder().decode(
-    [PipelineCase].self, from: Data(contentsOf: TinySD.url("pipeline-cases.json")))) ?? []
+/// The cases of one fixture pair (`<prefix>-cases.json`, `<prefix>-reference.safetensors`).
+private func cases(_ prefix: String) -> [PipelineCase] {
+    let list = (try? JSONDecoder().decode([PipelineCase].self, from: Data(contentsOf: TinySD.url("\(prefix)-cases.json")))) ?? []
+    return list.map { var c = $0; c.reference = "\(prefix)-reference.safetensors"; return c }
+}
+
+private let pipelineCases = cases("pipeline") + cases("pipeline-more")
 
 /// The pipeline of a tiny model (the inpainting UNet with tiny-sd1's other parts).
 private func tinyPipeline(_ model: String) throws -> StableDiffusionPipeline {
@@ -41,8 +74,17 @@ private func maskImage() throws -> Tensor { try PNG.read(TinySD.url("pipeline-ma
 struct StableDiffusionPipelineTests {
     @Test("final latents and images", arguments: pipelineCases)
     fileprivate func pipelineRun(_ c: PipelineCase) throws {
-        let pipeline = try tinyPipeline(c.model)
-        let reference = try SafetensorsFile(contentsOf: TinySD.url("pipeline-reference.safetensors"))
+        var pipeline = try tinyPipeline(c.model)
+        if let config = c.config {
+            // The model's scheduler file with the case's fields on top (diffusers' from_config(config, **fields)).
+            let file = TinySD.url(c.model).appendingPathComponent("scheduler/scheduler_config.json")
+            var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any])
+            for (key, value) in config { json[key] = value.object }
+            let scheduler = try DiffusersSchedulerConfiguration(json: try JSONSerialization.data(withJSONObject: json))
+            pipeline = StableDiffusionPipeline(tokenizer: pipeline.tokenizer, textEncoder: pipeline.textEncoder, unet: pipeline.unet,
+                                               vae: pipeline.vae, scheduler: scheduler)
+        }
+        let reference = try SafetensorsFile(contentsOf: TinySD.url(c.reference))
         var request = GenerationRequest(prompt: c.prompt)
         request.negativePrompt = c.negative
         request.steps = c.steps

@@ -184,6 +184,7 @@ struct ValidationRegressionTests {
                      "--steps", "1", "--batch-size", "2", "--channels", "8,16", "--groups", "4", "--head-dim", "8",
                      "--attention-levels", "1", "--timesteps", "50", "--sample-every", "0", "--sample-count", "2", "--sample-steps", "2"]
         let sample = ["sample", "--model", model.path, "--count", "2", "--steps", "2", "-o", out]
+        let classifier = packageRoot.appendingPathComponent(FashionFeatureExtractor.defaultWeightsPath).path
 
         // A model whose config says norm_num_groups 0 or -8, and a scheduler with T = -5.
         func mutatedModel(_ name: String, unet: [(String, String)]? = nil, scheduler: [(String, String)]? = nil) throws -> String {
@@ -228,6 +229,16 @@ struct ValidationRegressionTests {
             (["fid", "--model", model.path, "--sampler", "dpm_adaptive", "--steps", "5"], 64, "dpm_adaptive chooses its own steps"),
             (["fid-sweep", "--model", model.path, "--samplers", "euler,dpm_adaptive", "--output", folder.appendingPathComponent("sweep.csv").path],
              1, "dpm_adaptive chooses its own steps"),
+            // Guidance: a negative or non-finite scale, guidance on --real images or on an unconditional model.
+            (["fid", "--model", model.path, "--guidance", "-1"], 64, "--guidance: the guidance scale must be a finite number in 0.0...1000.0"),
+            (["fid", "--model", model.path, "--guidance", "nan"], 64, "got nan"),
+            (["fid", "--real", "train", "--guidance", "2"], 64, "--guidance applies to a model's samples"),
+            (["fid", "--model", model.path, "--guidance", "2", "--classifier", classifier], 1, "is an unconditional model; guidance needs a class-conditional one"),
+            (["fid-sweep", "--model", model.path, "--guidance", "1,inf", "--output", folder.appendingPathComponent("g.csv").path], 64, "got inf"),
+            (["fid-sweep", "--model", model.path, "--guidance", "1,x", "--output", folder.appendingPathComponent("g.csv").path], 64,
+             "is not a comma-separated list of numbers"),
+            (["fid-sweep", "--model", model.path, "--guidance", "2", "--classifier", classifier, "--output", folder.appendingPathComponent("g.csv").path],
+             1, "is an unconditional model; guidance needs a class-conditional one"),
         ]
         for (arguments, status, message) in cases {
             let result = try runProcess(diffuse, arguments, timeout: 120)

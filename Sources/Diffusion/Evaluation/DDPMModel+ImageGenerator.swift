@@ -1,14 +1,17 @@
-// Contract: a pixel-space `DDPMModel` as an `ImageGenerator`: unconditional samples (the "no
-// class" label of a class-conditional model), x₀ clipped as the scheduler config says, and the
-// model-evaluation count of the same sigma list `sample` would use.
+// Contract: a pixel-space `DDPMModel` as an `ImageGenerator`: samples with the requested classes
+// and guidance scale (unconditional without them: the "no class" label of a class-conditional
+// model), x₀ clipped as the scheduler config says, and the model-evaluation count of the same
+// sigma list `sample` would use.
 
 import Tensor
 
 extension DDPMModel: ImageGenerator {
-    /// `sample(count:sampler:steps:schedule:seed:)` with every other option at its default:
-    /// [count, C, H, W] in [−1, 1].
-    public func generateImages(count: Int, sampler: String, steps: Int, schedule: String?, seed: UInt64) throws -> Tensor {
-        try sample(count: count, sampler: sampler, steps: steps, schedule: schedule, seed: seed)
+    /// `sample(count:sampler:steps:schedule:seed:classLabels:guidanceScale:)` with every other
+    /// option at its default: [count, C, H, W] in [−1, 1].
+    public func generateImages(count: Int, sampler: String, steps: Int, schedule: String?, seed: UInt64,
+                               guidance: ClassGuidance?) throws -> Tensor {
+        try sample(count: count, sampler: sampler, steps: steps, schedule: schedule, seed: seed,
+                   classLabels: guidance?.labels, guidanceScale: guidance?.scale ?? 1)
     }
 
     /// UNet calls per image: the denoiser calls of `sampler` over `sigmas(steps:schedule:)`, with

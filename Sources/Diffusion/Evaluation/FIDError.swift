@@ -1,7 +1,7 @@
 // Contract: the errors of the Fréchet-distance code. Bad input (a missing classifier file, too
 // few images for a covariance, images of a size the classifier cannot see, NaN pixels, a model
 // folder of a kind this build cannot sample) is a thrown `FIDError` whose description names the
-// problem and the fix.
+// problem and the fix. A guidance request an unconditional model cannot serve is one too.
 
 /// A user-facing error of FID evaluation; its `description` says what to do.
 public enum FIDError: Error, CustomStringConvertible, Equatable, Sendable {
@@ -17,6 +17,9 @@ public enum FIDError: Error, CustomStringConvertible, Equatable, Sendable {
     case nonFiniteValues(String)
     /// An image count that cannot be served (for example more training images than exist).
     case invalidCount(String)
+    /// A guidance scale or class request the model cannot serve (an unconditional model, a
+    /// class count other than the classifier's, a negative or non-finite scale).
+    case invalidGuidance(String)
 
     /// A sentence naming the problem and the fix.
     public var description: String {
@@ -36,6 +39,8 @@ public enum FIDError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(what) contain NaN or infinite values; the model or its sampler diverged"
         case let .invalidCount(reason):
             return "invalid image count: \(reason)"
+        case let .invalidGuidance(reason):
+            return "invalid guidance: \(reason)"
         }
     }
 }

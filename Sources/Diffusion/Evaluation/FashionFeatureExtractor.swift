@@ -7,7 +7,9 @@
 //   - features and `FeatureStatistics` of image sets, computed in batches without gradients;
 //   - the reference statistics: the Fashion-MNIST test set (10 000 images), a seeded random
 //     subset of the training set (the "floor" a perfect model would reach with as many
-//     images), and `count` images of any `ImageGenerator`.
+//     images), and `count` images of any `ImageGenerator` — for a class-conditional model with
+//     class-balanced labels and a guidance scale, plus the classifier's accuracy on the
+//     requested class.
 // The classifier ships as models/fashion-classifier.safetensors (see docs/training.md, "FID").
 
 import Autograd
@@ -161,30 +163,92 @@ public struct FashionFeatureExtractor {
                                                           schedule: schedule, seed: seed, batchSize: batchSize, progress: progress))
     }
 
-    /// The features [count, 128] of `count` images made by `generator`, generated `batchSize` at a time.
-    ///
-    /// Batch b (0, 1, ...) is generated with seed `seed &+ b · 0x9E3779B97F4A7C15` (SplitMix64's
-    /// increment): batch 0 uses `seed` itself, so `diffuse sample --seed S --count B` shows it,
-    /// and the batches' seeds never collide. The same seed and batch size give the same images.
-    /// - Parameter progress: called after each batch with the number of images done so far.
+    /// The features [count, 128] of `count` unconditional images made by `generator`, generated
+    /// `batchSize` at a time (`generatedFeatures(of:count:sampler:steps:schedule:seed:batchSize:guidanceScale:progress:)`
+    /// without guidance, which says how the batches are seeded).
     /// - Throws: `FIDError.tooFewImages` for count < 2; the generator's and the mapping's errors.
     public func generatedFeatures(of generator: any ImageGenerator, count: Int, sampler: String, steps: Int,
                                   schedule: String?, seed: UInt64, batchSize: Int,
                                   progress: ((Int) -> Void)? = nil) throws -> Tensor {
+        try generatedFeatures(of: generator, count: count, sampler: sampler, steps: steps, schedule: schedule, seed: seed,
+                              batchSize: batchSize, guidanceScale: nil, progress: progress).features
+    }
+
+    /// The features of generated images and, for a class-conditional run, how often the
+    /// classifier recognizes the requested class.
+    public struct GeneratedFeatures {
+        /// The penultimate features [count, 128].
+        public var features: Tensor
+        /// The class requested for each image (empty for an unconditional run).
+        public var requestedClasses: [Int]
+        /// The classifier's predicted class of each image.
+        public var predictedClasses: [Int]
+        /// `classAccuracy(predicted:requested:)`, nil for an unconditional run.
+        public var classAccuracy: Double? {
+            requestedClasses.isEmpty ? nil : Diffusion.classAccuracy(predicted: predictedClasses, requested: requestedClasses)
+        }
+    }
+
+    /// The features [count, 128] of `count` images made by `generator`, generated `batchSize` at
+    /// a time, and the classifier's prediction for each.
+    ///
+    /// Batch b (0, 1, ...) is generated with seed `seed &+ b · 0x9E3779B97F4A7C15` (SplitMix64's
+    /// increment): batch 0 uses `seed` itself, so `diffuse sample --seed S --count B` shows it,
+    /// and the batches' seeds never collide. The same seed and batch size give the same images.
+    /// With `guidanceScale`, the generator must be class-conditional with the classifier's 10
+    /// classes: image i of the run asks for class i mod 10 (`ClassGuidance.balancedLabels`, so
+    /// the classes are balanced and the same for every batch size) at that guidance scale.
+    /// - Parameter progress: called after each batch with the number of images done so far.
+    /// - Throws: `FIDError.tooFewImages` for count < 2; `FIDError.invalidGuidance` for guidance on
+    ///   an unconditional model, a model with another class count, or a negative or non-finite
+    ///   scale; the generator's and the mapping's errors.
+    public func generatedFeatures(of generator: any ImageGenerator, count: Int, sampler: String, steps: Int,
+                                  schedule: String?, seed: UInt64, batchSize: Int, guidanceScale: Double?,
+                                  progress: ((Int) -> Void)? = nil) throws -> GeneratedFeatures {
         guard count >= 2 else { throw FIDError.tooFewImages(count: count) }
         guard batchSize >= 1 else { throw FIDError.invalidCount("batch size \(batchSize) must be at least 1") }
-        var scalars: [Float] = []
+        let classes = classifier.fc2.weight.shape[0]
+        if let guidanceScale {
+            try Self.checkGuidance(scale: guidanceScale, modelClasses: generator.classCount, classifierClasses: classes)
+        }
+        var scalars: [Float] = [], requested: [Int] = [], predicted: [Int] = []
         scalars.reserveCapacity(count * Self.featureDimension)
         var done = 0, batchIndex: UInt64 = 0
         while done < count {
             let size = Swift.min(batchSize, count - done)
+            let guidance = guidanceScale.map {
+                ClassGuidance(labels: ClassGuidance.balancedLabels(first: done, count: size, classes: classes), scale: $0)
+            }
             let images = try generator.generateImages(count: size, sampler: sampler, steps: steps, schedule: schedule,
-                                                      seed: seed &+ batchIndex &* 0x9E37_79B9_7F4A_7C15)
-            scalars += features(of: try Self.classifierInput(fromModelRange: images), batchSize: size).scalars
+                                                      seed: seed &+ batchIndex &* 0x9E37_79B9_7F4A_7C15, guidance: guidance)
+            let batchFeatures = features(of: try Self.classifierInput(fromModelRange: images), batchSize: size)
+            scalars += batchFeatures.scalars
+            predicted += predictions(fromFeatures: batchFeatures)
+            requested += guidance?.labels ?? []
             done += size
             batchIndex += 1
             progress?(done)
         }
-        return Tensor(shape: [count, Self.featureDimension], scalars: scalars)
+        return GeneratedFeatures(features: Tensor(shape: [count, Self.featureDimension], scalars: scalars),
+                                 requestedClasses: requested, predictedClasses: predicted)
+    }
+
+    /// The classifier's predicted classes (argmax of `fc2`'s logits) of penultimate features [N, 128].
+    public func predictions(fromFeatures features: Tensor) -> [Int] {
+        withoutGradients { classifier.fc2(Variable(features)).value.argmax(axis: 1).scalars.map { Int($0) } }
+    }
+
+    /// Throws `FIDError.invalidGuidance` unless `scale` is finite and non-negative and the model is
+    /// class-conditional with the classifier's classes.
+    public static func checkGuidance(scale: Double, modelClasses: Int?, classifierClasses: Int) throws {
+        guard scale.isFinite, scale >= 0 else {
+            throw FIDError.invalidGuidance("the guidance scale must be a finite number ≥ 0 (0 = unconditional, 1 = plain conditional), got \(scale)")
+        }
+        guard let modelClasses else {
+            throw FIDError.invalidGuidance("the model is unconditional; guidance needs a class-conditional model (trained with --class-conditional): drop --guidance")
+        }
+        guard modelClasses == classifierClasses else {
+            throw FIDError.invalidGuidance("the model has \(modelClasses) classes but the classifier that checks them has \(classifierClasses)")
+        }
     }
 }

@@ -37,6 +37,9 @@ public enum ConfigurationLimits {
     public static let samplerSteps = 1...100_000
     /// Class counts of a class-conditional model.
     public static let classes = 1...1_000_000
+    /// Classifier-free guidance scales the evaluation commands accept (0 = unconditional,
+    /// 1 = plain conditional; Stable Diffusion's default is 7.5).
+    public static let guidanceScale: ClosedRange<Double> = 0...1000
 
     /// The memory a request may use: the machine's physical memory (`ProcessInfo.physicalMemory`).
     public static var memoryBudget: Double { Double(ProcessInfo.processInfo.physicalMemory) }

@@ -35,13 +35,29 @@ public struct DiffusersSchedulerPlan {
     /// What the network predicts.
     public let prediction: DiscreteTimeDenoiser.Prediction
     private let makeSampler: (Int) -> any Sampler
+    /// The run from step `start` where it is not `sigmas[start...]` with `makeSampler(start)` (PNDM).
+    private var makeRun: ((Int) throws -> (sigmas: [Double], sampler: any Sampler))?
 
     /// The sampler for the whole run.
     public var sampler: any Sampler { makeSampler(0) }
 
     /// The sampler for a run that starts at step `start` (img2img), with per-step settings cut as
-    /// diffusers' `set_begin_index` cuts them.
+    /// diffusers' `set_begin_index` cuts them. PNDM's cut runs need their own sigmas: use `run(startingAt:)`.
     public func sampler(startingAt start: Int) -> any Sampler { makeSampler(start) }
+
+    /// The sigmas and sampler of a run that starts at step `start` of `steps` (img2img and
+    /// inpainting with `strength` s start at `steps - int(steps * s)`), as diffusers' pipelines
+    /// cut the class's timesteps: `sigmas[start...]` for every class but PNDM, whose duplicated
+    /// second timestep the cut counts as a step (its run starts one timestep earlier and its first
+    /// transfers step off the grid). The starting noise level is the first sigma.
+    /// - Throws: `DiffusionError` when the cut run cannot be reproduced (named, with what to use).
+    public func run(startingAt start: Int) throws -> (sigmas: [Double], sampler: any Sampler) {
+        if let makeRun { return try makeRun(start) }
+        guard start >= 0, start < sigmas.count - 1 else {
+            throw DiffusionError.invalidStepCount(steps, reason: "a run starting at step \(start) of \(steps) has no step")
+        }
+        return (Array(sigmas[start...]), makeSampler(start))
+    }
 
     /// The number of steps of the full run.
     public var steps: Int { sigmas.count - 1 }
@@ -135,34 +151,85 @@ public struct DiffusersSchedulerPlan {
                 makeSampler = { start in DiffusersDDIMSampler(targets: Array(targets[start...]), clipRange: clipRange) }
                 return
             }
-            // PNDM steps to t - T // n too; this port follows it where that is the next timestep.
-            for i in 1..<max(ts.count, 1) where ts[i - 1] - ts[i] != ratio {
-                throw DiffusionError.invalidParameter("PNDMScheduler with timestep_spacing \"\(spacing.rawValue)\" and \(n) steps steps off its own timestep grid (from \(ts[i - 1]) to \(ts[i - 1] - ratio), then calls the model at \(ts[i])); this port does not reproduce that: use leading spacing or the plms sampler")
-            }
-            let last = ts[ts.count - 1] - ratio >= 0 ? try sigma(ts[ts.count - 1] - ratio) : final
-            // A last step from alphabar_0 to alphabar_0 (set_alpha_to_one=False, last timestep 0) changes nothing.
-            sigmas = last < modelSigmas[modelSigmas.count - 1] ? modelSigmas + [last] : modelSigmas
-            guard sigmas.count >= 2 else {
-                throw DiffusionError.invalidStepCount(n, reason: "PNDMScheduler needs at least 2 steps here")
-            }
-            var midpoints: [Double] = []
-            if !(c.skipPrkSteps ?? false) {
-                guard n >= 4 else {
+            let velocity = prediction == .vPrediction
+            initialNoiseScale = vpInitial(modelSigmas[0])
+            clipDenoised = nil
+            guard c.skipPrkSteps ?? false else {
+                // PNDM's Runge–Kutta warm-up (skip_prk_steps false), on its own grid only.
+                for i in 1..<max(ts.count, 1) where ts[i - 1] - ts[i] != ratio {
+                    throw DiffusionError.invalidParameter("PNDMScheduler's Runge–Kutta warm-up (skip_prk_steps false) with timestep_spacing \"\(spacing.rawValue)\" and \(n) steps steps off its own timestep grid (from \(ts[i - 1]) to \(ts[i - 1] - ratio), then calls the model at \(ts[i])); this port reproduces that only without the warm-up: use skip_prk_steps true, leading spacing, or the plms sampler")
+                }
+                let last = ts[ts.count - 1] - ratio >= 0 ? try sigma(ts[ts.count - 1] - ratio) : final
+                // A last step from alphabar_0 to alphabar_0 (set_alpha_to_one=False, last timestep 0) changes nothing.
+                sigmas = last < modelSigmas[modelSigmas.count - 1] ? modelSigmas + [last] : modelSigmas
+                guard n >= 4, sigmas.count >= 2 else {
                     throw DiffusionError.invalidStepCount(n, reason: "PNDMScheduler's Runge–Kutta warm-up (skip_prk_steps false) needs at least 4 steps")
                 }
+                var midpoints: [Double] = []
                 let half = T / n / 2
                 for t in ts.prefix(3) {
                     let m = try sigma(t - half)
                     midpoints.append(m)
                     timesteps[m] = Double(t - half)
                 }
+                modelTimesteps = timesteps
+                outputScale = 1 / (1 + sigmas[sigmas.count - 1] * sigmas[sigmas.count - 1]).squareRoot()
+                let full = sigmas
+                makeRun = { start in
+                    // diffusers' strength cut slices the warm-up's 12 timesteps (3 calls x 4) as if they were steps.
+                    guard start == 0 else {
+                        throw DiffusionError.invalidParameter("PNDMScheduler's Runge–Kutta warm-up (skip_prk_steps false) in img2img or inpainting below strength 1: diffusers' strength cut slices the warm-up's four calls per step as if each were a step; this port does not reproduce that: use skip_prk_steps true or another scheduler")
+                    }
+                    return (full, PNDMSampler(warmupMidpoints: midpoints, combinesVelocity: velocity))
+                }
+                makeSampler = { _ in PNDMSampler(warmupMidpoints: midpoints, combinesVelocity: velocity) }
+                return
             }
+            // PLMS (skip_prk_steps true): diffusers' timesteps are t_0, t_1, t_1, t_2, ..., t_{n-1} (the
+            // improved-Euler start calls the network twice); img2img runs them from index n - int(n s).
+            guard n >= 2 else {
+                throw DiffusionError.invalidStepCount(n, reason: "PNDMScheduler with 1 step stops after its improved-Euler predictor; this port does not reproduce that: use 2 or more steps, or DDIMScheduler")
+            }
+            let calls = [ts[0]] + ts.dropFirst().flatMap { t in t == ts[1] ? [t, t] : [t] }
+            // Where a step from t lands: t - T // n (diffusers' prev_timestep), or the final alpha below 0.
+            func level(_ t: Int) throws -> Double { t >= 0 ? try sigma(t) : final }
+            // The run over calls[start...]: each call's transfer lands on level(t - T // n) and the state
+            // is read at the next call; the second call is the improved-Euler start's.
+            func run(from start: Int) throws -> (sigmas: [Double], sampler: PNDMSampler) {
+                guard start >= 0, start < calls.count else {
+                    throw DiffusionError.invalidStepCount(n, reason: "a PNDMScheduler run starting at timestep index \(start) of \(calls.count) has no step")
+                }
+                let l = Array(calls[start...])
+                guard l.count >= 2 else {
+                    throw DiffusionError.invalidStepCount(n, reason: "PNDMScheduler's run from timestep index \(start) has one call, which stops after its improved-Euler predictor; use more steps or a higher strength")
+                }
+                var levels = [try sigma(l[0])] + (try l.dropFirst(2).map(sigma))
+                var targets = [try sigma(l[1])] + (try l.dropFirst(2).map { try level($0 - ratio) })
+                levels.append(targets[targets.count - 1])
+                if levels.count >= 3, !(levels[levels.count - 1] < levels[levels.count - 2]) {
+                    // A last step from alphabar_0 to alphabar_0 (set_alpha_to_one false, last timestep 0) changes nothing.
+                    levels.removeLast()
+                    targets.removeLast()
+                }
+                guard levels[1] < levels[0] else {
+                    throw DiffusionError.invalidStepCount(n, reason: "PNDMScheduler's run from timestep index \(start) ends at the level it starts from (its improved-Euler start calls the network twice at \(l[0])); use more steps or another strength")
+                }
+                let start = PNDMSampler.OffGridStart(predictorTarget: try level(l[0] - ratio), secondCall: try sigma(l[1]),
+                                                     correctorStart: try sigma(l[1] + ratio))
+                let onGrid = zip(targets, levels.dropFirst()).allSatisfy { $0 == $1 }
+                    && start.predictorTarget == levels[1] && start.secondCall == levels[1] && start.correctorStart == levels[0]
+                return (levels, PNDMSampler(combinesVelocity: velocity, targets: onGrid ? nil : targets,
+                                            offGridStart: onGrid ? nil : start))
+            }
+            let full = try run(from: 0)
+            sigmas = full.sigmas
             modelTimesteps = timesteps
-            initialNoiseScale = vpInitial(modelSigmas[0])
             outputScale = 1 / (1 + sigmas[sigmas.count - 1] * sigmas[sigmas.count - 1]).squareRoot()
-            clipDenoised = nil
-            let velocity = prediction == .vPrediction
-            makeSampler = { start in PNDMSampler(warmupMidpoints: Array(midpoints.dropFirst(start)), combinesVelocity: velocity) }
+            makeRun = { start in
+                let cut = try run(from: start)
+                return (cut.sigmas, cut.sampler)
+            }
+            makeSampler = { _ in full.sampler }
 
         case "EulerDiscreteScheduler", "EulerAncestralDiscreteScheduler", "HeunDiscreteScheduler",
              "KDPM2DiscreteScheduler", "KDPM2AncestralDiscreteScheduler", "LMSDiscreteScheduler":

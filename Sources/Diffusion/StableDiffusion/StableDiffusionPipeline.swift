@@ -24,8 +24,8 @@ public struct GenerationRequest: Sendable {
         /// An init image [3, H, W] in [0, 1] noised to the level `strength` of the schedule (SDEdit).
         case imageToImage(image: Tensor, strength: Double)
         /// An image [3, H, W] and a mask [1, H, W] in [0, 1] (white = repaint). A 9-channel UNet
-        /// sees the mask and the masked image; an ordinary UNet gets the kept region re-noised at
-        /// every step (latent-mask blending).
+        /// sees the mask and the masked image; with an ordinary UNet the kept region is re-noised
+        /// to the next noise level after every step, as diffusers' `StableDiffusionInpaintPipeline`.
         case inpainting(image: Tensor, mask: Tensor, strength: Double)
     }
 
@@ -315,7 +315,14 @@ public final class StableDiffusionPipeline {
         let latentChannels = vae.configuration.latentChannels, scaling = Float(vae.configuration.scalingFactor)
         let shape = [batch, latentChannels, request.height / downsamplingFactor, request.width / downsamplingFactor]
         var generator = TorchGenerator(seed: request.seed)
+        // img2img and inpainting below strength 1 run the last int(n s) steps (diffusers' get_timesteps).
         var start = 0
+        switch request.mode {
+        case .textToImage: break
+        case let .imageToImage(_, strength), let .inpainting(_, _, strength):
+            start = request.steps - min(Int(Double(request.steps) * strength), request.steps)
+        }
+        let run = try plan.run(startingAt: start)
         var x: Tensor
         var extraChannels: Tensor?  // 9-channel UNets: mask and masked-image latents, [B, 5, h, w]
         var blend: (mask: Tensor, clean: Tensor, noise: Tensor)?  // 4-channel inpainting
@@ -324,20 +331,17 @@ public final class StableDiffusionPipeline {
             let z = posterior.sample(generator: &generator) * scaling
             return Tensor.concatenate(Array(repeating: z, count: batch), axis: 0)
         }
-        func startStep(_ strength: Double) -> Int { request.steps - min(Int(Double(request.steps) * strength), request.steps) }
         switch request.mode {
         case .textToImage:
             x = generator.randn(shape) * Float(plan.initialNoiseScale)
-        case let .imageToImage(image, strength):
-            start = startStep(strength)
+        case let .imageToImage(image, _):
             let clean = encodeImage(image)
-            x = clean + generator.randn(shape) * Float(plan.sigmas[start])
+            x = clean + generator.randn(shape) * Float(run.sigmas[0])
         case let .inpainting(image, mask, strength):
-            start = strength == 1 ? 0 : startStep(strength)
             let binary = mask.map { $0 < 0.5 ? 0 : 1 }
             let clean: Tensor? = (!isInpaintingModel || strength < 1) ? encodeImage(image) : nil
             let noise = generator.randn(shape)
-            x = strength == 1 ? noise * Float(plan.initialNoiseScale) : clean! + noise * Float(plan.sigmas[start])
+            x = strength == 1 ? noise * Float(plan.initialNoiseScale) : clean! + noise * Float(run.sigmas[0])
             // diffusers encodes the masked image in both cases (a posterior sample: one draw);
             // masked pixels are 0 in [-1, 1], i.e. mid-gray.
             let masked = encodeImage(image * (1 - binary) + binary * 0.5)
@@ -374,17 +378,30 @@ public final class StableDiffusionPipeline {
             denoiser = ClosureDenoiser { x, sigma in try inner.denoise(x, sigma: sigma).map { min(max($0, lo), hi) } }
         }
         if let blend {
-            // Latent-mask blending: the kept region is re-noised to sigma before each call and its
-            // estimate is the clean latent, so for the ODE samplers it stays on x0 + sigma * noise.
+            // diffusers' 4-channel inpainting: after each scheduler step the kept region (mask 0)
+            // of the state is replaced by the image's latent noised to the next timestep with the
+            // starting noise, add_noise(clean, noise, t_{i+1}), and by the clean latent after the
+            // last step. The samplers' updates act on each latent value separately, so the
+            // repainted region depends on the kept one only through the UNet's input: giving the
+            // UNet the re-noised kept region at every call but the first (which sees the starting
+            // latents as they are: pure noise at strength 1) and blending the result below is
+            // that same computation. The kept region's estimate is the clean latent, so the
+            // state the sampler carries there follows clean + sigma * noise for the ODE samplers.
             let inner = denoiser
+            var calls = 0
             denoiser = ClosureDenoiser { x, sigma in
-                let kept = SamplerMath.combine(1, blend.clean, sigma, blend.noise)
-                let d = try inner.denoise(kept + (x - kept) * blend.mask, sigma: sigma)
+                defer { calls += 1 }
+                var input = x
+                if calls > 0 {
+                    let kept = SamplerMath.combine(1, blend.clean, sigma, blend.noise)
+                    input = kept + (x - kept) * blend.mask
+                }
+                let d = try inner.denoise(input, sigma: sigma)
                 return blend.clean + (d - blend.clean) * blend.mask
             }
         }
 
-        let sigmas = Array(plan.sigmas[start...])
+        let sigmas = run.sigmas
         let stepCount = sigmas.count - 1
         let callback: SamplerCallback = { [self] step in
             currentStep = step.index
@@ -400,7 +417,7 @@ public final class StableDiffusionPipeline {
             try progress(GenerationProgress(step: step.index, steps: stepCount, sigma: step.sigma, latents: step.x,
                                             denoised: step.denoised, preview: preview))
         }
-        var out = try plan.sampler(startingAt: start).sample(denoiser, x: x, sigmas: sigmas, noise: GeneratorNoise(generator),
+        var out = try run.sampler.sample(denoiser, x: x, sigmas: sigmas, noise: GeneratorNoise(generator),
                                                             callback: callback)
         if out.scalars.contains(where: { !$0.isFinite }) { throw StableDiffusionPipelineError.nonFinite(part: "the sampler", step: stepCount) }
         lap("step \(stepCount)")
@@ -443,12 +460,23 @@ struct RunPlan {
     let outputScale: Double
     let clipDenoised: Double?
     let schedule: DiscreteNoiseSchedule
-    let makeSampler: (Int) -> any Sampler
+    let makeRun: (Int) throws -> (sigmas: [Double], sampler: any Sampler)
 
-    func sampler(startingAt start: Int) -> any Sampler { makeSampler(start) }
+    /// The sigmas and sampler of the run from step `start` (img2img and inpainting below strength 1).
+    func run(startingAt start: Int) throws -> (sigmas: [Double], sampler: any Sampler) { try makeRun(start) }
 
     init(sampler name: String, schedule scheduleName: String?, steps: Int, configuration: DiffusersSchedulerConfiguration) throws {
-        if let className = DiffusersSchedulerPlan.className(matching: name), scheduleName == nil {
+        var configuration = configuration
+        if let className = DiffusersSchedulerPlan.className(matching: name), className == "DPMSolverSinglestepScheduler",
+           let scheduleName {
+            // No k-diffusion sampler is this class: a schedule name is its own construction option.
+            guard scheduleName.lowercased() == "karras" else {
+                throw DiffusionError.invalidParameter("DPMSolverSinglestepScheduler takes the schedule karras (diffusers' use_karras_sigmas), not \"\(scheduleName)\"; leave --schedule out for its own timesteps, or use the dpmpp_2s_ancestral sampler with that schedule")
+            }
+            configuration.useKarrasSigmas = true
+        }
+        if let className = DiffusersSchedulerPlan.className(matching: name),
+           scheduleName == nil || className == "DPMSolverSinglestepScheduler" {
             let plan = try DiffusersSchedulerPlan(className: className, configuration: configuration, steps: steps)
             sigmas = plan.sigmas
             modelTimesteps = plan.modelTimesteps
@@ -456,7 +484,7 @@ struct RunPlan {
             outputScale = plan.outputScale
             clipDenoised = plan.clipDenoised
             schedule = plan.schedule
-            makeSampler = plan.sampler(startingAt:)
+            makeRun = plan.run(startingAt:)
             return
         }
         let choice = try SamplerRegistry.resolve(name)
@@ -472,7 +500,7 @@ struct RunPlan {
         outputScale = 1
         clipDenoised = nil
         schedule = noise
-        let sampler = choice.sampler
-        makeSampler = { _ in sampler }
+        let sampler = choice.sampler, all = sigmas
+        makeRun = { start in (Array(all[start...]), sampler) }
     }
 }

@@ -42,16 +42,7 @@ extension DDPMModel {
         } else if classLabels != nil {
             throw TrainingError.invalidOption("class labels were given but the model is not class-conditional")
         }
-        func withTimesteps(_ d: DiscreteTimeDenoiser) -> DiscreteTimeDenoiser {
-            var d = d
-            d.modelTimesteps = plan.modelTimesteps
-            return d
-        }
-        var denoiser: any Denoiser = withTimesteps(self.denoiser(classLabels: classLabels))
-        if classLabels != nil && guidanceScale != 1 {
-            denoiser = GuidedDenoiser(unconditional: withTimesteps(self.denoiser(classLabels: nil)), conditional: denoiser,
-                                      scale: guidanceScale)
-        }
+        var denoiser = self.denoiser(classLabels: classLabels, guidanceScale: guidanceScale, modelTimesteps: plan.modelTimesteps)
         if let r = plan.clipDenoised {
             let inner = denoiser, lo = Float(-r), hi = Float(r)
             denoiser = ClosureDenoiser { x, sigma in try inner.denoise(x, sigma: sigma).map { Swift.min(Swift.max($0, lo), hi) } }

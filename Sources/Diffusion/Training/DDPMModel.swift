@@ -9,7 +9,7 @@
 // checkpoint folder (`training.json` + `weights.safetensors`) loads too, with its EMA weights by
 // default. Sampling wraps the network into the eps/v `DiscreteTimeDenoiser` and runs any sampler
 // of the registry over the model's own sigmas or a named sigma schedule; class-conditional
-// models get classifier-free guidance through `GuidedDenoiser`.
+// models get classifier-free guidance with both halves in one UNet call (`BatchedGuidedDenoiser`).
 
 import Autograd
 import Foundation
@@ -215,6 +215,31 @@ public struct DDPMModel {
         }
     }
 
+    /// The denoiser sampling runs for `classLabels` (one per sample, or one for all) at
+    /// classifier-free guidance scale `guidanceScale` (Ho & Salimans 2022, eq. 6): without labels
+    /// or at scale 0 the unconditional denoiser, at scale 1 the plain conditional one, otherwise a
+    /// `BatchedGuidedDenoiser` — ONE UNet call per step on [x; x], the "no class" label for the
+    /// first half and `classLabels` for the second. `modelTimesteps` is passed to the
+    /// `DiscreteTimeDenoiser` (a diffusers scheduler's own timestep table).
+    public func denoiser(classLabels: [Int]?, guidanceScale: Double, modelTimesteps: [Double: Double] = [:]) -> any Denoiser {
+        guard let classLabels, let nullLabel = classCount, guidanceScale != 0 else {
+            var unconditional = denoiser(classLabels: nil)
+            unconditional.modelTimesteps = modelTimesteps
+            return unconditional
+        }
+        var conditional = denoiser(classLabels: classLabels)
+        conditional.modelTimesteps = modelTimesteps
+        if guidanceScale == 1 { return conditional }
+        let unet = self.unet
+        var paired = DiscreteTimeDenoiser(schedule: schedule, prediction: prediction) { x, t in
+            let batch = x.shape[0] / 2                                  // x: [2B, C, H, W] = [x; x]
+            let labels = classLabels.count == batch ? classLabels : Array(repeating: classLabels[0], count: batch)
+            return unet.predict(x, timestep: t, classLabels: Array(repeating: nullLabel, count: batch) + labels)
+        }
+        paired.modelTimesteps = modelTimesteps
+        return BatchedGuidedDenoiser(paired: paired, scale: guidanceScale)
+    }
+
     /// The sigmas of a run: `schedule` nil or "discrete" gives the model's own sigmas at `steps`
     /// timesteps spaced as `linspace(T−1, 0, steps)` (k-diffusion's default); otherwise a
     /// named `SigmaSchedule` between the model's smallest and largest sigma. Ends in 0.
@@ -249,6 +274,7 @@ public struct DDPMModel {
                        clipDenoised: Bool? = nil, samplerOptions: SamplerOptions = SamplerOptions(),
                        callback: SamplerCallback? = nil) throws -> Tensor {
         guard count >= 1 else { throw TrainingError.invalidOption("sample count must be at least 1, got \(count)") }
+        guard guidanceScale.isFinite else { throw TrainingError.invalidOption("the guidance scale must be finite, got \(guidanceScale)") }
         let sampled: Tensor
         if let className = DiffusersSchedulerPlan.className(matching: name), schedule == nil {
             guard samplerOptions.isEmpty else {
@@ -311,10 +337,7 @@ public struct DDPMModel {
                 throw TrainingError.invalidOption("class labels must be one label or \(count) labels, each in 0..<\(classes)")
             }
         }
-        var denoiser: any Denoiser = self.denoiser(classLabels: classLabels)
-        if classLabels != nil && guidanceScale != 1 {
-            denoiser = GuidedDenoiser(unconditional: self.denoiser(classLabels: nil), conditional: denoiser, scale: guidanceScale)
-        }
+        var denoiser = self.denoiser(classLabels: classLabels, guidanceScale: guidanceScale)
         if clipDenoised ?? scheduler.clipSample {
             let inner = denoiser
             denoiser = ClosureDenoiser { x, sigma in
