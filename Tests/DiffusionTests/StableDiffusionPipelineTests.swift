@@ -144,6 +144,40 @@ struct StableDiffusionPipelineTests {
         #expect(throws: StableDiffusionPipelineError.self) { try inpainting.validate(text) }
     }
 
+    @Test("scheduler runs the port does not reproduce are refused with what to use")
+    func unreproducedSchedulerRuns() throws {
+        let base = try tinyPipeline("tiny-sd1")
+        /// The error message of `generate` with the tiny model's scheduler changed by `edit`, or "" if it ran.
+        func message(sampler: String, schedule: String? = nil, steps: Int, strength: Double? = nil,
+                     _ edit: (inout DiffusersSchedulerConfiguration) -> Void = { _ in }) -> String {
+            var scheduler = base.scheduler
+            edit(&scheduler)
+            let pipeline = StableDiffusionPipeline(tokenizer: base.tokenizer, textEncoder: base.textEncoder, unet: base.unet,
+                                                   vae: base.vae, scheduler: scheduler)
+            var r = GenerationRequest(prompt: "a cat")
+            r.width = 32; r.height = 32; r.steps = steps; r.sampler = sampler; r.schedule = schedule
+            if let strength { r.mode = .imageToImage(image: Tensor(shape: [3, 32, 32]), strength: strength) }
+            do { _ = try pipeline.generate(r, decode: false); return "" } catch { return "\(error)" }
+        }
+        // PNDM's Runge–Kutta warm-up steps from t to t - T // n; linspace timesteps 6 steps apart by
+        // 200 or 199 are off that grid (T // n = 166).
+        let offGrid = message(sampler: "PNDMScheduler", steps: 6) { $0.skipPrkSteps = false; $0.timestepSpacing = "linspace" }
+        #expect(offGrid.contains("skip_prk_steps false") && offGrid.contains("use skip_prk_steps true"), "\(offGrid)")
+        // On the leading grid the warm-up runs; below strength 1 it is refused.
+        #expect(message(sampler: "PNDMScheduler", steps: 4) { $0.skipPrkSteps = false; $0.timestepSpacing = "leading" } == "")
+        let cut = message(sampler: "PNDMScheduler", steps: 8, strength: 0.6) { $0.skipPrkSteps = false; $0.timestepSpacing = "leading" }
+        #expect(cut.contains("below strength 1") && cut.contains("another scheduler"), "\(cut)")
+        let warmupTooShort = message(sampler: "PNDMScheduler", steps: 3) { $0.skipPrkSteps = false; $0.timestepSpacing = "leading" }
+        #expect(warmupTooShort.contains("needs at least 4 steps"), "\(warmupTooShort)")
+        let oneStep = message(sampler: "PNDMScheduler", steps: 1) { $0.skipPrkSteps = true }
+        #expect(oneStep.contains("use 2 or more steps"), "\(oneStep)")
+        #expect(message(sampler: "PNDMScheduler", steps: 2) { $0.skipPrkSteps = true } == "")
+        // DPMSolverSinglestepScheduler takes karras as its own option and refuses other schedule names.
+        let exponential = message(sampler: "DPMSolverSinglestepScheduler", schedule: "exponential", steps: 4)
+        #expect(exponential.contains("takes the schedule karras") && exponential.contains("\"exponential\""), "\(exponential)")
+        #expect(message(sampler: "DPMSolverSinglestepScheduler", schedule: "karras", steps: 4) == "")
+    }
+
     @Test("NaN from the UNet is reported with the step and the part")
     func nonFinite() throws {
         let pipeline = try tinyPipeline("tiny-sd1")
