@@ -8,7 +8,7 @@
 // where F(2x2, 3x3) saves 2.25x. What this adds over F(2x2, 3x3): the larger transforms below
 // (their constants are no longer powers of two, so U and the transforms round: the error grows
 // with the tile, which is why it is limited to 4x4; measured against the direct sum in
-// docs/benchmarks.md, "Design measurements"), and a weight transform shared between threads (U is
+// docs/benchmarks.md, "Convolutions for the batch-2 UNet"), and a weight transform shared between threads (U is
 // 4x the weight, 236 MB for a 1280 x 1280 layer, built on every call).
 //
 // Transforms (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", CVPR 2016,
