@@ -33,6 +33,17 @@ struct MathGradientTests {
         #expect(report.passed, "\(name): \(report)")
     }
 
+    /// The fused GEGLU gate against finite differences, and its forward against the composition
+    /// a * gelu(g) of the two halves.
+    @Test func gatedGELU() {
+        let x = randomTensor([3, 10], seed: 31, low: -2, high: 2)
+        let report = gradientCheck([x]) { $0[0].gatedGELU() }
+        #expect(report.passed, "\(report)")
+        let v = Variable(x)
+        let composed = v.sliced(axis: -1, 0..<5) * v.sliced(axis: -1, 5..<10).gelu()
+        #expect(v.gatedGELU().value.scalars == composed.value.scalars)
+    }
+
     @Test(arguments: [nil, [0], [1], [0, 2], [-1]] as [[Int]?], [false, true])
     func sumAndMean(axes: [Int]?, keepingDims: Bool) {
         let x = randomTensor([2, 3, 4], seed: 31)

@@ -185,6 +185,24 @@ struct Conv2dTests {
         }
     }
 
+    /// A 16-bit weight: the Winograd paths widen it inside their weight transform, the others
+    /// take the widened copy; either way the result equals the widened weight's bit for bit
+    /// (widening is exact and each path reads the same values in the same order), so its
+    /// accuracy is `forwardMatchesReference`'s. Both formats; 136 output channels end in a
+    /// partial panel, and the last filter's last channel is read through the widened panel.
+    @Test(arguments: cases + wideCases)
+    func halfPrecisionWeightMatchesWidened(_ c: ConvCase) {
+        let x = kernelTestTensor(c.input, seed: 26), bias = kernelTestTensor([c.outChannels], seed: 27)
+        for format in HalfPrecisionTensor.Format.allCases {
+            let half = HalfPrecisionTensor(narrowing: kernelTestTensor(c.weightShape, seed: 28), format: format)
+            let widened = half.widened()
+            let y = conv2d(x, halfPrecisionWeight: half, bias: bias, stride: c.stride, padding: c.padding,
+                           dilation: c.dilation, groups: c.groups)
+            #expect(y.scalars == conv2d(x, weight: widened, bias: bias, stride: c.stride, padding: c.padding,
+                                        dilation: c.dilation, groups: c.groups).scalars, "\(format)")
+        }
+    }
+
     @Test(arguments: cases + wideCases)
     func backwardInputMatchesReference(_ c: ConvCase) {
         let w = kernelTestTensor(c.weightShape, seed: 24)

@@ -116,6 +116,30 @@ struct OpsUnaryMathTests {
         expectClose(x.siluBackward(g).scalars, expected, relative: 1e-5, absolute: 1e-6)
     }
 
+    /// The fused GEGLU gate a·GELU(g) against the formula in Double: a half of 37 (two vectors
+    /// and a 5-lane tail) on few rows (one thread) and on enough rows to be split between
+    /// threads, and a transposed (strided) input. Tolerance: the GELU case's (relative 2e-6,
+    /// absolute 1e-6 for |g| <= 8) scaled by |a| <= 6, plus one rounding of the product.
+    @Test(arguments: [3, 1000])
+    func gatedGELUMatchesFormula(rows: Int) {
+        let half = 37
+        let x = randomTensor([rows, 2 * half], seed: 11, low: -6, high: 6)
+        let values = x.scalars
+        var expected = [Double]()
+        for r in 0..<rows {
+            for i in 0..<half {
+                let a = Double(values[r * 2 * half + i]), g = Double(values[r * 2 * half + half + i])
+                expected.append(a * g * gaussianCDF(g))
+            }
+        }
+        let y = x.gatedGELU()
+        #expect(y.shape == [rows, half])
+        expectClose(y.scalars, expected, relative: 3e-6, absolute: 6e-6)
+        let strided = randomTensor([2 * half, 5], seed: 12, low: -4, high: 4).transposed()
+        let composed = strided.sliced(axis: -1, 0..<half) * strided.sliced(axis: -1, half..<(2 * half)).gelu()
+        #expect(strided.gatedGELU().scalars == composed.scalars)
+    }
+
     @Test func nanPassesThrough() {
         let t = Tensor(shape: [4], scalars: [.nan, 1, .nan, -1])
         for op in unaryCases where !["abs", "square", "pow 1"].contains(op.name) {

@@ -2,7 +2,8 @@
 // A weight held in 16 bits (`weight.halfPrecisionValue`) is widened into a transient Float32
 // tensor at each call (reading `weight.value`), used by the same kernels and released when the
 // call returns (inference) or with the graph: one layer's weight at a time, so results equal the
-// Float32 weight's bit for bit. The convolution kernels (direct, phase-split, Winograd, whole
+// Float32 weight's bit for bit. With no gradient recorded (`withoutGradients`), the Winograd
+// paths skip that copy and widen inside their weight transform (`conv2d(_:halfPrecisionWeight:)`). The convolution kernels (direct, phase-split, Winograd, whole
 // image) each lay out or transform the weight their own way, so widening once up front is the
 // one change that serves them all. Its cost is a small fraction of the convolution it feeds
 // (`bench --filter widen-f16`; figures in docs/benchmarks.md, "Design measurements").
@@ -46,6 +47,10 @@ public final class Conv2d: Layer {
 
     /// x: [N, in, H, W] → [N, out, H', W']. A 16-bit weight is widened for the call.
     public func callAsFunction(_ x: Variable) -> Variable {
-        Variable.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
+        if !GradientRecording.isEnabled, let half = weight.halfPrecisionValue {
+            return Variable(conv2d(x.value, halfPrecisionWeight: half, bias: bias?.value, stride: stride, padding: padding,
+                                   dilation: dilation, groups: groups))
+        }
+        return Variable.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
     }
 }

@@ -13,6 +13,13 @@ extension Variable {
         }
     }
 
+    /// The same elements laid out row-major: a copy when the value is a strided view (a
+    /// transpose), `self` when it is contiguous already. Backward: the gradient unchanged.
+    public func contiguous() -> Variable {
+        if value.isContiguous { return self }
+        return Variable(result: value.contiguous(), parents: [self]) { g in self.accumulateGradient(g) }
+    }
+
     /// Axes `startAxis...endAxis` merged into one.
     public func flattened(startAxis: Int = 0, endAxis: Int = -1) -> Variable {
         reshaped(value.flattened(startAxis: startAxis, endAxis: endAxis).shape)

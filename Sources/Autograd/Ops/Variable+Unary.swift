@@ -103,4 +103,19 @@ extension Variable {
             }
         }
     }
+
+    /// The GEGLU gate a · GELU(g) of the two halves a, g of the last axis (Shazeer 2020,
+    /// "GLU Variants Improve Transformer", eq. 6; exact erf GELU): [..., 2n] → [..., n], one
+    /// fused pass (`Tensor.gatedGELU`). Backward: da = dy · GELU(g), dg = dy · a · (Φ(g) + g φ(g)).
+    public func gatedGELU() -> Variable {
+        let x = value
+        return Variable(result: x.gatedGELU(), parents: [self]) { dy in
+            let n = x.shape[x.rank - 1] / 2
+            let a = x.sliced(axis: -1, 0..<n).contiguous(), g = x.sliced(axis: -1, n..<(2 * n)).contiguous()
+            let derivative = g.map { v in
+                0.5 * (1 + Foundation.erf(v / Float(2).squareRoot())) + v * Foundation.exp(-0.5 * v * v) / (2 * Float.pi).squareRoot()
+            }
+            self.accumulateGradient(Tensor.concatenate([dy * g.gelu(), dy * a * derivative], axis: -1))
+        }
+    }
 }

@@ -32,11 +32,9 @@ public final class GEGLUFeedForward: Layer {
     /// `net.0.proj`, `net.2`.
     public var children: [(name: String, module: any Module)] { [("net.0.proj", projection), ("net.2", output)] }
 
-    /// x [..., C] → [..., C].
+    /// x [..., C] → [..., C]; the gate a·GELU(g) is one fused pass (`Variable.gatedGELU`).
     public func callAsFunction(_ x: Variable) -> Variable {
-        let both = projection(x), inner = both.shape[both.rank - 1] / 2
-        let a = both.sliced(axis: -1, 0..<inner), gate = both.sliced(axis: -1, inner..<(2 * inner))
-        return output(a * gate.gelu())
+        output(projection(x).gatedGELU())
     }
 }
 
@@ -121,7 +119,9 @@ public final class Transformer2DModel: Module {
     /// x [B, C, H, W] attending to text states [B, S, Dc] → [B, C, H, W].
     public func callAsFunction(_ x: Variable, context: Variable) -> Variable {
         let (batch, channels, height, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        func toTokens(_ v: Variable) -> Variable { v.reshaped([batch, channels, height * width]).transposed(1, 2) }
+        // The tokens are copied row-major once here, so the blocks' LayerNorm and residual sum
+        // read them contiguously instead of each walking the transposed view.
+        func toTokens(_ v: Variable) -> Variable { v.reshaped([batch, channels, height * width]).transposed(1, 2).contiguous() }
         func toImage(_ v: Variable) -> Variable { v.transposed(1, 2).reshaped([batch, channels, height, width]) }
         var h = norm(x)
         if let conv = projectionIn as? Conv2d {

@@ -42,54 +42,65 @@ enum WinogradF2x3 {
     /// U = G g Gᵀ for every filter of `weight` [O, C, 3, 3], as 16 matrices U_ξ [O, C] (entry
     /// ξ = 4i + j of the 4x4 transform), each stored packed as the GEMM's A operand
     /// (`PackedMatrix`: panels of 12 output channels, C steps each, `paddedOutChannels(O) * C`
-    /// floats per matrix), so every product reads it in place. The caller deallocates the result.
-    static func transformedWeight(_ weight: UnsafePointer<Float>, outChannels: Int, channels: Int) -> UnsafeMutablePointer<Float> {
+    /// floats per matrix), so every product reads it in place; built by all threads (a share of
+    /// the panels each). The caller deallocates the result.
+    static func transformedWeight(_ weight: WinogradWeightSource, outChannels: Int, channels: Int) -> UnsafeMutablePointer<Float> {
         let count = paddedOutChannels(outChannels) * channels
         let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 * count)
-        // The 9 taps of the panel's 12 filters from one channel, tap t at `taps + 12 t` (16 more
-        // floats of room: each tap is read as a whole vector, of which 12 lanes are used).
-        let taps = UnsafeMutablePointer<Float>.allocate(capacity: 16 * GEMM.panelRows + 16)
-        taps.initialize(repeating: 0, count: 16 * GEMM.panelRows + 16)
-        defer { taps.deallocate() }
-        let filterStride = channels * 9
-        for first in stride(from: 0, to: outChannels, by: GEMM.panelRows) {
-            let rows = Swift.min(GEMM.panelRows, outChannels - first)
-            let panel = u + first * channels
-            for c in 0..<channels {
-                let source = weight + (first * channels + c) * 9
-                // A whole vector per filter reads 7 floats past its taps, inside the weight
-                // except for the last filter's last channel, which (like a partial panel) is gathered.
-                if rows == GEMM.panelRows && (c + 1 < channels || first + rows < outChannels) {
-                    GEMM.transposeRows(groups: 3, source, rowStride: filterStride, into: taps, stepStride: GEMM.panelRows)
-                } else {
-                    for t in 0..<9 {
-                        for l in 0..<GEMM.panelRows { taps[GEMM.panelRows * t + l] = l < rows ? source[l * filterStride + t] : 0 }
+        let panels = (outChannels + GEMM.panelRows - 1) / GEMM.panelRows
+        // The weight is only read; each panel writes its own 12 rows of every U_ξ.
+        let source = weight
+        nonisolated(unsafe) let target = u
+        parallelFor(chunking: panels) { range in
+            // The 9 taps of the panel's 12 filters from one channel, tap t at `taps + 12 t` (16
+            // more floats of room: each tap is read as a whole vector, of which 12 lanes are used).
+            let taps = UnsafeMutablePointer<Float>.allocate(capacity: 16 * GEMM.panelRows + 16)
+            taps.initialize(repeating: 0, count: 16 * GEMM.panelRows + 16)
+            let filterStride = channels * 9
+            let widened = source.widensPanels ? UnsafeMutablePointer<Float>.allocate(capacity: GEMM.panelRows * filterStride + 16) : nil
+            defer { taps.deallocate(); widened?.deallocate() }
+            for panelIndex in range {
+                let first = panelIndex * GEMM.panelRows
+                let rows = Swift.min(GEMM.panelRows, outChannels - first)
+                let panel = target + first * channels
+                let panelFilters = source.filters(first, count: rows, filterSize: filterStride, widenedInto: widened)
+                for c in 0..<channels {
+                    let filters = panelFilters + c * 9
+                    // A whole vector per filter reads 7 floats past its taps: inside the weight
+                    // (or the widened panel's 16 floats of room) except for the last filter's last
+                    // channel of a Float32 weight, which (like a partial panel) is gathered.
+                    if rows == GEMM.panelRows && (widened != nil || c + 1 < channels || first + rows < outChannels) {
+                        GEMM.transposeRows(groups: 3, filters, rowStride: filterStride, into: taps, stepStride: GEMM.panelRows)
+                    } else {
+                        for t in 0..<9 {
+                            for l in 0..<GEMM.panelRows { taps[GEMM.panelRows * t + l] = l < rows ? filters[l * filterStride + t] : 0 }
+                        }
                     }
-                }
-                @inline(__always) func g(_ t: Int) -> SIMD16<Float> {
-                    UnsafeRawPointer(taps + GEMM.panelRows * t).loadUnaligned(as: SIMD16<Float>.self)
-                }
-                // Entry ξ of the 12 filters goes to matrix ξ, step c of the panel (12 floats).
-                let target = UnsafeMutableRawPointer(panel + c * GEMM.panelRows)
-                @inline(__always) func put(_ value: SIMD16<Float>, _ xi: Int) {
-                    target.storeBytes(of: value.lowHalf, toByteOffset: 4 * xi * count, as: SIMD8<Float>.self)
-                    target.storeBytes(of: SIMD4(value[8], value[9], value[10], value[11]),
-                                      toByteOffset: 4 * (xi * count + 8), as: SIMD4<Float>.self)
-                }
-                // t = G g row by row (t0 ... t3), then U = t Gᵀ: row i of t gives entries 4i ..< 4i + 4.
-                let half = SIMD16<Float>(repeating: 0.5)
-                for row in 0..<4 {
-                    let (a, b, e): (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
-                    switch row {
-                    case 0: (a, b, e) = (g(0), g(1), g(2))
-                    case 1: (a, b, e) = (half * (g(0) + g(3) + g(6)), half * (g(1) + g(4) + g(7)), half * (g(2) + g(5) + g(8)))
-                    case 2: (a, b, e) = (half * (g(0) - g(3) + g(6)), half * (g(1) - g(4) + g(7)), half * (g(2) - g(5) + g(8)))
-                    default: (a, b, e) = (g(6), g(7), g(8))
+                    @inline(__always) func g(_ t: Int) -> SIMD16<Float> {
+                        UnsafeRawPointer(taps + GEMM.panelRows * t).loadUnaligned(as: SIMD16<Float>.self)
                     }
-                    put(a, 4 * row)
-                    put(half * (a + b + e), 4 * row + 1)
-                    put(half * (a - b + e), 4 * row + 2)
-                    put(e, 4 * row + 3)
+                    // Entry ξ of the 12 filters goes to matrix ξ, step c of the panel (12 floats).
+                    let step = UnsafeMutableRawPointer(panel + c * GEMM.panelRows)
+                    @inline(__always) func put(_ value: SIMD16<Float>, _ xi: Int) {
+                        step.storeBytes(of: value.lowHalf, toByteOffset: 4 * xi * count, as: SIMD8<Float>.self)
+                        step.storeBytes(of: SIMD4(value[8], value[9], value[10], value[11]),
+                                        toByteOffset: 4 * (xi * count + 8), as: SIMD4<Float>.self)
+                    }
+                    // t = G g row by row (t0 ... t3), then U = t Gᵀ: row i of t gives entries 4i ..< 4i + 4.
+                    let half = SIMD16<Float>(repeating: 0.5)
+                    for row in 0..<4 {
+                        let (a, b, e): (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
+                        switch row {
+                        case 0: (a, b, e) = (g(0), g(1), g(2))
+                        case 1: (a, b, e) = (half * (g(0) + g(3) + g(6)), half * (g(1) + g(4) + g(7)), half * (g(2) + g(5) + g(8)))
+                        case 2: (a, b, e) = (half * (g(0) - g(3) + g(6)), half * (g(1) - g(4) + g(7)), half * (g(2) - g(5) + g(8)))
+                        default: (a, b, e) = (g(6), g(7), g(8))
+                        }
+                        put(a, 4 * row)
+                        put(half * (a + b + e), 4 * row + 1)
+                        put(half * (a - b + e), 4 * row + 2)
+                        put(e, 4 * row + 3)
+                    }
                 }
             }
         }
@@ -415,20 +426,18 @@ private func winogradTransformInput(_ xp: UnsafePointer<Float>, geometry g: Conv
 
 /// `conv2d` of contiguous `x` [N, C, H, W] and `w` [O, C, 3, 3] by Winograd's F(2x2, 3x3)
 /// (see the file comment); `g` must satisfy `WinogradF2x3.applies`.
-func winogradConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry) -> Tensor {
+func winogradConv2d(_ x: Tensor, weight w: WinogradWeight, bias: Tensor?, geometry g: ConvolutionGeometry) -> Tensor {
     precondition(WinogradF2x3.applies(g), "winogradConv2d: geometry does not apply")
     let output = TensorStorage(uninitializedCount: Swift.max(1, Tensor.elementCount(g.outputShape)))
     let (channels, outChannels) = (g.channels, g.outChannels)
     let tiling = WinogradTiling(g)
     let tilesWide = tiling.tilesWide
     let biasValues = bias?.contiguous().scalars ?? [Float](repeating: 0, count: outChannels)
-    let u = w.withUnsafeBufferPointer {
-        WinogradF2x3.transformedWeight($0.baseAddress!, outChannels: outChannels, channels: channels)
-    }
+    let u = w.withSource { WinogradF2x3.transformedWeight($0, outChannels: outChannels, channels: channels) }
     defer { u.deallocate() }
     let bufferSets = (0..<tiling.shareCount).map { _ in WinogradChunkBuffers(channels: channels, outChannels: outChannels, tiling: tiling) }
     defer { for buffers in bufferSets { buffers.deallocate() } }
-    withExtendedLifetime((x, w)) {
+    withExtendedLifetime(x) {
         // Read-only inputs; each chunk writes the output rows of its own tile rows, with its
         // thread's own buffers.
         nonisolated(unsafe) let xp = UnsafePointer(x.storage.pointer + x.offset)
@@ -564,3 +573,51 @@ func winogradConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry g: Con
     return sums.gradient()
 }
 
+
+/// A convolution weight [O, C, 3, 3] as the Winograd paths take it: Float32, or 16 bits as
+/// stored (a model loaded in Float16/BFloat16), which the weight transform widens one panel of
+/// 12 filters at a time instead of the whole weight being widened into a Float32 copy first.
+enum WinogradWeight {
+    /// A Float32 weight.
+    case float(Tensor)
+    /// A 16-bit weight, read as stored.
+    case halfPrecision(HalfPrecisionTensor)
+
+    /// `body` with a source reading the weight, valid only during the call.
+    func withSource<R>(_ body: (WinogradWeightSource) -> R) -> R {
+        switch self {
+        case .float(let w):
+            let contiguous = w.contiguous()
+            return contiguous.withUnsafeBufferPointer { body(.float($0.baseAddress!)) }
+        case .halfPrecision(let w):
+            return w.withUnsafeBytes { body(.halfPrecision($0.baseAddress!, w.format)) }
+        }
+    }
+}
+
+/// Where a Winograd weight transform reads the filters from (see `WinogradWeight`).
+enum WinogradWeightSource: @unchecked Sendable {
+    // @unchecked: the transforms only read through the pointer, while the owner is kept alive.
+    /// Contiguous Float32 filters.
+    case float(UnsafePointer<Float>)
+    /// Contiguous 16-bit filters of the given format.
+    case halfPrecision(UnsafeRawPointer, HalfPrecisionTensor.Format)
+
+    /// Whether `filters` needs a buffer to widen into.
+    var widensPanels: Bool { if case .halfPrecision = self { true } else { false } }
+
+    /// Filters `first ..< first + count`, each `filterSize` floats: in place for Float32, widened
+    /// into `buffer` (room for `count * filterSize + 16` floats; the 16 are zeroed so whole-vector
+    /// reads past the last tap stay defined) for 16 bits.
+    func filters(_ first: Int, count: Int, filterSize: Int, widenedInto buffer: UnsafeMutablePointer<Float>?) -> UnsafePointer<Float> {
+        switch self {
+        case .float(let p):
+            return p + first * filterSize
+        case .halfPrecision(let bytes, let format):
+            let target = buffer!
+            HalfPrecisionTensor.widen(bytes + 2 * first * filterSize, format: format, into: target, count: count * filterSize)
+            (target + count * filterSize).update(repeating: 0, count: 16)
+            return UnsafePointer(target)
+        }
+    }
+}

@@ -87,29 +87,32 @@ enum WinogradF4x3 {
     /// packed as the GEMM's A operand (panels of 12 output channels, `paddedOutChannels(O) * C`
     /// floats per matrix), built by all threads (a share of the panels each). The caller
     /// deallocates the result.
-    static func transformedWeight(_ weight: UnsafePointer<Float>, outChannels: Int, channels: Int) -> UnsafeMutablePointer<Float> {
+    static func transformedWeight(_ weight: WinogradWeightSource, outChannels: Int, channels: Int) -> UnsafeMutablePointer<Float> {
         let count = WinogradF2x3.paddedOutChannels(outChannels) * channels
         let u = UnsafeMutablePointer<Float>.allocate(capacity: 36 * count)
         let panels = (outChannels + GEMM.panelRows - 1) / GEMM.panelRows
         // The weight is only read; each panel writes its own 12 rows of every U_ξ.
-        nonisolated(unsafe) let source = weight
+        let source = weight
         nonisolated(unsafe) let target = u
         parallelFor(chunking: panels) { range in
             // The 9 taps of the panel's 12 filters from one channel, tap t at `taps + 12 t` (16
             // more floats of room: each tap is read as a whole vector, of which 12 lanes are used).
             let taps = UnsafeMutablePointer<Float>.allocate(capacity: 16 * GEMM.panelRows + 16)
             taps.initialize(repeating: 0, count: 16 * GEMM.panelRows + 16)
-            defer { taps.deallocate() }
             let filterStride = channels * 9
+            let widened = source.widensPanels ? UnsafeMutablePointer<Float>.allocate(capacity: GEMM.panelRows * filterStride + 16) : nil
+            defer { taps.deallocate(); widened?.deallocate() }
             for panelIndex in range {
                 let first = panelIndex * GEMM.panelRows
                 let rows = Swift.min(GEMM.panelRows, outChannels - first)
                 let panel = target + first * channels
+                let panelFilters = source.filters(first, count: rows, filterSize: filterStride, widenedInto: widened)
                 for c in 0..<channels {
-                    let filters = source + (first * channels + c) * 9
-                    // A whole vector per filter reads 7 floats past its taps, inside the weight
-                    // except for the last filter's last channel, which (like a partial panel) is gathered.
-                    if rows == GEMM.panelRows && (c + 1 < channels || first + rows < outChannels) {
+                    let filters = panelFilters + c * 9
+                    // A whole vector per filter reads 7 floats past its taps: inside the weight
+                    // (or the widened panel's 16 floats of room) except for the last filter's last
+                    // channel of a Float32 weight, which (like a partial panel) is gathered.
+                    if rows == GEMM.panelRows && (widened != nil || c + 1 < channels || first + rows < outChannels) {
                         GEMM.transposeRows(groups: 3, filters, rowStride: filterStride, into: taps, stepStride: GEMM.panelRows)
                     } else {
                         for t in 0..<9 {
@@ -285,21 +288,19 @@ private func winograd4x4TransformInput(_ xp: UnsafePointer<Float>, geometry g: C
 
 /// `conv2d` of contiguous `x` [N, C, H, W] and `w` [O, C, 3, 3] by Winograd's F(4x4, 3x3)
 /// (see the file comment); `g` must satisfy `WinogradF4x3.applies`.
-func winograd4x4Conv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry) -> Tensor {
+func winograd4x4Conv2d(_ x: Tensor, weight w: WinogradWeight, bias: Tensor?, geometry g: ConvolutionGeometry) -> Tensor {
     precondition(WinogradF4x3.applies(g), "winograd4x4Conv2d: geometry does not apply")
     let output = TensorStorage(uninitializedCount: Swift.max(1, Tensor.elementCount(g.outputShape)))
     let (channels, outChannels) = (g.channels, g.outChannels)
     let tiling = WinogradTiling(g, tileSize: 4, tilesPerChunk: WinogradF4x3.tilesPerChunk)
     let tilesWide = tiling.tilesWide
     let biasValues = bias?.contiguous().scalars ?? [Float](repeating: 0, count: outChannels)
-    let u = w.withUnsafeBufferPointer {
-        WinogradF4x3.transformedWeight($0.baseAddress!, outChannels: outChannels, channels: channels)
-    }
+    let u = w.withSource { WinogradF4x3.transformedWeight($0, outChannels: outChannels, channels: channels) }
     defer { u.deallocate() }
     let uCount = WinogradF2x3.paddedOutChannels(outChannels) * channels
     let bufferSets = (0..<tiling.shareCount).map { _ in Winograd4x4ChunkBuffers(channels: channels, outChannels: outChannels, tiling: tiling) }
     defer { for buffers in bufferSets { buffers.deallocate() } }
-    withExtendedLifetime((x, w)) {
+    withExtendedLifetime(x) {
         // Read-only inputs; each chunk writes the output rows of its own tile rows, with its
         // thread's own buffers.
         nonisolated(unsafe) let xp = UnsafePointer(x.storage.pointer + x.offset)

@@ -174,7 +174,7 @@ func winogradImagesConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometry
     let (tiles, tilesWide, chunkImages) = (tiling.tiles, tiling.tilesWide, tiling.chunkImages)
     let biasValues = bias?.contiguous().scalars ?? [Float](repeating: 0, count: outChannels)
     let u = w.withUnsafeBufferPointer {
-        WinogradF2x3.transformedWeight($0.baseAddress!, outChannels: outChannels, channels: channels)
+        WinogradF2x3.transformedWeight(.float($0.baseAddress!), outChannels: outChannels, channels: channels)
     }
     defer { u.deallocate() }
     let outputSize = outChannels * g.outHeight * g.outWidth

@@ -399,6 +399,24 @@ func forEachStackedRun(_ g: ConvolutionGeometry, _ body: @Sendable (_ images: Ra
     return 1
 }
 
+/// `conv2d` with a 16-bit `weight` [O, C/groups, kH, kW] (a model loaded in Float16/BFloat16),
+/// equal bit for bit to `conv2d(input, weight: weight.widened(), ...)`. The Winograd paths
+/// (F(4x4, 3x3) and F(2x2, 3x3) per image) read the 16-bit filters as stored, widening one panel
+/// of 12 filters at a time inside their weight transform, so no Float32 copy of the weight is
+/// made; every other path takes the widened weight.
+public func conv2d(_ input: Tensor, halfPrecisionWeight weight: HalfPrecisionTensor, bias: Tensor? = nil, stride: Int = 1,
+                   padding: Int = 0, dilation: Int = 1, groups: Int = 1) -> Tensor {
+    let g = ConvolutionGeometry(inputShape: input.shape, weightShape: weight.shape, stride: stride,
+                                padding: padding, dilation: dilation, groups: groups)
+    if let bias { precondition(bias.shape == [g.outChannels], "conv2d: bias must be [\(g.outChannels)], got \(bias.shape)") }
+    // The same choice of path as `conv2d(_:weight:...)`, whose checks come first there.
+    if !Kernels.useReference && !WholeImageConvolution.applies(g) && !WinogradF2x3.appliesAcrossImages(g) {
+        if WinogradF4x3.applies(g) { return winograd4x4Conv2d(input.contiguous(), weight: .halfPrecision(weight), bias: bias, geometry: g) }
+        if WinogradF2x3.applies(g) { return winogradConv2d(input.contiguous(), weight: .halfPrecision(weight), bias: bias, geometry: g) }
+    }
+    return conv2d(input, weight: weight.widened(), bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
+}
+
 /// 2-D convolution of `input` [N, C, H, W] with `weight` [O, C/groups, kH, kW] plus an optional
 /// `bias` [O], as PyTorch's `F.conv2d` (cross-correlation, zero padding), through the packed GEMM.
 public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0,
@@ -412,8 +430,8 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride:
     let x = input.contiguous(), w = weight.contiguous()
     if WholeImageConvolution.applies(g) { return wholeImageConv2d(x, weight: w, bias: bias, geometry: g) }
     if WinogradF2x3.appliesAcrossImages(g) { return winogradImagesConv2d(x, weight: w, bias: bias, geometry: g) }
-    if WinogradF4x3.applies(g) { return winograd4x4Conv2d(x, weight: w, bias: bias, geometry: g) }
-    if WinogradF2x3.applies(g) { return winogradConv2d(x, weight: w, bias: bias, geometry: g) }
+    if WinogradF4x3.applies(g) { return winograd4x4Conv2d(x, weight: .float(w), bias: bias, geometry: g) }
+    if WinogradF2x3.applies(g) { return winogradConv2d(x, weight: .float(w), bias: bias, geometry: g) }
     if StackedPaddedImages.applies(g) { return stackedConv2d(x, weight: w, bias: bias, geometry: g) }
     let output = TensorStorage(uninitializedCount: Swift.max(1, Tensor.elementCount(g.outputShape)))
     let positions = g.outPositions

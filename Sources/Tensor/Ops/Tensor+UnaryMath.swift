@@ -194,3 +194,46 @@ extension Tensor {
         applying(ClampFunction(lower: min ?? -.infinity, upper: max ?? .infinity))
     }
 }
+
+extension Tensor {
+    /// The GEGLU gate (Shazeer 2020, "GLU Variants Improve Transformer", eq. 6) in one pass: the
+    /// last axis of length 2n splits into halves a = x[..., ..<n] and g = x[..., n...], and the
+    /// result [..., n] is a · GELU(g) with the exact (erf) GELU, equal to
+    /// `sliced(axis: -1, 0..<n) * sliced(axis: -1, n..<2n).gelu()` without the two strided
+    /// intermediates; rows are split across threads for large tensors.
+    public func gatedGELU() -> Tensor {
+        precondition(rank >= 1 && shape[rank - 1] % 2 == 0,
+                     "gatedGELU: the last axis of \(shape) must have an even length (the value and gate halves)")
+        let width = shape[rank - 1], half = width / 2
+        let rows = width == 0 ? 0 : count / width
+        let resultShape = Array(shape.dropLast()) + [half]
+        let out = TensorStorage(uninitializedCount: Swift.max(1, rows * half))
+        let source = contiguous()
+        withExtendedLifetime(source) {
+            // Each chunk reads and writes only its own rows.
+            nonisolated(unsafe) let src = UnsafePointer(source.storage.pointer + source.offset)
+            nonisolated(unsafe) let dst = out.pointer
+            let gelu = GELUErfFunction()
+            let body: @Sendable (Range<Int>) -> Void = { range in
+                for r in range {
+                    let a = src + r * width, g = a + half, y = dst + r * half
+                    var i = 0
+                    while i + 16 <= half {
+                        store16(load16(a + i) * gelu(load16(g + i)), y + i)
+                        i += 16
+                    }
+                    if i < half {
+                        let n = half - i
+                        storePartial16(loadPartial16(a + i, n) * gelu(loadPartial16(g + i, n)), y + i, n)
+                    }
+                }
+            }
+            if rows * width < parallelElementThreshold || rows < 2 {
+                body(0..<rows)
+            } else {
+                parallelFor(chunking: rows, minimumChunk: Swift.max(1, parallelElementThreshold / 2 / width), body)
+            }
+        }
+        return Tensor(storage: out, shape: resultShape, strides: Tensor.contiguousStrides(resultShape))
+    }
+}
