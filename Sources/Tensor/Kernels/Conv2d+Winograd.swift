@@ -40,71 +40,10 @@ enum WinogradF2x3 {
     }
 
     /// U = G g Gᵀ for every filter of `weight` [O, C, 3, 3], as 16 matrices U_ξ [O, C] (entry
-    /// ξ = 4i + j of the 4x4 transform), each stored packed as the GEMM's A operand
-    /// (`PackedMatrix`: panels of 12 output channels, C steps each, `paddedOutChannels(O) * C`
-    /// floats per matrix), so every product reads it in place; built by all threads (a share of
-    /// the panels each). The caller deallocates the result.
+    /// ξ = 4i + j of the 4x4 transform), packed as the GEMM's A operand (`winogradTransformedWeight`).
+    /// The caller deallocates the result.
     static func transformedWeight(_ weight: WinogradWeightSource, outChannels: Int, channels: Int) -> UnsafeMutablePointer<Float> {
-        let count = paddedOutChannels(outChannels) * channels
-        let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 * count)
-        let panels = (outChannels + GEMM.panelRows - 1) / GEMM.panelRows
-        // The weight is only read; each panel writes its own 12 rows of every U_ξ.
-        let source = weight
-        nonisolated(unsafe) let target = u
-        parallelFor(chunking: panels) { range in
-            // The 9 taps of the panel's 12 filters from one channel, tap t at `taps + 12 t` (16
-            // more floats of room: each tap is read as a whole vector, of which 12 lanes are used).
-            let taps = UnsafeMutablePointer<Float>.allocate(capacity: 16 * GEMM.panelRows + 16)
-            taps.initialize(repeating: 0, count: 16 * GEMM.panelRows + 16)
-            let filterStride = channels * 9
-            let widened = source.widensPanels ? UnsafeMutablePointer<Float>.allocate(capacity: GEMM.panelRows * filterStride + 16) : nil
-            defer { taps.deallocate(); widened?.deallocate() }
-            for panelIndex in range {
-                let first = panelIndex * GEMM.panelRows
-                let rows = Swift.min(GEMM.panelRows, outChannels - first)
-                let panel = target + first * channels
-                let panelFilters = source.filters(first, count: rows, filterSize: filterStride, widenedInto: widened)
-                for c in 0..<channels {
-                    let filters = panelFilters + c * 9
-                    // A whole vector per filter reads 7 floats past its taps: inside the weight
-                    // (or the widened panel's 16 floats of room) except for the last filter's last
-                    // channel of a Float32 weight, which (like a partial panel) is gathered.
-                    if rows == GEMM.panelRows && (widened != nil || c + 1 < channels || first + rows < outChannels) {
-                        GEMM.transposeRows(groups: 3, filters, rowStride: filterStride, into: taps, stepStride: GEMM.panelRows)
-                    } else {
-                        for t in 0..<9 {
-                            for l in 0..<GEMM.panelRows { taps[GEMM.panelRows * t + l] = l < rows ? filters[l * filterStride + t] : 0 }
-                        }
-                    }
-                    @inline(__always) func g(_ t: Int) -> SIMD16<Float> {
-                        UnsafeRawPointer(taps + GEMM.panelRows * t).loadUnaligned(as: SIMD16<Float>.self)
-                    }
-                    // Entry ξ of the 12 filters goes to matrix ξ, step c of the panel (12 floats).
-                    let step = UnsafeMutableRawPointer(panel + c * GEMM.panelRows)
-                    @inline(__always) func put(_ value: SIMD16<Float>, _ xi: Int) {
-                        step.storeBytes(of: value.lowHalf, toByteOffset: 4 * xi * count, as: SIMD8<Float>.self)
-                        step.storeBytes(of: SIMD4(value[8], value[9], value[10], value[11]),
-                                        toByteOffset: 4 * (xi * count + 8), as: SIMD4<Float>.self)
-                    }
-                    // t = G g row by row (t0 ... t3), then U = t Gᵀ: row i of t gives entries 4i ..< 4i + 4.
-                    let half = SIMD16<Float>(repeating: 0.5)
-                    for row in 0..<4 {
-                        let (a, b, e): (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
-                        switch row {
-                        case 0: (a, b, e) = (g(0), g(1), g(2))
-                        case 1: (a, b, e) = (half * (g(0) + g(3) + g(6)), half * (g(1) + g(4) + g(7)), half * (g(2) + g(5) + g(8)))
-                        case 2: (a, b, e) = (half * (g(0) - g(3) + g(6)), half * (g(1) - g(4) + g(7)), half * (g(2) - g(5) + g(8)))
-                        default: (a, b, e) = (g(6), g(7), g(8))
-                        }
-                        put(a, 4 * row)
-                        put(half * (a + b + e), 4 * row + 1)
-                        put(half * (a - b + e), 4 * row + 2)
-                        put(e, 4 * row + 3)
-                    }
-                }
-            }
-        }
-        return u
+        winogradTransformedWeight(WinogradF2x3.self, weight, outChannels: outChannels, channels: channels)
     }
 
     /// The output transform of one tile, 16 lanes at a time: Y = Aᵀ M A with `entry(ξ)` the 16
@@ -198,6 +137,109 @@ enum WinogradF2x3 {
             t += 16
         }
     }
+}
+
+extension WinogradF2x3: WinogradFilterTransform {
+    static let entryCount = 16
+
+    /// t = G g row by row (t0 ... t3), then U = t Gᵀ: row i of t gives entries 4i ..< 4i + 4.
+    @inline(__always)
+    static func transformFilters(_ taps: WinogradPanelTaps, into u: WinogradPanelStep) {
+        @inline(__always) func g(_ t: Int) -> SIMD16<Float> { taps[t] }
+        @inline(__always) func put(_ value: SIMD16<Float>, _ xi: Int) { u.put(value, xi) }
+        let half = SIMD16<Float>(repeating: 0.5)
+        for row in 0..<4 {
+            let (a, b, e): (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
+            switch row {
+            case 0: (a, b, e) = (g(0), g(1), g(2))
+            case 1: (a, b, e) = (half * (g(0) + g(3) + g(6)), half * (g(1) + g(4) + g(7)), half * (g(2) + g(5) + g(8)))
+            case 2: (a, b, e) = (half * (g(0) - g(3) + g(6)), half * (g(1) - g(4) + g(7)), half * (g(2) - g(5) + g(8)))
+            default: (a, b, e) = (g(6), g(7), g(8))
+            }
+            put(a, 4 * row)
+            put(half * (a + b + e), 4 * row + 1)
+            put(half * (a - b + e), 4 * row + 2)
+            put(e, 4 * row + 3)
+        }
+    }
+}
+
+/// The filter transform U = G g Gᵀ of one Winograd algorithm F(m x m, 3x3), applied to the filters
+/// of a panel at once, one per vector lane: what `winogradTransformedWeight` needs to know of it.
+protocol WinogradFilterTransform: SendableMetatype {
+    /// Entries of a transformed filter: (m + 2)².
+    static var entryCount: Int { get }
+    /// U = G g Gᵀ of the filters whose taps (row-major 3x3) are `g[0] ... g[8]`, one filter per
+    /// lane; entry ξ = (m + 2) i + j goes to `u.put(value, ξ)`.
+    static func transformFilters(_ g: WinogradPanelTaps, into u: WinogradPanelStep)
+}
+
+/// The 9 taps of a panel's filters from one channel: tap t of 16 filters (12 used) as one vector.
+struct WinogradPanelTaps {
+    /// Tap t of filter l at `taps[GEMM.panelRows * t + l]`, readable 16 floats past the last tap.
+    let taps: UnsafePointer<Float>
+    /// Tap t of every filter in the panel.
+    @inline(__always) subscript(_ t: Int) -> SIMD16<Float> {
+        UnsafeRawPointer(taps + GEMM.panelRows * t).loadUnaligned(as: SIMD16<Float>.self)
+    }
+}
+
+/// Where the transformed entries of a panel's filters from one channel go: step c of the
+/// panel in every matrix U_ξ (12 floats each, `count` floats from one matrix to the next).
+struct WinogradPanelStep {
+    let step: UnsafeMutableRawPointer, count: Int
+    /// Writes the 12 used lanes of `value` as entry ξ.
+    @inline(__always) func put(_ value: SIMD16<Float>, _ xi: Int) {
+        step.storeBytes(of: value.lowHalf, toByteOffset: 4 * xi * count, as: SIMD8<Float>.self)
+        step.storeBytes(of: SIMD4(value[8], value[9], value[10], value[11]),
+                        toByteOffset: 4 * (xi * count + 8), as: SIMD4<Float>.self)
+    }
+}
+
+/// U = G g Gᵀ (`T.transformFilters`) for every filter of `weight` [O, C, 3, 3], as `T.entryCount`
+/// matrices U_ξ [O, C], each stored packed as the GEMM's A operand (`PackedMatrix`: panels of 12
+/// output channels, C steps each, `paddedOutChannels(O) * C` floats per matrix), so every product
+/// reads it in place; built by all threads (a share of the panels each). The caller deallocates the result.
+func winogradTransformedWeight<T: WinogradFilterTransform>(_: T.Type, _ weight: WinogradWeightSource,
+                                                           outChannels: Int, channels: Int) -> UnsafeMutablePointer<Float> {
+    let count = WinogradF2x3.paddedOutChannels(outChannels) * channels
+    let u = UnsafeMutablePointer<Float>.allocate(capacity: T.entryCount * count)
+    let panels = (outChannels + GEMM.panelRows - 1) / GEMM.panelRows
+    // The weight is only read; each panel writes its own 12 rows of every U_ξ.
+    let source = weight
+    nonisolated(unsafe) let target = u
+    parallelFor(chunking: panels) { range in
+        // The 9 taps of the panel's 12 filters from one channel, tap t at `taps + 12 t` (16
+        // more floats of room: each tap is read as a whole vector, of which 12 lanes are used).
+        let taps = UnsafeMutablePointer<Float>.allocate(capacity: 16 * GEMM.panelRows + 16)
+        taps.initialize(repeating: 0, count: 16 * GEMM.panelRows + 16)
+        let filterStride = channels * 9
+        let widened = source.widensPanels ? UnsafeMutablePointer<Float>.allocate(capacity: GEMM.panelRows * filterStride + 16) : nil
+        defer { taps.deallocate(); widened?.deallocate() }
+        for panelIndex in range {
+            let first = panelIndex * GEMM.panelRows
+            let rows = Swift.min(GEMM.panelRows, outChannels - first)
+            let panel = target + first * channels
+            let panelFilters = source.filters(first, count: rows, filterSize: filterStride, widenedInto: widened)
+            for c in 0..<channels {
+                let filters = panelFilters + c * 9
+                // A whole vector per filter reads 7 floats past its taps: inside the weight
+                // (or the widened panel's 16 floats of room) except for the last filter's last
+                // channel of a Float32 weight, which (like a partial panel) is gathered.
+                if rows == GEMM.panelRows && (widened != nil || c + 1 < channels || first + rows < outChannels) {
+                    GEMM.transposeRows(groups: 3, filters, rowStride: filterStride, into: taps, stepStride: GEMM.panelRows)
+                } else {
+                    for t in 0..<9 {
+                        for l in 0..<GEMM.panelRows { taps[GEMM.panelRows * t + l] = l < rows ? filters[l * filterStride + t] : 0 }
+                    }
+                }
+                // Entry ξ of the 12 filters goes to matrix ξ, step c of the panel (12 floats).
+                T.transformFilters(WinogradPanelTaps(taps: taps),
+                                   into: WinogradPanelStep(step: UnsafeMutableRawPointer(panel + c * GEMM.panelRows), count: count))
+            }
+        }
+    }
+    return u
 }
 
 /// The weight gradients' ∂L/∂U in the Winograd domain: one set of 16 matrices [O, C] per share
@@ -325,35 +367,37 @@ struct WinogradTiling {
     }
 }
 
-/// The buffers of one chunk of tiles. Rows are padded so 16-wide vector loops may run past the
-/// last tile (into padding, or into places the next tile row rewrites).
-private struct WinogradChunkBuffers {
-    /// V: 16 matrices [C, tiles], stored packed as the GEMM's B operand (panels of 32 tiles,
+/// The buffers of one chunk of tiles of F(m x m, 3x3) (m = `tileSize`, 2 or 4; n = (m + 2)² entries).
+/// Rows are padded so 16-wide vector loops may run past the last tile (into padding, or into
+/// places the next tile row rewrites).
+struct WinogradChunkBuffers {
+    /// V: n matrices [C, tiles], stored packed as the GEMM's B operand (panels of 32 tiles,
     /// `vCount` floats per matrix) or row-major with row length `ld`.
     let v: UnsafeMutablePointer<Float>
-    /// M (or ∂L/∂M): 16 matrices [O, ld].
+    /// M (or ∂L/∂M): n matrices [O, ld].
     let m: UnsafeMutablePointer<Float>
-    /// One zero-padded input row as its even and odd columns (`phaseLd` floats apart); the 4 x 4
-    /// horizontal transforms of a tile row; its 16 transformed rows before they go to V; the 4
-    /// output half-rows.
+    /// One zero-padded input row as m phase rows (`splitPhases`, `phaseLd` floats apart); the
+    /// horizontal transforms of a tile row's m + 2 input rows; its n transformed rows before they
+    /// go to V; the tile row's m output rows (m floats per tile each).
     let row: UnsafeMutablePointer<Float>, horizontal: UnsafeMutablePointer<Float>
     let transformed: UnsafeMutablePointer<Float>, outputRows: UnsafeMutablePointer<Float>
-    /// Row length of M (and row-major V); of the per-row buffers; floats per matrix of V.
+    /// Row length of M (and row-major V); of the per-row buffers (in tiles); floats per matrix of V.
     let ld: Int, rowLd: Int, vCount: Int
-    /// Floats from the even columns of `row` to its odd ones.
+    /// Floats from one phase row of `row` to the next.
     var phaseLd: Int { rowLd + 16 }
 
-    init(channels: Int, outChannels: Int, tiling: WinogradTiling) {
+    init(tileSize: Int, channels: Int, outChannels: Int, tiling: WinogradTiling) {
+        let entries = (tileSize + 2) * (tileSize + 2)
         ld = tiling.maxTiles + 16
         rowLd = GEMM.roundUp(tiling.tilesWide, to: 16)
         vCount = Swift.max(GEMM.roundUp(tiling.maxTiles, to: GEMM.panelColumns), ld) * channels
-        v = .allocate(capacity: 16 * vCount)
-        m = .allocate(capacity: 16 * outChannels * ld)
-        row = .allocate(capacity: 2 * rowLd + 48)
-        row.initialize(repeating: 0, count: 2 * rowLd + 48)
-        horizontal = .allocate(capacity: 16 * rowLd)
-        transformed = .allocate(capacity: 16 * rowLd)
-        outputRows = .allocate(capacity: 4 * rowLd)
+        v = .allocate(capacity: entries * vCount)
+        m = .allocate(capacity: entries * outChannels * ld)
+        row = .allocate(capacity: tileSize * (rowLd + 16) + 16)
+        row.initialize(repeating: 0, count: tileSize * (rowLd + 16) + 16)
+        horizontal = .allocate(capacity: entries * rowLd)
+        transformed = .allocate(capacity: entries * rowLd)
+        outputRows = .allocate(capacity: tileSize * tileSize * rowLd)
     }
 
     func deallocate() {
@@ -364,7 +408,8 @@ private struct WinogradChunkBuffers {
 
 /// The input transform V_ξ[c, t] = (Bᵀ d B)_ξ for the tiles of tile rows `rows` of `x` [N, C, H, W]
 /// (contiguous), one channel and tile row at a time: Bᵀ along each of the 4 input rows
-/// (`transformRow`), then along the columns. Written packed as the GEMM's B operand, or row-major.
+/// (`transformRow`; the 2 rows shared with the tile row above are kept from it), then along the
+/// columns. Written packed as the GEMM's B operand, or row-major.
 private func winogradTransformInput(_ xp: UnsafePointer<Float>, geometry g: ConvolutionGeometry, tiling: WinogradTiling,
                                     rows: Range<Int>, buffers: WinogradChunkBuffers, packed: Bool) {
     let (channels, tilesWide, rowLd) = (g.channels, tiling.tilesWide, buffers.rowLd)
@@ -373,25 +418,29 @@ private func winogradTransformInput(_ xp: UnsafePointer<Float>, geometry g: Conv
         for r in rows {
             let n = r / tiling.tilesHigh, ty = r % tiling.tilesHigh
             let plane = xp + (n * channels + c) * g.height * g.width
-            for k in 0..<4 {
+            // Padded row 2 ty + k is kept in slot (2 ty + k) % 4 of `horizontal`: the tile row
+            // above (just done, same image and channel) left its rows 2 and 3, this one's 0 and 1.
+            @inline(__always) func slot(_ k: Int) -> Int { (2 * ty + k) % 4 }
+            for k in (r > rows.lowerBound && ty > 0 ? 2 : 0)..<4 {
                 // The padded row 2 ty + k: image row 2 ty + k - p (zeros above and below the image),
                 // as its even and odd columns.
                 let iy = 2 * ty + k - g.padding
                 WinogradF2x3.splitPhases(iy >= 0 && iy < g.height ? plane + iy * g.width : nil, count: g.width,
                                          offset: g.padding, phaseCount: 2, into: row, phaseLd: buffers.phaseLd)
                 WinogradF2x3.transformRow(row, phaseLd: buffers.phaseLd, tiles: tilesWide,
-                                          into: buffers.horizontal + 4 * k * rowLd, ld: rowLd)
+                                          into: buffers.horizontal + 4 * slot(k) * rowLd, ld: rowLd)
             }
             for j in 0..<4 {
-                let h0 = UnsafeRawPointer(buffers.horizontal + j * rowLd)
+                let h = UnsafeRawPointer(buffers.horizontal + j * rowLd)
                 let v0 = UnsafeMutableRawPointer(buffers.transformed + j * rowLd)
-                let stride = 16 * rowLd  // bytes from one of the 4 rows to the next (4 floats rows apart)
+                let stride = 16 * rowLd  // bytes from one slot to the next (4 floats rows apart)
+                let (s0, s1, s2, s3) = (slot(0) * stride, slot(1) * stride, slot(2) * stride, slot(3) * stride)
                 var t = 0
                 while t < tilesWide {
-                    let e0 = h0.loadUnaligned(fromByteOffset: 4 * t, as: SIMD16<Float>.self)
-                    let e1 = h0.loadUnaligned(fromByteOffset: stride + 4 * t, as: SIMD16<Float>.self)
-                    let e2 = h0.loadUnaligned(fromByteOffset: 2 * stride + 4 * t, as: SIMD16<Float>.self)
-                    let e3 = h0.loadUnaligned(fromByteOffset: 3 * stride + 4 * t, as: SIMD16<Float>.self)
+                    let e0 = h.loadUnaligned(fromByteOffset: s0 + 4 * t, as: SIMD16<Float>.self)
+                    let e1 = h.loadUnaligned(fromByteOffset: s1 + 4 * t, as: SIMD16<Float>.self)
+                    let e2 = h.loadUnaligned(fromByteOffset: s2 + 4 * t, as: SIMD16<Float>.self)
+                    let e3 = h.loadUnaligned(fromByteOffset: s3 + 4 * t, as: SIMD16<Float>.self)
                     v0.storeBytes(of: e0 - e2, toByteOffset: 4 * t, as: SIMD16<Float>.self)
                     v0.storeBytes(of: e1 + e2, toByteOffset: stride + 4 * t, as: SIMD16<Float>.self)
                     v0.storeBytes(of: e2 - e1, toByteOffset: 2 * stride + 4 * t, as: SIMD16<Float>.self)
@@ -435,7 +484,7 @@ func winogradConv2d(_ x: Tensor, weight w: WinogradWeight, bias: Tensor?, geomet
     let biasValues = bias?.contiguous().scalars ?? [Float](repeating: 0, count: outChannels)
     let u = w.withSource { WinogradF2x3.transformedWeight($0, outChannels: outChannels, channels: channels) }
     defer { u.deallocate() }
-    let bufferSets = (0..<tiling.shareCount).map { _ in WinogradChunkBuffers(channels: channels, outChannels: outChannels, tiling: tiling) }
+    let bufferSets = (0..<tiling.shareCount).map { _ in WinogradChunkBuffers(tileSize: 2, channels: channels, outChannels: outChannels, tiling: tiling) }
     defer { for buffers in bufferSets { buffers.deallocate() } }
     withExtendedLifetime(x) {
         // Read-only inputs; each chunk writes the output rows of its own tile rows, with its
@@ -514,7 +563,7 @@ func winogradConv2dBackwardWeight(_ dy: Tensor, input x: Tensor, geometry g: Con
     let tilesWide = tiling.tilesWide
     let shares = tiling.shareCount
     let sums = WinogradWeightGradientSums(shares: shares, geometry: g)
-    let bufferSets = (0..<shares).map { _ in WinogradChunkBuffers(channels: channels, outChannels: outChannels, tiling: tiling) }
+    let bufferSets = (0..<shares).map { _ in WinogradChunkBuffers(tileSize: 2, channels: channels, outChannels: outChannels, tiling: tiling) }
     defer { for buffers in bufferSets { buffers.deallocate() } }
     withExtendedLifetime((x, dy)) {
         // Read-only inputs; each share accumulates into its own 16 x O x C partial sums.

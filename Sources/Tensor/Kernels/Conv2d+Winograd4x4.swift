@@ -83,72 +83,10 @@ enum WinogradF4x3 {
                 d + SIMD16(repeating: 8) * d2 + m5)
     }
 
-    /// U = G g Gᵀ for every filter of `weight` [O, C, 3, 3], as 36 matrices U_ξ [O, C], each stored
-    /// packed as the GEMM's A operand (panels of 12 output channels, `paddedOutChannels(O) * C`
-    /// floats per matrix), built by all threads (a share of the panels each). The caller
-    /// deallocates the result.
+    /// U = G g Gᵀ for every filter of `weight` [O, C, 3, 3], as 36 matrices U_ξ [O, C], packed as
+    /// the GEMM's A operand (`winogradTransformedWeight`). The caller deallocates the result.
     static func transformedWeight(_ weight: WinogradWeightSource, outChannels: Int, channels: Int) -> UnsafeMutablePointer<Float> {
-        let count = WinogradF2x3.paddedOutChannels(outChannels) * channels
-        let u = UnsafeMutablePointer<Float>.allocate(capacity: 36 * count)
-        let panels = (outChannels + GEMM.panelRows - 1) / GEMM.panelRows
-        // The weight is only read; each panel writes its own 12 rows of every U_ξ.
-        let source = weight
-        nonisolated(unsafe) let target = u
-        parallelFor(chunking: panels) { range in
-            // The 9 taps of the panel's 12 filters from one channel, tap t at `taps + 12 t` (16
-            // more floats of room: each tap is read as a whole vector, of which 12 lanes are used).
-            let taps = UnsafeMutablePointer<Float>.allocate(capacity: 16 * GEMM.panelRows + 16)
-            taps.initialize(repeating: 0, count: 16 * GEMM.panelRows + 16)
-            let filterStride = channels * 9
-            let widened = source.widensPanels ? UnsafeMutablePointer<Float>.allocate(capacity: GEMM.panelRows * filterStride + 16) : nil
-            defer { taps.deallocate(); widened?.deallocate() }
-            for panelIndex in range {
-                let first = panelIndex * GEMM.panelRows
-                let rows = Swift.min(GEMM.panelRows, outChannels - first)
-                let panel = target + first * channels
-                let panelFilters = source.filters(first, count: rows, filterSize: filterStride, widenedInto: widened)
-                for c in 0..<channels {
-                    let filters = panelFilters + c * 9
-                    // A whole vector per filter reads 7 floats past its taps: inside the weight
-                    // (or the widened panel's 16 floats of room) except for the last filter's last
-                    // channel of a Float32 weight, which (like a partial panel) is gathered.
-                    if rows == GEMM.panelRows && (widened != nil || c + 1 < channels || first + rows < outChannels) {
-                        GEMM.transposeRows(groups: 3, filters, rowStride: filterStride, into: taps, stepStride: GEMM.panelRows)
-                    } else {
-                        for t in 0..<9 {
-                            for l in 0..<GEMM.panelRows { taps[GEMM.panelRows * t + l] = l < rows ? filters[l * filterStride + t] : 0 }
-                        }
-                    }
-                    @inline(__always) func g(_ t: Int) -> SIMD16<Float> {
-                        UnsafeRawPointer(taps + GEMM.panelRows * t).loadUnaligned(as: SIMD16<Float>.self)
-                    }
-                    // Entry ξ of the 12 filters goes to matrix ξ, step c of the panel (12 floats).
-                    let step = UnsafeMutableRawPointer(panel + c * GEMM.panelRows)
-                    @inline(__always) func put(_ value: SIMD16<Float>, _ xi: Int) {
-                        step.storeBytes(of: value.lowHalf, toByteOffset: 4 * xi * count, as: SIMD8<Float>.self)
-                        step.storeBytes(of: SIMD4(value[8], value[9], value[10], value[11]),
-                                        toByteOffset: 4 * (xi * count + 8), as: SIMD4<Float>.self)
-                    }
-                    // t = G g down the 3 tap columns (t_i[j] for rows i = 0 ..< 6), then U = t Gᵀ
-                    // along each row i of t: entries 6i ..< 6i + 6.
-                    let column0 = filterTransform(g(0), g(3), g(6))
-                    let column1 = filterTransform(g(1), g(4), g(7))
-                    let column2 = filterTransform(g(2), g(5), g(8))
-                    @inline(__always) func row(_ i: Int, _ a: SIMD16<Float>, _ b: SIMD16<Float>, _ e: SIMD16<Float>) {
-                        let r = filterTransform(a, b, e)
-                        put(r.0, 6 * i); put(r.1, 6 * i + 1); put(r.2, 6 * i + 2)
-                        put(r.3, 6 * i + 3); put(r.4, 6 * i + 4); put(r.5, 6 * i + 5)
-                    }
-                    row(0, column0.0, column1.0, column2.0)
-                    row(1, column0.1, column1.1, column2.1)
-                    row(2, column0.2, column1.2, column2.2)
-                    row(3, column0.3, column1.3, column2.3)
-                    row(4, column0.4, column1.4, column2.4)
-                    row(5, column0.5, column1.5, column2.5)
-                }
-            }
-        }
-        return u
+        winogradTransformedWeight(WinogradF4x3.self, weight, outChannels: outChannels, channels: channels)
     }
 
     /// Bᵀ along one zero-padded input row held as 4 phase rows `phaseLd` floats apart
@@ -194,73 +132,42 @@ enum WinogradF4x3 {
     }
 }
 
-/// The buffers of one chunk of tiles. Rows are padded so 16-wide vector loops may run past the
-/// last tile (into padding, or into places the next tile row rewrites).
-private struct Winograd4x4ChunkBuffers {
-    /// V: 36 matrices [C, tiles], stored packed as the GEMM's B operand (panels of 32 tiles,
-    /// `vCount` floats per matrix).
-    let v: UnsafeMutablePointer<Float>
-    /// M: 36 matrices [O, ld].
-    let m: UnsafeMutablePointer<Float>
-    /// One zero-padded input row as 4 phase rows (`phaseLd` floats apart); the 6 x 6 horizontal
-    /// transforms of a tile row; its 36 transformed rows before they go to V; the 4 output rows
-    /// of a tile row.
-    let row: UnsafeMutablePointer<Float>, horizontal: UnsafeMutablePointer<Float>
-    let transformed: UnsafeMutablePointer<Float>, outputRows: UnsafeMutablePointer<Float>
-    /// Row length of M; of the per-tile-row buffers (in tiles); floats per matrix of V.
-    let ld: Int, rowLd: Int, vCount: Int
-    /// Floats from one phase row of `row` to the next.
-    var phaseLd: Int { rowLd + 16 }
-
-    init(channels: Int, outChannels: Int, tiling: WinogradTiling) {
-        ld = tiling.maxTiles + 16
-        rowLd = GEMM.roundUp(tiling.tilesWide, to: 16)
-        vCount = GEMM.roundUp(tiling.maxTiles, to: GEMM.panelColumns) * channels
-        v = .allocate(capacity: 36 * vCount)
-        m = .allocate(capacity: 36 * outChannels * ld)
-        row = .allocate(capacity: 4 * (rowLd + 16))
-        row.initialize(repeating: 0, count: 4 * (rowLd + 16))
-        horizontal = .allocate(capacity: 36 * rowLd)
-        transformed = .allocate(capacity: 36 * rowLd)
-        outputRows = .allocate(capacity: 16 * rowLd)
-    }
-
-    func deallocate() {
-        v.deallocate(); m.deallocate(); row.deallocate(); horizontal.deallocate()
-        transformed.deallocate(); outputRows.deallocate()
-    }
-}
-
 /// The input transform V_ξ[c, t] = (Bᵀ d B)_ξ for the tiles of tile rows `rows` of `x` [N, C, H, W]
 /// (contiguous), one channel and tile row at a time: Bᵀ along each of the 6 input rows
-/// (`transformRow`), then down the columns; written into V's packed 32-tile panels.
+/// (`transformRow`; the 2 rows shared with the tile row above are kept from it), then down the
+/// columns; written into V's packed 32-tile panels.
 private func winograd4x4TransformInput(_ xp: UnsafePointer<Float>, geometry g: ConvolutionGeometry, tiling: WinogradTiling,
-                                       rows: Range<Int>, buffers: Winograd4x4ChunkBuffers) {
+                                       rows: Range<Int>, buffers: WinogradChunkBuffers) {
     let (channels, tilesWide, rowLd) = (g.channels, tiling.tilesWide, buffers.rowLd)
     let row = buffers.row
     for c in 0..<channels {
         for r in rows {
             let n = r / tiling.tilesHigh, ty = r % tiling.tilesHigh
             let plane = xp + (n * channels + c) * g.height * g.width
-            for k in 0..<6 {
+            // Padded row 4 ty + k is kept in slot (4 ty + k) % 6 of `horizontal`: the tile row
+            // above (just done, same image and channel) left its rows 4 and 5, this one's 0 and 1.
+            @inline(__always) func slot(_ k: Int) -> Int { (4 * ty + k) % 6 }
+            for k in (r > rows.lowerBound && ty > 0 ? 2 : 0)..<6 {
                 // The padded row 4 ty + k: image row 4 ty + k - p (zeros above and below the image),
                 // as 4 phase rows.
                 let iy = 4 * ty + k - g.padding
                 WinogradF2x3.splitPhases(iy >= 0 && iy < g.height ? plane + iy * g.width : nil, count: g.width,
                                          offset: g.padding, phaseCount: 4, into: row, phaseLd: buffers.phaseLd)
                 WinogradF4x3.transformRow(row, phaseLd: buffers.phaseLd, tiles: tilesWide,
-                                          into: buffers.horizontal + 6 * k * rowLd, ld: rowLd)
+                                          into: buffers.horizontal + 6 * slot(k) * rowLd, ld: rowLd)
             }
-            // Bᵀ down the columns: entry 6i + j from horizontal row 6k + j, k = 0 ..< 6.
+            // Bᵀ down the columns: entry 6i + j from horizontal row 6 slot(k) + j, k = 0 ..< 6.
             let h = UnsafeRawPointer(buffers.horizontal), v = UnsafeMutableRawPointer(buffers.transformed)
             let rowBytes = 4 * rowLd
             for j in 0..<6 {
+                let (s0, s1, s2) = ((6 * slot(0) + j) * rowBytes, (6 * slot(1) + j) * rowBytes, (6 * slot(2) + j) * rowBytes)
+                let (s3, s4, s5) = ((6 * slot(3) + j) * rowBytes, (6 * slot(4) + j) * rowBytes, (6 * slot(5) + j) * rowBytes)
                 var t = 0
                 while t < tilesWide {
-                    @inline(__always) func load(_ k: Int) -> SIMD16<Float> {
-                        h.loadUnaligned(fromByteOffset: (6 * k + j) * rowBytes + 4 * t, as: SIMD16<Float>.self)
+                    @inline(__always) func load(_ offset: Int) -> SIMD16<Float> {
+                        h.loadUnaligned(fromByteOffset: offset + 4 * t, as: SIMD16<Float>.self)
                     }
-                    let e = WinogradF4x3.inputTransform(load(0), load(1), load(2), load(3), load(4), load(5))
+                    let e = WinogradF4x3.inputTransform(load(s0), load(s1), load(s2), load(s3), load(s4), load(s5))
                     v.storeBytes(of: e.0, toByteOffset: j * rowBytes + 4 * t, as: SIMD16<Float>.self)
                     v.storeBytes(of: e.1, toByteOffset: (6 + j) * rowBytes + 4 * t, as: SIMD16<Float>.self)
                     v.storeBytes(of: e.2, toByteOffset: (12 + j) * rowBytes + 4 * t, as: SIMD16<Float>.self)
@@ -286,6 +193,32 @@ private func winograd4x4TransformInput(_ xp: UnsafePointer<Float>, geometry g: C
     }
 }
 
+extension WinogradF4x3: WinogradFilterTransform {
+    static let entryCount = 36
+
+    /// t = G g down the 3 tap columns (t_i[j] for rows i = 0 ..< 6), then U = t Gᵀ along each row
+    /// i of t: entries 6i ..< 6i + 6.
+    @inline(__always)
+    static func transformFilters(_ taps: WinogradPanelTaps, into u: WinogradPanelStep) {
+        @inline(__always) func g(_ t: Int) -> SIMD16<Float> { taps[t] }
+        @inline(__always) func put(_ value: SIMD16<Float>, _ xi: Int) { u.put(value, xi) }
+        let column0 = filterTransform(g(0), g(3), g(6))
+        let column1 = filterTransform(g(1), g(4), g(7))
+        let column2 = filterTransform(g(2), g(5), g(8))
+        @inline(__always) func row(_ i: Int, _ a: SIMD16<Float>, _ b: SIMD16<Float>, _ e: SIMD16<Float>) {
+            let r = filterTransform(a, b, e)
+            put(r.0, 6 * i); put(r.1, 6 * i + 1); put(r.2, 6 * i + 2)
+            put(r.3, 6 * i + 3); put(r.4, 6 * i + 4); put(r.5, 6 * i + 5)
+        }
+        row(0, column0.0, column1.0, column2.0)
+        row(1, column0.1, column1.1, column2.1)
+        row(2, column0.2, column1.2, column2.2)
+        row(3, column0.3, column1.3, column2.3)
+        row(4, column0.4, column1.4, column2.4)
+        row(5, column0.5, column1.5, column2.5)
+    }
+}
+
 /// `conv2d` of contiguous `x` [N, C, H, W] and `w` [O, C, 3, 3] by Winograd's F(4x4, 3x3)
 /// (see the file comment); `g` must satisfy `WinogradF4x3.applies`.
 func winograd4x4Conv2d(_ x: Tensor, weight w: WinogradWeight, bias: Tensor?, geometry g: ConvolutionGeometry) -> Tensor {
@@ -298,7 +231,7 @@ func winograd4x4Conv2d(_ x: Tensor, weight w: WinogradWeight, bias: Tensor?, geo
     let u = w.withSource { WinogradF4x3.transformedWeight($0, outChannels: outChannels, channels: channels) }
     defer { u.deallocate() }
     let uCount = WinogradF2x3.paddedOutChannels(outChannels) * channels
-    let bufferSets = (0..<tiling.shareCount).map { _ in Winograd4x4ChunkBuffers(channels: channels, outChannels: outChannels, tiling: tiling) }
+    let bufferSets = (0..<tiling.shareCount).map { _ in WinogradChunkBuffers(tileSize: 4, channels: channels, outChannels: outChannels, tiling: tiling) }
     defer { for buffers in bufferSets { buffers.deallocate() } }
     withExtendedLifetime(x) {
         // Read-only inputs; each chunk writes the output rows of its own tile rows, with its
