@@ -3,7 +3,7 @@
 Stable Diffusion pipeline runs on the tiny random-weight models of tools/make_sd_fixtures.py.
 
 Run with the fixture environment (diffusers 0.42, torch CPU):
-    /tmp/venv/bin/python tools/make_sd_pipeline_fixtures.py [--only schedulers|pipelines|more]
+    /tmp/venv/bin/python tools/make_sd_pipeline_fixtures.py [--only schedulers|pipelines|more|twocall]
 
 1. Tests/DiffusionTests/Fixtures/diffusers_schedulers_ddpm_fmnist.safetensors
    The project's own models/ddpm-fmnist sampled as a user of diffusers would: for each scheduler
@@ -26,6 +26,15 @@ Run with the fixture environment (diffusers 0.42, torch CPU):
    step; DDIM and Euler ancestral, strength 1 and 0.75), PNDMScheduler off its own timestep grid
    (timestep_spacing linspace and trailing) and in img2img, and DPMSolverSinglestepScheduler with
    use_karras_sigmas. A case's `config` holds the scheduler configuration fields it changes.
+
+4. Tests/DiffusionTests/Fixtures/sd/pipeline-twocall-reference.safetensors and pipeline-twocall-cases.json
+   (`--only twocall`, TWOCALL_CASES; the files of 2. and 3. are left as they are): inpainting with the
+   ordinary 4-channel tiny models and the schedulers that call the UNet twice per step
+   (HeunDiscreteScheduler, KDPM2DiscreteScheduler, KDPM2AncestralDiscreteScheduler), strength 1 and
+   0.75. StableDiffusionInpaintPipeline re-noises the kept region after every `scheduler.step`, the
+   predictor half included, with `add_noise(image_latents, noise, timesteps[i + 1])`; with
+   `set_begin_index` called, add_noise reads `sigmas[step_index]`, which after a KDPM2 predictor half
+   is the next whole sigma, not the interpolated one the UNet is then called at.
 """
 import argparse
 import inspect
@@ -151,6 +160,18 @@ MORE_CASES += [
      dict(steps=8, strength=0.6, config={"use_karras_sigmas": True})),
 ]
 
+# Two UNet calls per step: 4-channel inpainting, both models, strength 1 and 0.75 (6 steps: 4 run at 0.75).
+TWOCALL_CASES = [
+    ("tiny-sd1.inpaint4_heun", "tiny-sd1", "inpaint", "HeunDiscreteScheduler", dict(steps=6)),
+    ("tiny-sd2.inpaint4_heun_075", "tiny-sd2", "inpaint", "HeunDiscreteScheduler", dict(steps=6, strength=0.75)),
+    ("tiny-sd1.inpaint4_kdpm2", "tiny-sd1", "inpaint", "KDPM2DiscreteScheduler", dict(steps=6)),
+    ("tiny-sd1.inpaint4_kdpm2_075", "tiny-sd1", "inpaint", "KDPM2DiscreteScheduler", dict(steps=6, strength=0.75)),
+    ("tiny-sd2.inpaint4_kdpm2", "tiny-sd2", "inpaint", "KDPM2DiscreteScheduler", dict(steps=5)),
+    ("tiny-sd2.inpaint4_kdpm2_075", "tiny-sd2", "inpaint", "KDPM2DiscreteScheduler", dict(steps=6, strength=0.75)),
+    ("tiny-sd1.inpaint4_kdpm2_a_075", "tiny-sd1", "inpaint", "KDPM2AncestralDiscreteScheduler", dict(steps=6, seed=3, strength=0.75)),
+    ("tiny-sd2.inpaint4_kdpm2_a", "tiny-sd2", "inpaint", "KDPM2AncestralDiscreteScheduler", dict(steps=5, seed=3)),
+]
+
 
 def init_image_and_mask():
     """A 64x64 test picture (gradients and a disc) and a mask (white = repaint) written as PNGs."""
@@ -199,7 +220,7 @@ def make_pipeline_fixtures(case_list=None, suffix=""):
     if case_list is None:
         image, mask = init_image_and_mask()
         case_list = CASES
-    else:  # part 3 reads the committed picture and mask
+    else:  # parts 3 and 4 read the committed picture and mask
         from PIL import Image
         image = Image.open(os.path.join(SD, "pipeline-init.png")).convert("RGB")
         mask = Image.open(os.path.join(SD, "pipeline-mask.png")).convert("L")
@@ -231,7 +252,7 @@ def make_pipeline_fixtures(case_list=None, suffix=""):
             decoded = pipe.vae.decode(latents / pipe.vae.config.scaling_factor).sample
         pixels = ((decoded / 2 + 0.5).clamp(0, 1) * 255).round()
         tensors[f"{name}.latents"] = latents.float().contiguous()
-        # 8-bit values are exact in float16: part 3 stores them so, at half the size.
+        # 8-bit values are exact in float16: parts 3 and 4 store them so, at half the size.
         tensors[f"{name}.image"] = (pixels.half() if suffix else pixels.float()).contiguous()
         cases.append(case)
         print(f"{name}: latents {tuple(latents.shape)} mean {latents.mean():.4f} std {latents.std():.4f}")
@@ -243,7 +264,7 @@ def make_pipeline_fixtures(case_list=None, suffix=""):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", choices=["schedulers", "pipelines", "more"])
+    parser.add_argument("--only", choices=["schedulers", "pipelines", "more", "twocall"])
     args = parser.parse_args()
     if args.only in (None, "schedulers"):
         make_scheduler_fixtures()
@@ -251,3 +272,5 @@ if __name__ == "__main__":
         make_pipeline_fixtures()
     if args.only in (None, "more"):
         make_pipeline_fixtures(MORE_CASES, suffix="-more")
+    if args.only in (None, "twocall"):
+        make_pipeline_fixtures(TWOCALL_CASES, suffix="-twocall")

@@ -11,7 +11,13 @@
 // Euler ancestral at strength 1 and 0.75: the kept region re-noised after each step, as
 // diffusers), PNDMScheduler off its own timestep grid (linspace, trailing) and in img2img, and
 // DPMSolverSinglestepScheduler with use_karras_sigmas (txt2img and img2img); a case's `config`
-// holds the scheduler configuration fields it changes.
+// holds the scheduler configuration fields it changes. A third set (pipeline-twocall-*) covers
+// 4-channel inpainting with the schedulers that call the UNet twice per step (Heun, KDPM2, KDPM2
+// ancestral; strength 1 and 0.75), where diffusers re-noises the kept region after the predictor
+// half too: at KDPM2's midpoint call it is at the step's next sigma. These match to 5e-6..1e-4,
+// but KDPM2 ancestral on SD 2.x to 4.4e-4: diffusers computes the midpoint in Float32 and gives
+// the UNet timestep 749.25037 where the exact midpoint's is 749.25 (diffusers' own run with the
+// midpoint timesteps rounded to 749.25 moves by 5.6e-4).
 // Also: the request checks, NaN detection, prompt truncation and the PNG parameters round trip.
 
 import Autograd
@@ -56,7 +62,7 @@ private func cases(_ prefix: String) -> [PipelineCase] {
     return list.map { var c = $0; c.reference = "\(prefix)-reference.safetensors"; return c }
 }
 
-private let pipelineCases = cases("pipeline") + cases("pipeline-more")
+private let pipelineCases = cases("pipeline") + cases("pipeline-more") + cases("pipeline-twocall")
 
 /// The pipeline of a tiny model (the inpainting UNet with tiny-sd1's other parts).
 private func tinyPipeline(_ model: String) throws -> StableDiffusionPipeline {

@@ -62,6 +62,13 @@ public struct DiffusersSchedulerPlan {
     /// The number of steps of the full run.
     public var steps: Int { sigmas.count - 1 }
 
+    /// Whether the class calls the model a second time in a step at an interpolated sigma
+    /// (KDPM2 and KDPM2 ancestral: DPM-Solver-2's midpoint) while its `add_noise` after that
+    /// predictor half reads `sigmas[step_index]`, the step's next whole sigma. diffusers'
+    /// `StableDiffusionInpaintPipeline` re-noises the kept region with `add_noise` after every
+    /// `step`, so at the midpoint call the kept region is at the next sigma, not the midpoint's.
+    public var renoisesHalfStepAtNextSigma: Bool { className.hasPrefix("KDPM2") }
+
     /// The diffusers class names this port reproduces.
     public static let supportedClassNames = [
         "DDIMScheduler", "PNDMScheduler", "DDPMScheduler", "EulerDiscreteScheduler", "EulerAncestralDiscreteScheduler",

@@ -358,7 +358,7 @@ public final class StableDiffusionPipeline {
 
         // The denoiser: one UNet call on [uncond; cond] (and the 9-channel extras), guidance on its output.
         var currentStep = 0
-        let unet = self.unet, scale = Float(request.guidanceScale)
+        let unet = self.unet, scale = request.guidanceScale
         let extras = extraChannels.map { guided ? Tensor.concatenate([$0, $0], axis: 0) : $0 }
         var denoiser: any Denoiser = DiscreteTimeDenoiser(schedule: plan.schedule,
                                                           prediction: try scheduler.prediction(),
@@ -370,8 +370,9 @@ public final class StableDiffusionPipeline {
                 throw StableDiffusionPipelineError.nonFinite(part: "the UNet", step: currentStep + 1)
             }
             guard guided else { return out }
-            let uncond = out.sliced(axis: 0, start: 0, end: batch), cond = out.sliced(axis: 0, start: batch, end: 2 * batch)
-            return Tensor.zip(uncond, cond) { u, c in u + scale * (c - u) }
+            // Guidance on the UNet's output (epsilon or v), before it becomes a denoised estimate, as diffusers.
+            return GuidedDenoiser.combine(unconditional: out.sliced(axis: 0, start: 0, end: batch),
+                                          conditional: out.sliced(axis: 0, start: batch, end: 2 * batch), scale: scale)
         }
         if let r = plan.clipDenoised {
             let inner = denoiser, lo = Float(-r), hi = Float(r)
@@ -387,13 +388,22 @@ public final class StableDiffusionPipeline {
             // latents as they are: pure noise at strength 1) and blending the result below is
             // that same computation. The kept region's estimate is the clean latent, so the
             // state the sampler carries there follows clean + sigma * noise for the ODE samplers.
-            let inner = denoiser
-            var calls = 0
+            // A call between two sigmas of the run (KDPM2's midpoint) sees the kept region at
+            // the step's next sigma with diffusers' KDPM2 classes (`renoisesHalfStepAtNextSigma`),
+            // at its own sigma otherwise.
+            let inner = denoiser, grid = run.sigmas, halfStepAtNext = plan.renoisesHalfStepAtNextSigma
+            var calls = 0, lastOnGrid = 0
             denoiser = ClosureDenoiser { x, sigma in
                 defer { calls += 1 }
+                var level = sigma
+                if let j = grid.firstIndex(of: sigma) {
+                    lastOnGrid = j
+                } else if halfStepAtNext {
+                    level = grid[min(lastOnGrid + 1, grid.count - 1)]
+                }
                 var input = x
                 if calls > 0 {
-                    let kept = SamplerMath.combine(1, blend.clean, sigma, blend.noise)
+                    let kept = SamplerMath.combine(1, blend.clean, level, blend.noise)
                     input = kept + (x - kept) * blend.mask
                 }
                 let d = try inner.denoise(input, sigma: sigma)
@@ -460,6 +470,8 @@ struct RunPlan {
     let outputScale: Double
     let clipDenoised: Double?
     let schedule: DiscreteNoiseSchedule
+    /// `DiffusersSchedulerPlan.renoisesHalfStepAtNextSigma` (false for k-diffusion names).
+    let renoisesHalfStepAtNextSigma: Bool
     let makeRun: (Int) throws -> (sigmas: [Double], sampler: any Sampler)
 
     /// The sigmas and sampler of the run from step `start` (img2img and inpainting below strength 1).
@@ -484,6 +496,7 @@ struct RunPlan {
             outputScale = plan.outputScale
             clipDenoised = plan.clipDenoised
             schedule = plan.schedule
+            renoisesHalfStepAtNextSigma = plan.renoisesHalfStepAtNextSigma
             makeRun = plan.run(startingAt:)
             return
         }
@@ -500,6 +513,7 @@ struct RunPlan {
         outputScale = 1
         clipDenoised = nil
         schedule = noise
+        renoisesHalfStepAtNextSigma = false
         let sampler = choice.sampler, all = sigmas
         makeRun = { start in (Array(all[start...]), sampler) }
     }
