@@ -3,7 +3,7 @@
 Stable Diffusion pipeline runs on the tiny random-weight models of tools/make_sd_fixtures.py.
 
 Run with the fixture environment (diffusers 0.42, torch CPU):
-    /tmp/venv/bin/python tools/make_sd_pipeline_fixtures.py [--only schedulers|pipelines|more|twocall]
+    /tmp/venv/bin/python tools/make_sd_pipeline_fixtures.py [--only schedulers|pipelines|more|twocall|pndm]
 
 1. Tests/DiffusionTests/Fixtures/diffusers_schedulers_ddpm_fmnist.safetensors
    The project's own models/ddpm-fmnist sampled as a user of diffusers would: for each scheduler
@@ -35,6 +35,12 @@ Run with the fixture environment (diffusers 0.42, torch CPU):
    predictor half included, with `add_noise(image_latents, noise, timesteps[i + 1])`; with
    `set_begin_index` called, add_noise reads `sigmas[step_index]`, which after a KDPM2 predictor half
    is the next whole sigma, not the interpolated one the UNet is then called at.
+
+5. Tests/DiffusionTests/Fixtures/sd/pipeline-pndm-reference.safetensors and pipeline-pndm-cases.json
+   (`--only pndm`, PNDM_CASES; the other files are left as they are): inpainting with the ordinary
+   4-channel tiny models and PNDMScheduler (SD's default scheduler), strength 1 and below. PNDM's
+   PLMS list repeats one timestep (its second call), and the kept region is re-noised after every
+   `step` with `add_noise(image_latents, noise, timesteps[i + 1])`, which PNDM reads by timestep value.
 """
 import argparse
 import inspect
@@ -172,6 +178,13 @@ TWOCALL_CASES = [
     ("tiny-sd2.inpaint4_kdpm2_a", "tiny-sd2", "inpaint", "KDPM2AncestralDiscreteScheduler", dict(steps=5, seed=3)),
 ]
 
+PNDM_CASES = [
+    ("tiny-sd1.inpaint4_pndm", "tiny-sd1", "inpaint", "PNDMScheduler", dict(steps=6)),
+    ("tiny-sd1.inpaint4_pndm_075", "tiny-sd1", "inpaint", "PNDMScheduler", dict(steps=8, strength=0.75)),
+    ("tiny-sd2.inpaint4_pndm", "tiny-sd2", "inpaint", "PNDMScheduler", dict(steps=5)),
+    ("tiny-sd2.inpaint4_pndm_06", "tiny-sd2", "inpaint", "PNDMScheduler", dict(steps=8, strength=0.6)),
+]
+
 
 def init_image_and_mask():
     """A 64x64 test picture (gradients and a disc) and a mask (white = repaint) written as PNGs."""
@@ -220,7 +233,7 @@ def make_pipeline_fixtures(case_list=None, suffix=""):
     if case_list is None:
         image, mask = init_image_and_mask()
         case_list = CASES
-    else:  # parts 3 and 4 read the committed picture and mask
+    else:  # parts 3 to 5 read the committed picture and mask
         from PIL import Image
         image = Image.open(os.path.join(SD, "pipeline-init.png")).convert("RGB")
         mask = Image.open(os.path.join(SD, "pipeline-mask.png")).convert("L")
@@ -252,7 +265,7 @@ def make_pipeline_fixtures(case_list=None, suffix=""):
             decoded = pipe.vae.decode(latents / pipe.vae.config.scaling_factor).sample
         pixels = ((decoded / 2 + 0.5).clamp(0, 1) * 255).round()
         tensors[f"{name}.latents"] = latents.float().contiguous()
-        # 8-bit values are exact in float16: parts 3 and 4 store them so, at half the size.
+        # 8-bit values are exact in float16: parts 3 to 5 store them so, at half the size.
         tensors[f"{name}.image"] = (pixels.half() if suffix else pixels.float()).contiguous()
         cases.append(case)
         print(f"{name}: latents {tuple(latents.shape)} mean {latents.mean():.4f} std {latents.std():.4f}")
@@ -264,7 +277,7 @@ def make_pipeline_fixtures(case_list=None, suffix=""):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", choices=["schedulers", "pipelines", "more", "twocall"])
+    parser.add_argument("--only", choices=["schedulers", "pipelines", "more", "twocall", "pndm"])
     args = parser.parse_args()
     if args.only in (None, "schedulers"):
         make_scheduler_fixtures()
@@ -274,3 +287,5 @@ if __name__ == "__main__":
         make_pipeline_fixtures(MORE_CASES, suffix="-more")
     if args.only in (None, "twocall"):
         make_pipeline_fixtures(TWOCALL_CASES, suffix="-twocall")
+    if args.only in (None, "pndm"):
+        make_pipeline_fixtures(PNDM_CASES, suffix="-pndm")

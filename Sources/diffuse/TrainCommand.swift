@@ -59,6 +59,12 @@ struct TrainCommand: ParsableCommand {
     var lr: Float = 2e-4
     @Option(parsing: .unconditional, help: "Linear warmup steps.")
     var warmup: Int = 200
+    @Option(parsing: .unconditional, help: "Start a cosine decay of the learning rate at this step (0-based update number; may be added to a run that has not reached it).")
+    var lrDecayStart: Int?
+    @Option(parsing: .unconditional, help: "Steps of the cosine decay from --lr down to --lr-final (needs --lr-decay-start).")
+    var lrDecaySteps: Int?
+    @Option(parsing: .unconditional, help: "The learning rate at the end of the decay and afterwards.")
+    var lrFinal: Float = 0
     @Option(parsing: .unconditional, help: "AdamW weight decay.")
     var weightDecay: Float = 0
     @Option(parsing: .unconditional, help: "EMA decay (warmed up as min(decay, (1+n)/(10+n))).")
@@ -96,6 +102,12 @@ struct TrainCommand: ParsableCommand {
         try require(batchSize >= 1, "--batch-size must be at least 1, got \(batchSize)")
         try require(lr.isFinite && lr > 0, "--lr must be a finite positive number, got \(lr)")
         try require(warmup >= 0, "--warmup must be >= 0, got \(warmup)")
+        try require((lrDecayStart == nil) == (lrDecaySteps == nil), "--lr-decay-start and --lr-decay-steps go together (the decay's first step and its length)")
+        if let start = lrDecayStart, let length = lrDecaySteps {
+            try require(start >= warmup, "--lr-decay-start must be at or after the warmup's end (--warmup \(warmup)), got \(start)")
+            try require(length >= 1, "--lr-decay-steps must be at least 1, got \(length)")
+            try require(lrFinal.isFinite && lrFinal >= 0 && lrFinal <= lr, "--lr-final must lie in [0, --lr \(lr)], got \(lrFinal)")
+        }
         try require(weightDecay.isFinite && weightDecay >= 0, "--weight-decay must be a finite number >= 0, got \(weightDecay)")
         try require(emaDecay >= 0 && emaDecay < 1, "--ema-decay must lie in [0, 1), got \(emaDecay)")
         try require(maxGradNorm.isFinite && maxGradNorm >= 0, "--max-grad-norm must be a finite number >= 0 (0 disables clipping), got \(maxGradNorm)")
@@ -138,7 +150,8 @@ struct TrainCommand: ParsableCommand {
             model: model, prediction: prediction.prediction, betaSchedule: schedule.schedule,
             trainingTimesteps: timesteps, batchSize: batchSize, learningRate: lr, warmupSteps: warmup,
             weightDecay: weightDecay, emaDecay: emaDecay, maxGradientNorm: maxGradNorm > 0 ? maxGradNorm : nil,
-            labelDropout: classConditional ? labelDropout : 0, data: source, seed: seed)
+            labelDropout: classConditional ? labelDropout : 0, data: source, seed: seed,
+            learningRateDecay: lrDecayStart.map { LearningRateDecay(startStep: $0, steps: lrDecaySteps ?? 1, finalRate: lrFinal) })
     }
 
     func run() throws {

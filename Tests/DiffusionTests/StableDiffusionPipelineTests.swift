@@ -17,7 +17,9 @@
 // half too: at KDPM2's midpoint call it is at the step's next sigma. These match to 5e-6..1e-4,
 // but KDPM2 ancestral on SD 2.x to 4.4e-4: diffusers computes the midpoint in Float32 and gives
 // the UNet timestep 749.25037 where the exact midpoint's is 749.25 (diffusers' own run with the
-// midpoint timesteps rounded to 749.25 moves by 5.6e-4).
+// midpoint timesteps rounded to 749.25 moves by 5.6e-4). A fourth set (pipeline-pndm-*) covers
+// 4-channel inpainting with PNDMScheduler (strength 1, 0.75 and 0.6), whose PLMS list repeats a
+// timestep and whose re-noising of the kept region goes by the next timestep's value.
 // Also: the request checks, NaN detection, prompt truncation and the PNG parameters round trip.
 
 import Autograd
@@ -62,7 +64,7 @@ private func cases(_ prefix: String) -> [PipelineCase] {
     return list.map { var c = $0; c.reference = "\(prefix)-reference.safetensors"; return c }
 }
 
-private let pipelineCases = cases("pipeline") + cases("pipeline-more") + cases("pipeline-twocall")
+private let pipelineCases = cases("pipeline") + cases("pipeline-more") + cases("pipeline-twocall") + cases("pipeline-pndm")
 
 /// The pipeline of a tiny model (the inpainting UNet with tiny-sd1's other parts).
 private func tinyPipeline(_ model: String) throws -> StableDiffusionPipeline {

@@ -153,6 +153,57 @@ import Testing
         #expect(error.description.contains("block_out_channels"))
     }
 
+    @Test func learningRateDecayFollowsTheCosineFormula() throws {
+        var configuration = Self.tinyConfiguration()
+        configuration.learningRateDecay = LearningRateDecay(startStep: 4, steps: 8, finalRate: 1e-4)
+        let trainer = try DDPMTrainer(configuration: configuration, dataset: Self.tinyDataset())
+        let peak = Double(configuration.learningRate), final = 1e-4
+        for step in 0..<20 {
+            // Warmup lr·(1/W + (1 − 1/W)·t/W) for t < W = 2, the peak until step 4, then
+            // η_min + (η₀ − η_min)(1 + cos(π·min(t − 4, 8)/8))/2 (SGDR eq. 5).
+            let expected: Double
+            if step < 2 { expected = peak * (0.5 + 0.5 * Double(step) / 2) }
+            else if step < 4 { expected = peak }
+            else { expected = final + (peak - final) * (1 + cos(Double.pi * Double(min(step - 4, 8)) / 8)) / 2 }
+            #expect(abs(Double(trainer.learningRate(at: step)) - expected) <= 1e-7 * peak, "step \(step)")
+        }
+        var bad = Self.tinyConfiguration()
+        bad.learningRateDecay = LearningRateDecay(startStep: 1, steps: 8)   // before the warmup's end
+        #expect(throws: TrainingError.self) { try bad.validate() }
+        bad.learningRateDecay = LearningRateDecay(startStep: 2, steps: 0)
+        #expect(throws: TrainingError.self) { try bad.validate() }
+    }
+
+    @Test func aDecayAddedBeforeItStartsResumesAsAStraightRun() throws {
+        let folder = Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var decayed = Self.tinyConfiguration()
+        decayed.learningRateDecay = LearningRateDecay(startStep: 3, steps: 2)
+        let straight = try DDPMTrainer(configuration: decayed, dataset: Self.tinyDataset())
+        for _ in 0..<6 { try straight.trainStep() }
+
+        let constant = try DDPMTrainer(configuration: Self.tinyConfiguration(), dataset: Self.tinyDataset())
+        for _ in 0..<3 { try constant.trainStep() }
+        try constant.save(to: folder)
+        let resumed = try DDPMTrainer.resume(from: folder, configuration: decayed, dataset: Self.tinyDataset())
+        for _ in 0..<3 { try resumed.trainStep() }
+        #expect(resumed.losses == straight.losses)
+        let a = straight.model.stateDictionary(), b = resumed.model.stateDictionary()
+        for (name, value) in a { #expect(value.scalars == b[name]!.scalars, "\(name) differs after resuming") }
+        // ... and the decay took effect: the constant-rate run continued from the same step ends elsewhere.
+        for _ in 0..<3 { try constant.trainStep() }
+        let c = constant.model.stateDictionary()
+        #expect(a.contains { name, value in value.scalars != c[name]!.scalars })
+
+        // A decay that would have changed steps already taken is refused, naming the step.
+        var late = Self.tinyConfiguration()
+        late.learningRateDecay = LearningRateDecay(startStep: 2, steps: 2)
+        let error = try #require(throws: TrainingError.self) {
+            try DDPMTrainer.resume(from: folder, configuration: late, dataset: Self.tinyDataset())
+        }
+        #expect(error.description.contains("learningRateDecay") && error.description.contains("step 3"))
+    }
+
     @Test func dataThatDoesNotFitTheModelIsAnError() throws {
         var g = TorchGenerator(seed: 1)
         let wrongChannels = LabelledDataset(inputs: g.rand([4, 3, 8, 8]), labels: [0, 0, 0, 0])

@@ -3,7 +3,7 @@
 //   x₀ ~ data (batch B),  t ~ U{0, …, T−1},  ε ~ N(0, I),
 //   x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε                                   (eq. 4)
 //   target = ε (eps prediction)  or  v = √ᾱ_t·ε − √(1−ᾱ_t)·x₀  (Salimans & Ho 2022, §4)
-//   loss = mean‖target − UNet(x_t, t, y)‖²,  AdamW step (linear warmup), clip, EMA update.
+//   loss = mean‖target − UNet(x_t, t, y)‖²,  AdamW step (linear warmup, optional cosine decay), clip, EMA update.
 // Class-conditional models replace a label by the "no class" index with probability
 // `labelDropout` (Ho & Salimans 2022, Alg. 1).
 // Randomness: one `TorchGenerator` (timesteps, noise, label dropout) and the `BatchSampler`'s
@@ -84,9 +84,13 @@ public final class DDPMTrainer {
     }
 
     /// The learning rate of update number `step` (0-based): linear warmup over `warmupSteps`
-    /// from lr/W to lr, then constant.
+    /// from lr/W to lr, then constant, then the configuration's cosine decay if it has one.
     public func learningRate(at step: Int) -> Float {
-        learningRates?.learningRate(at: step) ?? configuration.learningRate
+        if let decay = configuration.learningRateDecay, step >= decay.startStep {
+            return CosineSchedule(baseRate: configuration.learningRate, totalSteps: decay.steps, minimumRate: decay.finalRate)
+                .learningRate(at: step - decay.startStep)
+        }
+        return learningRates?.learningRate(at: step) ?? configuration.learningRate
     }
 
     /// The EMA decay used at update number `update` (1-based), as diffusers' `EMAModel.get_decay`.
@@ -220,27 +224,45 @@ public final class DDPMTrainer {
 
     /// The configuration stored in a checkpoint.
     public static func storedConfiguration(at folder: URL) throws -> DDPMTrainingConfiguration {
+        try storedState(at: folder).configuration
+    }
+
+    /// The step and configuration stored in a checkpoint (the weights are not read).
+    static func storedState(at folder: URL) throws -> CheckpointState<DDPMTrainingConfiguration> {
         guard let source = try Checkpoint.location(of: folder) else {
             throw TrainingError.invalidModel("no checkpoint at \(folder.path)")
         }
         let url = source.appendingPathComponent(Checkpoint.stateFile)
         do {
-            let state: CheckpointState<DDPMTrainingConfiguration> = try Checkpoint.readState(url)
-            return state.configuration
+            return try Checkpoint.readState(url)
         } catch let error as CheckpointError {
             throw TrainingError.invalidModel("\(url.path) is not a usable DDPM training checkpoint: \(error)")
         }
     }
 
-    /// Resumes the run saved in `folder`. `configuration` must equal the stored one.
+    /// Resumes the run saved in `folder`. `configuration` must equal the stored one, except that
+    /// a learning-rate decay may be added, changed or removed while neither the stored nor the
+    /// requested decay has started (its `startStep` at or after the checkpoint's step): the steps
+    /// already taken did not depend on it, so the run stays the one a straight run would give.
     /// - Throws: `TrainingError.configurationMismatch` listing every differing field;
     ///   `CheckpointError`/`StateDictionaryError` for unreadable or mismatched files.
     public static func resume(from folder: URL, configuration: DDPMTrainingConfiguration,
                               dataset: LabelledDataset) throws -> DDPMTrainer {
-        let stored = try storedConfiguration(at: folder)
-        let differences = try stored.differences(from: configuration)
+        let stored = try storedState(at: folder)
+        var sameDecay = configuration
+        sameDecay.learningRateDecay = stored.configuration.learningRateDecay
+        let differences = try stored.configuration.differences(from: sameDecay)
         guard differences.isEmpty else {
             throw TrainingError.configurationMismatch(checkpoint: folder.path, differences: differences)
+        }
+        let old = stored.configuration.learningRateDecay, new = configuration.learningRateDecay
+        if old != new, Swift.min(old?.startStep ?? .max, new?.startStep ?? .max) < stored.step {
+            func describe(_ d: LearningRateDecay?) -> String {
+                d.map { "cosine from step \($0.startStep) over \($0.steps) steps to \($0.finalRate)" } ?? "none"
+            }
+            throw TrainingError.configurationMismatch(checkpoint: folder.path, differences: [
+                "learningRateDecay: \(describe(old)) vs \(describe(new)); the checkpoint is at step \(stored.step), "
+                + "so a decay can only be added or changed with a start at or after step \(stored.step)"])
         }
         let trainer = try DDPMTrainer(configuration: configuration, dataset: dataset)
         let state = try Checkpoint.load(from: folder, model: trainer.model, optimizer: trainer.optimizer, ema: trainer.ema,

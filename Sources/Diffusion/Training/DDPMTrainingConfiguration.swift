@@ -62,8 +62,10 @@ public struct DDPMTrainingConfiguration: Codable, Equatable, Sendable {
     public var batchSize: Int
     /// The peak learning rate of AdamW.
     public var learningRate: Float
-    /// Steps of linear warmup from 0 to `learningRate` (constant afterwards).
+    /// Steps of linear warmup from 0 to `learningRate` (constant afterwards, until a decay).
     public var warmupSteps: Int
+    /// An optional cosine decay of the learning rate after the constant phase (nil: constant).
+    public var learningRateDecay: LearningRateDecay?
     /// AdamW's decoupled weight decay.
     public var weightDecay: Float
     /// The largest decay of the weight EMA (the decay warms up as min(decay, (1+n)/(10+n))).
@@ -84,7 +86,7 @@ public struct DDPMTrainingConfiguration: Codable, Equatable, Sendable {
                 betaSchedule: BetaSchedule = .linear, trainingTimesteps: Int = 1000, batchSize: Int = 64,
                 learningRate: Float = 2e-4, warmupSteps: Int = 200, weightDecay: Float = 0, emaDecay: Float = 0.999,
                 maxGradientNorm: Float? = 1, labelDropout: Float = 0.1, data: TrainingDataSource = .fashionMNIST(folder: nil),
-                seed: UInt64 = 0) {
+                seed: UInt64 = 0, learningRateDecay: LearningRateDecay? = nil) {
         self.model = model
         self.prediction = prediction
         self.betaSchedule = betaSchedule
@@ -98,6 +100,7 @@ public struct DDPMTrainingConfiguration: Codable, Equatable, Sendable {
         self.labelDropout = labelDropout
         self.data = data
         self.seed = seed
+        self.learningRateDecay = learningRateDecay
     }
 
     /// Throws `TrainingError.invalidOption` for values no run can use.
@@ -108,6 +111,11 @@ public struct DDPMTrainingConfiguration: Codable, Equatable, Sendable {
         if trainingTimesteps < 2 { try fail("training timesteps must be at least 2, got \(trainingTimesteps)") }
         if !(learningRate > 0) { try fail("learning rate must be positive, got \(learningRate)") }
         if warmupSteps < 0 { try fail("warmup steps must be >= 0, got \(warmupSteps)") }
+        if let d = learningRateDecay {
+            if d.startStep < warmupSteps { try fail("the learning-rate decay must start at or after the warmup's end (step \(warmupSteps)), got step \(d.startStep)") }
+            if d.steps < 1 { try fail("the learning-rate decay needs at least 1 step, got \(d.steps)") }
+            if !(d.finalRate >= 0 && d.finalRate <= learningRate) { try fail("the decay's final learning rate must lie in [0, \(learningRate)], got \(d.finalRate)") }
+        }
         if !(0..<1).contains(emaDecay) { try fail("EMA decay must lie in [0, 1), got \(emaDecay)") }
         if let n = maxGradientNorm, !(n > 0) { try fail("max gradient norm must be positive, got \(n)") }
         if !(0..<1).contains(labelDropout) { try fail("label dropout must lie in [0, 1), got \(labelDropout)") }
@@ -139,6 +147,26 @@ public struct DDPMTrainingConfiguration: Codable, Equatable, Sendable {
         return Set(a.keys).union(b.keys).sorted().compactMap { key in
             a[key] == b[key] ? nil : "\(key): \(a[key] ?? "absent") vs \(b[key] ?? "absent")"
         }
+    }
+}
+
+/// A cosine decay of the learning rate appended to a run (Loshchilov & Hutter 2017, eq. 5 without
+/// restarts): constant until `startStep`, then from the peak rate down to `finalRate` over `steps`
+/// updates, then constant at `finalRate`. Because the updates before `startStep` do not depend on
+/// it, a decay may be added to a run that has not reached `startStep` yet (see `DDPMTrainer.resume`).
+public struct LearningRateDecay: Codable, Equatable, Sendable {
+    /// The first update (0-based) whose rate is below the peak.
+    public var startStep: Int
+    /// The number of updates from the peak to `finalRate`.
+    public var steps: Int
+    /// The rate at the end of the decay and afterwards.
+    public var finalRate: Float
+
+    /// Creates a decay.
+    public init(startStep: Int, steps: Int, finalRate: Float = 0) {
+        self.startStep = startStep
+        self.steps = steps
+        self.finalRate = finalRate
     }
 }
 
