@@ -1,8 +1,9 @@
 // lesson-09-few-step-sampling, section 6: why `dpmpp_2m` gets worse with more steps on the
-// latent model. Measured live: from the same starting noise, each deterministic sampler's final
-// latents at a few step counts, their distance to a many-step reference solution of the same
-// probability-flow ODE (convergence to the model's own answer), and the FID, precision and recall
-// of every set including the reference. Called from `Lesson.run()`.
+// latent model, and whether it still does after longer training. Measured live on each model:
+// from the same starting noise, each deterministic sampler's final latents at a few step counts,
+// their distance to a many-step reference solution of the same probability-flow ODE (convergence
+// to the model's own answer), and the FID, precision and recall of every set including the
+// reference. Called from `Lesson.run()`.
 
 import Diffusion
 import Foundation
@@ -36,7 +37,7 @@ extension Lesson {
             flow of *this* network's denoiser — so as the steps grow, every deterministic sampler started from the \
             same noise must approach the same final latents: the ODE's solution. If that solution is worse than a \
             coarse approximation of it, the model is imperfect and the coarse solver's error happens to point the \
-            right way. This section measures it now, on `\(o.latentModel)`.
+            right way. This section measures it now, on `\(o.latentModel)`\(o.trainedLatentModel.isEmpty ? "" : ", then on the longer-trained `\(o.trainedLatentModel)`").
             """)
         guard o.liveCount > 0 else {
             report.paragraph("**Skipped:** `--live-count 0` was given, so nothing is measured here and no claim is made.")
@@ -44,11 +45,6 @@ extension Lesson {
                                     evidence: "section 6 skipped (--live-count 0)"))
             return
         }
-        let folder = lessonPath(o.latentModel)
-        guard LatentDiffusionModel.isLatentModel(at: folder) else {
-            throw LessonError(description: "\(o.latentModel) is not a latent model folder (no vae/ inside): pass --latent-model <folder>, e.g. models/ldm-fmnist")
-        }
-        let model = try LatentDiffusionModel.load(from: folder)
         let extractor = try FashionFeatureExtractor(weightsAt: lessonPath(FashionFeatureExtractor.defaultWeightsPath))
         let testFeatures = try extractor.testSetFeatures()
         let test = try FeatureStatistics(features: testFeatures)
@@ -58,6 +54,57 @@ extension Lesson {
                           scalars: realRows.flatMap { testFeatures.sliced(axis: 0, $0..<($0 + 1)).contiguous().scalars })
         let floorFeatures = try extractor.trainingSubsetFeatures(count: o.liveCount, seed: 0)
         let floorFID = try frechetDistance(FeatureStatistics(features: floorFeatures), test)
+        let judge = LiveJudge(extractor: extractor, test: test, real: real, floorFID: floorFID)
+        let first = try convergence(of: o.latentModel, option: "--latent-model", judge: judge, figure: "convergence", sweptFID: swept)
+        if !o.trainedLatentModel.isEmpty {
+            report.paragraph("""
+                **After longer training.** The same measurement, same noise and images, on `\(o.trainedLatentModel)`: the \
+                latent model trained on more images with a decaying learning rate (section 5, `docs/training.md`). If \
+                `dpmpp_2m`'s few-step advantage over its own ODE solution is a symptom of an imperfect model, it should \
+                shrink here.
+                """)
+            let trained = try convergence(of: o.trainedLatentModel, option: "--trained-latent-model", judge: judge, figure: "convergence-long", sweptFID: nil)
+            if let a = first, let b = trained {
+                let (gapA, gapB) = (a.solution - a.best, b.solution - b.best)
+                report.paragraph("""
+                    How much stopping short gains, the ODE solution's FID minus the best few-step FID: \(format(gapA, digits: 1)) \
+                    (\(percent(gapA / a.solution, digits: 0)) of the solution's) on `\(o.latentModel)`, \(format(gapB, digits: 1)) \
+                    (\(percent(gapB / b.solution, digits: 0))) on `\(o.trainedLatentModel)`. \
+                    \(gapB < gapA ? "The gain shrinks with the better model, as the explanation predicts" : "The gain does not shrink with the better model") \
+                    — with one seed of \(o.liveCount) images, where real training images themselves score FID \(format(judge.floorFID, digits: 1)) \
+                    against the test set, so a difference of a few points is not decisive.
+                    """)
+                findings.append(Finding(
+                    claim: "longer training shrinks what `dpmpp_2m` gains by stopping short of its ODE solution",
+                    verdict: gapB < gapA ? "holds" : "does not hold",
+                    evidence: "solution FID − best FID: \(format(gapA, digits: 1)) on `\(o.latentModel)`, \(format(gapB, digits: 1)) on `\(o.trainedLatentModel)` (\(o.liveCount) images, seed \(o.liveSeed))"))
+            }
+        }
+    }
+
+    /// What a live run is measured against: the classifier, the test set's feature statistics,
+    /// as many real test features as generated images (for precision and recall), and the FID of
+    /// as many real training images (the floor).
+    struct LiveJudge {
+        let extractor: FashionFeatureExtractor
+        let test: FeatureStatistics
+        let real: Tensor
+        let floorFID: Double
+    }
+
+    /// Section 6's measurement on one latent model folder: the runs, the table, the figure and
+    /// the findings. `sweptFID` gives the sweep's FID of a (sampler, steps) on this model, if any.
+    /// Returns the subject sampler's best FID and the reference solution's, nil without runs.
+    @discardableResult
+    func convergence(of modelPath: String, option: String, judge: LiveJudge, figure: String,
+                     sweptFID swept: ((String, Int) -> Double?)?) throws -> (best: Double, solution: Double)? {
+        let o = options
+        let folder = lessonPath(modelPath)
+        guard LatentDiffusionModel.isLatentModel(at: folder) else {
+            throw LessonError(description: "\(modelPath) is not a latent model folder (no vae/ inside): pass \(option) <folder>, e.g. models/ldm-fmnist")
+        }
+        let model = try LatentDiffusionModel.load(from: folder)
+        let (extractor, test, real, floorFID) = (judge.extractor, judge.test, judge.real, judge.floorFID)
 
         /// Latents of `count` images, in batches of 100 seeded as `diffuse fid-sweep` seeds them,
         /// so that seed 0 and 250 images are exactly the sweep's images.
@@ -102,7 +149,7 @@ extension Lesson {
         var rows: [[String]] = []
         for (index, r) in (runs + [reference]).enumerated() {
             let isReference = index == runs.count
-            let sweepFID = o.liveCount == 250 && o.liveSeed == 0 ? swept(r.sampler, r.steps).map { format($0, digits: 1) } ?? "–" : "–"
+            let sweepFID = o.liveCount == 250 && o.liveSeed == 0 ? swept?(r.sampler, r.steps).map { format($0, digits: 1) } ?? "–" : "–"
             rows.append([r.sampler + (isReference ? " (reference)" : ""), String(r.steps), isReference ? "0" : format(distance(r.latents), digits: 4),
                          format(r.fid, digits: 1), sweepFID, format(r.quality.precision, digits: 3), format(r.quality.recall, digits: 3), format(r.seconds, digits: 1) + " s"])
         }
@@ -131,17 +178,18 @@ extension Lesson {
         fidPlot.line(x: span, y: [reference.fid, reference.fid], title: "the ODE's solution (\(o.referenceSampler), \(o.referenceSteps) steps)",
                      color: "#000000", lineWidth: 1.5, dashType: 2)
         fidPlot.line(x: span, y: [floorFID, floorFID], title: "real training images", color: "#000000", lineWidth: 1)
-        try report.figure(Figure(rows: 1, columns: 2, width: 1500, height: 600, font: "sans,12", plots: [distancePlot, fidPlot]), name: "convergence",
-                          caption: "Left: how far each deterministic sampler's final latents are from the many-step solution of the same ODE, from the same noise. Right: their FID, with the reference solution's FID (dashed) and real training images' (solid) at the same image count.",
+        try report.figure(Figure(rows: 1, columns: 2, width: 1500, height: 600, font: "sans,12", plots: [distancePlot, fidPlot]), name: figure,
+                          caption: "\(modelPath). Left: how far each deterministic sampler's final latents are from the many-step solution of the same ODE, from the same noise. Right: their FID, with the reference solution's FID (dashed) and real training images' (solid) at the same image count.",
                           showInTerminal: false)
 
         // What the numbers say about dpmpp_2m (or the first live sampler).
         let subject = o.liveSamplerList.contains("dpmpp_2m") ? "dpmpp_2m" : o.liveSamplerList[0]
         let line = runs.filter { $0.sampler == subject }
-        guard let fewest = line.first, let most = line.last, let best = line.min(by: { $0.fid < $1.fid }) else { return }
+        guard let fewest = line.first, let most = line.last, let best = line.min(by: { $0.fid < $1.fid }) else { return nil }
         let distances = line.map { distance($0.latents) }
         let converges = zip(distances, distances.dropFirst()).allSatisfy { $0.0 > $0.1 }
         let helps = best.fid < reference.fid
+        let worsens = most.fid > best.fid
         report.paragraph("""
             `\(subject)`'s distance to the reference falls from \(format(distances.first!, digits: 4)) at \(fewest.steps) steps to \
             \(format(distances.last!, digits: 4)) at \(most.steps) (\(converges ? "monotonically" : "not monotonically")): the \
@@ -151,13 +199,18 @@ extension Lesson {
             \(helps ? "So the few-step error helps this imperfect model: stopping short of the ODE's answer gives better images, by FID, than the answer itself." : "So here the few-step error does not beat the ODE's answer.")
             """)
         findings.append(Finding(
-            claim: "`\(subject)` converges to the latent model's ODE solution as steps grow",
+            claim: "`\(subject)` converges to the ODE solution of `\(modelPath)` as steps grow",
             verdict: converges ? "holds" : "does not hold",
             evidence: "distance \(zip(line, distances).map { "\(format($0.1, digits: 4)) @\($0.0.steps)" }.joined(separator: ", "))"))
         findings.append(Finding(
-            claim: "`\(subject)`'s few-step error lowers the latent model's FID below its ODE solution's",
+            claim: "`\(subject)` gets worse with more steps on `\(modelPath)` (FID at \(most.steps) steps above its best)",
+            verdict: worsens ? "holds" : "does not hold",
+            evidence: "FID \(line.map { "\(format($0.fid, digits: 1)) @\($0.steps)" }.joined(separator: ", ")) (\(o.liveCount) images, seed \(o.liveSeed))"))
+        findings.append(Finding(
+            claim: "`\(subject)`'s few-step error lowers the FID of `\(modelPath)` below its ODE solution's",
             verdict: helps ? "holds" : "does not hold",
             evidence: "FID \(format(best.fid, digits: 1)) @\(best.steps) against \(format(reference.fid, digits: 1)) for the \(o.referenceSteps)-step solution (\(o.liveCount) images; real images \(format(floorFID, digits: 1)))"))
+        return (best.fid, reference.fid)
     }
 
     // MARK: 7. Conclusions

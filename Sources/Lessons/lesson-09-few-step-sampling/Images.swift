@@ -136,7 +136,17 @@ extension Lesson {
 
     func guidance() throws {
         report.heading("4. Guidance")
-        let name = "guidance-sweep-latent.csv"
+        try guidanceSweep("guidance-sweep-latent", figure: "guidance", followUp: false)
+        if data.exists("guidance-sweep-latent-long.csv") {
+            try guidanceSweep("guidance-sweep-latent-long", figure: "guidance-long", followUp: true)
+        }
+    }
+
+    /// One guidance sweep (`<prefix>.csv`, its command in `<prefix>.command.txt`): the figure, the
+    /// table and the findings. `followUp` marks the sweep of the longer-trained model, shown after
+    /// the first one.
+    func guidanceSweep(_ prefix: String, figure: String, followUp: Bool) throws {
+        let name = prefix + ".csv"
         guard data.exists(name) else {
             report.paragraph("""
                 **Data missing:** `\(data.display(name))` is not in this checkout, so this section is skipped and \
@@ -158,17 +168,31 @@ extension Lesson {
         let scales = sweep.distinct("guidance").compactMap(Double.init).sorted()
         let stepList = sweep.distinct("steps").compactMap(Int.init).sorted()
         let samplers = sweep.distinct("sampler")
+        let model = table.header.firstIndex(of: "model").flatMap { column in
+            table.rows.map { $0[column] }.first { !$0.isEmpty && $0 != "fashion-mnist-train" }
+        } ?? "the class-conditional latent model"
+        let tag = " (`\(model)`)"
         func key(_ g: Double) -> String { sweep.distinct("guidance").first { Double($0) == g } ?? String(g) }
-        report.paragraph("""
-            Stable Diffusion is always sampled with classifier-free guidance (Ho & Salimans 2022): the denoiser \
-            becomes D_uncond + g · (D_cond − D_uncond), which pushes every step toward the requested class. The \
-            class-conditional latent model was swept over guidance scales \(scales.map { format(significant: $0) }.joined(separator: ", ")), \
-            samplers \(samplers.map { "`\($0)`" }.joined(separator: ", ")) and \(stepList.map(String.init).joined(separator: ", ")) steps \
-            (`\(data.display(name))`); class accuracy is the fraction of images the project's classifier assigns \
-            to the requested class\(floor.map { ". Real training images score FID \($0["fid"].text(digits: 1)) at this count" } ?? ""). \
-            \(data.command("guidance-sweep-latent") == nil ? "" : "It was made by:")
-            """)
-        if let command = data.command("guidance-sweep-latent") { report.code(command, language: "sh") }
+        if followUp {
+            report.paragraph("""
+                **After longer training.** The same sweep on `\(model)`, the class-conditional model trained longer with a \
+                decaying learning rate (section 5, `docs/training.md`): guidance scales \(scales.map { format(significant: $0) }.joined(separator: ", ")), \
+                samplers \(samplers.map { "`\($0)`" }.joined(separator: ", ")), \(stepList.map(String.init).joined(separator: ", ")) steps \
+                (`\(data.display(name))`)\(floor.map { "; real training images score FID \($0["fid"].text(digits: 1)) at this count" } ?? ""). \
+                \(data.command(prefix) == nil ? "" : "It was made by:")
+                """)
+        } else {
+            report.paragraph("""
+                Stable Diffusion is always sampled with classifier-free guidance (Ho & Salimans 2022): the denoiser \
+                becomes D_uncond + g · (D_cond − D_uncond), which pushes every step toward the requested class. The \
+                class-conditional latent model was swept over guidance scales \(scales.map { format(significant: $0) }.joined(separator: ", ")), \
+                samplers \(samplers.map { "`\($0)`" }.joined(separator: ", ")) and \(stepList.map(String.init).joined(separator: ", ")) steps \
+                (`\(data.display(name))`); class accuracy is the fraction of images the project's classifier assigns \
+                to the requested class\(floor.map { ". Real training images score FID \($0["fid"].text(digits: 1)) at this count" } ?? ""). \
+                \(data.command(prefix) == nil ? "" : "It was made by:")
+                """)
+        }
+        if let command = data.command(prefix) { report.code(command, language: "sh") }
         let metrics = [("fid", "FID"), ("precision", "precision"), ("recall", "recall"), ("class_accuracy", "class accuracy")]
         var plots: [Plot] = []
         let dash: [Int: Int] = Dictionary(uniqueKeysWithValues: stepList.enumerated().map { ($0.element, [3, 2, 1, 4][$0.offset % 4]) })
@@ -188,8 +212,8 @@ extension Lesson {
             plots.append(plot)
         }
         plots[0].legend = .below
-        try report.figure(Figure(rows: 2, columns: 2, width: 1500, height: 1000, font: "sans,12", plots: plots), name: "guidance",
-                          caption: "FID, precision, recall and class accuracy of the class-conditional latent model against the guidance scale; one colour per sampler, one dash and marker per step count (dotted/triangle the fewest steps, solid/circle the most); mean over the seeds.",
+        try report.figure(Figure(rows: 2, columns: 2, width: 1500, height: 1000, font: "sans,12", plots: plots), name: figure,
+                          caption: "FID, precision, recall and class accuracy of \(model) against the guidance scale; one colour per sampler, one dash and marker per step count (dotted/triangle the fewest steps, solid/circle the most); mean over the seeds.",
                           showInTerminal: false)
         var rows: [[String]] = []
         for sampler in samplers {
@@ -230,10 +254,10 @@ extension Lesson {
             lower FID than `euler` in \(eaWins) of \(comparisons) (guidance, steps) pairs \
             (\(wins.joined(separator: "; "))).
             """)
-        findings.append(Finding(claim: "guidance raises precision and lowers recall (mean over samplers and steps, g = \(format(significant: low)) → \(format(significant: high)))",
+        findings.append(Finding(claim: "guidance raises precision and lowers recall (mean over samplers and steps, g = \(format(significant: low)) → \(format(significant: high)))\(tag)",
                                 verdict: p1 > p0 && r1 < r0 ? "holds" : "does not hold",
                                 evidence: "precision \(format(p0, digits: 3)) → \(format(p1, digits: 3)), recall \(format(r0, digits: 3)) → \(format(r1, digits: 3))"))
-        findings.append(Finding(claim: "with guidance, `euler_ancestral` keeps a lower FID than `euler` at 10 steps or fewer",
+        findings.append(Finding(claim: "with guidance, `euler_ancestral` keeps a lower FID than `euler` at 10 steps or fewer\(tag)",
                                 verdict: comparisons == 0 ? "not measured" : (eaWins == comparisons ? "holds" : (eaWins == 0 ? "does not hold" : "partly")),
                                 evidence: "lower FID in \(eaWins) of \(comparisons) (guidance, steps) pairs"))
     }
@@ -261,10 +285,14 @@ extension Lesson {
         report.paragraph("""
             The shipped models are small and were trained for about an hour; conclusions about samplers drawn from \
             undertrained models may be conclusions about the undertraining. The models were trained longer, and \
-            their checkpoints measured along the way (`\(data.display(name))`)\(data.command("learning-curve") == nil ? "." : ", by:")
+            their checkpoints measured along the way (`\(data.display(name))`). A model name ending in `-decay` is \
+            the run of the same name ending in `-long` (or, for `ldm-fmnist-cond-decay`, `ldm-fmnist-cond`) continued \
+            from its checkpoint with a cosine decay of the learning rate to 0 (`docs/training.md`, "A decaying \
+            learning rate"); their last checkpoints ship as the `-long` models\(data.command("learning-curve") == nil ? "." : ". The points were made by:")
             """)
         if let command = data.command("learning-curve") { report.code(command, language: "sh") }
-        let dashes = [1, 2, 4, 3]
+        let dashes = [1, 2, 4, 3, 5, 6, 7]
+        let marks: [PointStyle] = [.circle, .square, .triangle, .diamond, .openCircle, .openSquare, .openTriangle]
         var fidPlot = Plot(title: "FID against images seen", xLabel: "training images seen", yLabel: "FID (classifier features)",
                            logX: true, logY: true, legend: .outside)
         var lossPlot = Plot(title: "training loss against images seen", xLabel: "training images seen", yLabel: "loss", logX: true, logY: true,
@@ -281,7 +309,8 @@ extension Lesson {
                 guard let first = points.first, let last = points.last else { continue }
                 fidPlot.series.append(Series(x: points.map(\.0), y: points.map { $0.1["fid"].mean }, style: .linePoints,
                                              title: "\(model), \(parts[0]) \(parts[1]) steps", color: SamplerStyle.of(parts[0]).color,
-                                             lineWidth: 2, pointStyle: .circle, pointSize: 0.8, dashType: dashes[index % dashes.count]))
+                                             lineWidth: 2, pointStyle: marks[index % marks.count], pointSize: 1.3,
+                                             dashType: dashes[index % dashes.count]))
                 rows.append([model, "\(parts[0]) @\(parts[1])", format(first.0, digits: 0), first.1["fid"].text(digits: 1),
                              format(last.0, digits: 0), last.1["fid"].text(digits: 1), last.1["precision"].text(), last.1["recall"].text()])
             }
@@ -294,7 +323,7 @@ extension Lesson {
                                           color: Color.cycle[index % Color.cycle.count], lineWidth: 2, pointStyle: .circle, pointSize: 0.8))
         }
         try report.figure(Figure(rows: 2, columns: 1, width: 1400, height: 1100, font: "sans,12", plots: [fidPlot, lossPlot]), name: "learning-curve",
-                          caption: "Top: FID against training images seen, one colour per sampler (the same as everywhere), one dash pattern per model. Bottom: the training loss.",
+                          caption: "Top: FID against training images seen, one colour per sampler (the same as everywhere), one marker and dash pattern per model run. Bottom: the training loss.",
                           showInTerminal: false)
         report.table(headers: ["model", "sampler @steps", "first checkpoint (images)", "FID", "last checkpoint (images)", "FID", "precision", "recall"],
                      rows: rows, alignments: [.left, .left, .right, .right, .right, .right, .right, .right])

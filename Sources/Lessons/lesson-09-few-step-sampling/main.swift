@@ -6,7 +6,7 @@
 //   3. precision against recall on images (pr-sweep-{pixel,latent}.csv)        — Images.swift;
 //   4. classifier-free guidance (guidance-sweep-latent.csv)                      — Images.swift;
 //   5. training longer (learning-curve.csv)                                      — Images.swift;
-//   6. why dpmpp_2m gets worse with more steps: measured live on models/ldm-fmnist
+//   6. why dpmpp_2m gets worse with more steps: measured live on models/ldm-fmnist and models/ldm-fmnist-long
 //      (distance of each sampler's latents to a many-step solution of the same ODE, and FIDs)
 //                                                                                — Convergence.swift;
 //   7. a closing table of the claims, each with its numbers and verdict.
@@ -38,6 +38,9 @@ struct Lesson09: ParsableCommand {
 
     @Option(help: ArgumentHelp("The latent-space model measured live in section 6.", valueName: "folder"))
     var latentModel: String = "models/ldm-fmnist"
+
+    @Option(help: ArgumentHelp("A longer-trained latent model measured the same way after it in section 6 (\"\" skips it).", valueName: "folder"))
+    var trainedLatentModel: String = "models/ldm-fmnist-long"
 
     @Option(help: ArgumentHelp("Deterministic samplers measured live in section 6, comma-separated.", valueName: "a,b"))
     var liveSamplers: String = "euler,dpmpp_2m"
