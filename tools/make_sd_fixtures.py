@@ -146,9 +146,8 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 OUT = os.path.join(ROOT, "Tests", "DiffusionTests", "Fixtures", "sd")
-SHARED = os.path.normpath(os.path.join(ROOT, "..", "shared", "sd15"))
-if not os.path.isdir(SHARED):
-    SHARED = "/work/shared/sd15"
+# The real SD 1.5 configs and tokenizer: ../shared beside the package, or $SWIFTDIFFUSION_SHARED.
+SHARED = os.path.join(os.environ.get("SWIFTDIFFUSION_SHARED", os.path.join(ROOT, "..", "shared")), "sd15")
 TOKENIZER = os.path.join(SHARED, "tokenizer")
 
 PROMPTS = [

@@ -119,9 +119,9 @@ def make_scheduler_fixtures():
     save_file(tensors, os.path.join(FIXTURES, "diffusers_schedulers_ddpm_fmnist.safetensors"), metadata=meta)
 
 
-SHARED_TOKENIZER = os.path.normpath(os.path.join(ROOT, "..", "shared", "sd15", "tokenizer"))
-if not os.path.isdir(SHARED_TOKENIZER):
-    SHARED_TOKENIZER = "/work/shared/sd15/tokenizer"
+# The real SD 1.5 tokenizer files of the shared data folder (../shared beside the package, or
+# $SWIFTDIFFUSION_SHARED for a checkout elsewhere).
+SHARED_TOKENIZER = os.path.join(os.environ.get("SWIFTDIFFUSION_SHARED", os.path.join(ROOT, "..", "shared")), "sd15", "tokenizer")
 SD = os.path.join(FIXTURES, "sd")
 PROMPT = "a photograph of an astronaut riding a horse"
 # (name, model, mode, scheduler, settings). 64x64, seed 42 unless said; the tiny VAE downsamples by 4.

@@ -151,9 +151,9 @@ def safetensors_fixture():
         expected[name] = entry
     doc = {"metadata": {"format": "pt", "note": "fixture"}, "tensors": expected}
     # A few values of TAESD's real decoder weights (../shared), read by safetensors + torch.
-    taesd = os.path.join(OUT, "..", "..", "..", "..", "shared", "weights", "taesd-sd1", "taesd_decoder.safetensors")
-    if not os.path.exists(taesd):
-        taesd = "/work/shared/weights/taesd-sd1/taesd_decoder.safetensors"
+    # ($SWIFTDIFFUSION_SHARED names the shared folder for a checkout that is not beside it.)
+    shared = os.environ.get("SWIFTDIFFUSION_SHARED", os.path.join(OUT, "..", "..", "..", "..", "shared"))
+    taesd = os.path.join(shared, "weights", "taesd-sd1", "taesd_decoder.safetensors")
     from safetensors import safe_open
     with safe_open(taesd, "pt") as f:
         doc["taesd_decoder"] = {"count": len(list(f.keys())),
