@@ -151,7 +151,9 @@ struct TrainCommand: ParsableCommand {
             trainingTimesteps: timesteps, batchSize: batchSize, learningRate: lr, warmupSteps: warmup,
             weightDecay: weightDecay, emaDecay: emaDecay, maxGradientNorm: maxGradNorm > 0 ? maxGradNorm : nil,
             labelDropout: classConditional ? labelDropout : 0, data: source, seed: seed,
-            learningRateDecay: lrDecayStart.map { LearningRateDecay(startStep: $0, steps: lrDecaySteps ?? 1, finalRate: lrFinal) })
+            learningRateDecay: lrDecayStart.flatMap { start in
+                lrDecaySteps.map { LearningRateDecay(startStep: start, steps: $0, finalRate: lrFinal) }
+            })
     }
 
     func run() throws {

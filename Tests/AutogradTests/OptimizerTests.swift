@@ -132,6 +132,13 @@ struct OptimizerTests {
         #expect(schedule.learningRate(at: 13) == schedule.learningRate(at: 10))
     }
 
+    @Test func holdThenDelaysItsSchedule() {
+        let cosine = CosineSchedule(baseRate: 0.1, totalSteps: 10, minimumRate: 0.001)
+        let schedule = HoldThen(holdSteps: 5, then: cosine)
+        for step in 0..<5 { #expect(schedule.learningRate(at: step) == 0.1, "step \(step)") }
+        for step in 5...20 { #expect(schedule.learningRate(at: step) == cosine.learningRate(at: step - 5), "step \(step)") }
+    }
+
     @Test func oneCycleMatchesOneCycleLR() {
         let expected = OptimizerFixture.shared.schedules["one_cycle"]!
         let schedule = OneCycleSchedule(maxRate: 0.5, totalSteps: 20)

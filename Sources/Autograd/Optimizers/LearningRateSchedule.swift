@@ -46,6 +46,27 @@ public struct LinearWarmup<Schedule: LearningRateSchedule>: LearningRateSchedule
     }
 }
 
+/// `schedule`'s first rate held for `holdSteps` steps, then `schedule` (which starts counting at
+/// the end of the hold): a cosine decay that begins after a constant phase, for example.
+public struct HoldThen<Schedule: LearningRateSchedule>: LearningRateSchedule {
+    /// The number of steps at `schedule`'s first rate.
+    public var holdSteps: Int
+    /// The schedule after the hold.
+    public var schedule: Schedule
+
+    /// Creates a hold in front of `schedule`.
+    public init(holdSteps: Int, then schedule: Schedule) {
+        precondition(holdSteps >= 0, "HoldThen: holdSteps must be >= 0")
+        self.holdSteps = holdSteps
+        self.schedule = schedule
+    }
+
+    /// `schedule` at step max(0, step − holdSteps).
+    public func learningRate(at step: Int) -> Float {
+        schedule.learningRate(at: Swift.max(0, step - holdSteps))
+    }
+}
+
 /// Cosine annealing (Loshchilov & Hutter 2017, SGDR eq. 5 without restarts), the closed form of
 /// `torch.optim.lr_scheduler.CosineAnnealingLR`: η_t = η_min + (η₀ − η_min)·(1 + cos(π·t/T))/2.
 /// After T steps the rate stays at η_min.

@@ -41,7 +41,8 @@ public final class DDPMTrainer {
     public private(set) var batches: BatchSampler
     /// Timesteps, noise and label dropout.
     public private(set) var generator: TorchGenerator
-    private let learningRates: LinearWarmup<ConstantSchedule>?
+    /// Warmup, constant rate, then the optional cosine decay, composed once from the configuration.
+    private let learningRates: any LearningRateSchedule
 
     /// Sets up a fresh run (step 0) on `dataset`.
     /// - Throws: `TrainingError` or `UNet2DConfigurationError` for an unusable configuration or
@@ -77,20 +78,26 @@ public final class DDPMTrainer {
         batches = BatchSampler(count: dataset.count, batchSize: configuration.batchSize, shuffles: true, dropsLast: true,
                                seed: configuration.seed &+ 1)
         generator = TorchGenerator(seed: configuration.seed &+ 2)
-        learningRates = configuration.warmupSteps > 0
-            ? LinearWarmup(warmupSteps: configuration.warmupSteps, startFactor: 1 / Double(configuration.warmupSteps),
-                           then: ConstantSchedule(configuration.learningRate))
-            : nil
+        learningRates = Self.schedule(configuration)
+    }
+
+    /// Linear warmup over W steps from lr/W (when W > 0), then lr, held until the decay's start,
+    /// then the cosine decay (or lr for good without one).
+    static func schedule(_ c: DDPMTrainingConfiguration) -> any LearningRateSchedule {
+        let afterWarmup: any LearningRateSchedule = c.learningRateDecay.map { decay in
+            HoldThen(holdSteps: decay.startStep - c.warmupSteps,
+                     then: CosineSchedule(baseRate: c.learningRate, totalSteps: decay.steps, minimumRate: decay.finalRate))
+        } ?? ConstantSchedule(c.learningRate)
+        func warmedUp<S: LearningRateSchedule>(_ schedule: S) -> any LearningRateSchedule {
+            c.warmupSteps > 0 ? LinearWarmup(warmupSteps: c.warmupSteps, startFactor: 1 / Double(c.warmupSteps), then: schedule) : schedule
+        }
+        return warmedUp(afterWarmup)
     }
 
     /// The learning rate of update number `step` (0-based): linear warmup over `warmupSteps`
     /// from lr/W to lr, then constant, then the configuration's cosine decay if it has one.
     public func learningRate(at step: Int) -> Float {
-        if let decay = configuration.learningRateDecay, step >= decay.startStep {
-            return CosineSchedule(baseRate: configuration.learningRate, totalSteps: decay.steps, minimumRate: decay.finalRate)
-                .learningRate(at: step - decay.startStep)
-        }
-        return learningRates?.learningRate(at: step) ?? configuration.learningRate
+        learningRates.learningRate(at: step)
     }
 
     /// The EMA decay used at update number `update` (1-based), as diffusers' `EMAModel.get_decay`.

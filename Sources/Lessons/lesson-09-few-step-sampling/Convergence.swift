@@ -104,7 +104,6 @@ extension Lesson {
             throw LessonError(description: "\(modelPath) is not a latent model folder (no vae/ inside): pass \(option) <folder>, e.g. models/ldm-fmnist")
         }
         let model = try LatentDiffusionModel.load(from: folder)
-        let (extractor, test, real, floorFID) = (judge.extractor, judge.test, judge.real, judge.floorFID)
 
         /// Latents of `count` images, in batches of 100 seeded as `diffuse fid-sweep` seeds them,
         /// so that seed 0 and 250 images are exactly the sweep's images.
@@ -119,9 +118,9 @@ extension Lesson {
                 batch += 1
             }
             let latents = Tensor.concatenate(parts, axis: 0)
-            let features = extractor.features(of: try FashionFeatureExtractor.classifierInput(fromModelRange: try model.decode(latents)))
-            let fid = try frechetDistance(FeatureStatistics(features: features), test)
-            let quality = try PrecisionRecall(real: real, generated: features, k: 3)
+            let features = judge.extractor.features(of: try FashionFeatureExtractor.classifierInput(fromModelRange: try model.decode(latents)))
+            let fid = try frechetDistance(FeatureStatistics(features: features), judge.test)
+            let quality = try PrecisionRecall(real: judge.real, generated: features, k: 3)
             return LiveRun(sampler: sampler, steps: steps, latents: latents, fid: fid, quality: quality, seconds: Timing.now() - t0)
         }
         let reference = try run(o.referenceSampler, o.referenceSteps)
@@ -143,7 +142,7 @@ extension Lesson {
             is `\(o.referenceSampler)` at \(o.referenceSteps) steps. The distance is the root-mean-square \
             difference between a run's final latents and the reference's, divided by the reference latents' RMS. \
             FID, precision and recall use \(o.liveCount) images, so they are comparable with each other and with \
-            real training images at the same count (FID \(format(floorFID, digits: 1))), not with the sweep's \
+            real training images at the same count (FID \(format(judge.floorFID, digits: 1))), not with the sweep's \
             250-image numbers unless the counts match. Measured in \(format(total, digits: 0)) s.
             """)
         var rows: [[String]] = []
@@ -177,7 +176,7 @@ extension Lesson {
         let span = [Double(o.liveStepList.min()!), Double(o.liveStepList.max()!)]
         fidPlot.line(x: span, y: [reference.fid, reference.fid], title: "the ODE's solution (\(o.referenceSampler), \(o.referenceSteps) steps)",
                      color: "#000000", lineWidth: 1.5, dashType: 2)
-        fidPlot.line(x: span, y: [floorFID, floorFID], title: "real training images", color: "#000000", lineWidth: 1)
+        fidPlot.line(x: span, y: [judge.floorFID, judge.floorFID], title: "real training images", color: "#000000", lineWidth: 1)
         try report.figure(Figure(rows: 1, columns: 2, width: 1500, height: 600, font: "sans,12", plots: [distancePlot, fidPlot]), name: figure,
                           caption: "\(modelPath). Left: how far each deterministic sampler's final latents are from the many-step solution of the same ODE, from the same noise. Right: their FID, with the reference solution's FID (dashed) and real training images' (solid) at the same image count.",
                           showInTerminal: false)
@@ -209,7 +208,7 @@ extension Lesson {
         findings.append(Finding(
             claim: "`\(subject)`'s few-step error lowers the FID of `\(modelPath)` below its ODE solution's",
             verdict: helps ? "holds" : "does not hold",
-            evidence: "FID \(format(best.fid, digits: 1)) @\(best.steps) against \(format(reference.fid, digits: 1)) for the \(o.referenceSteps)-step solution (\(o.liveCount) images; real images \(format(floorFID, digits: 1)))"))
+            evidence: "FID \(format(best.fid, digits: 1)) @\(best.steps) against \(format(reference.fid, digits: 1)) for the \(o.referenceSteps)-step solution (\(o.liveCount) images; real images \(format(judge.floorFID, digits: 1)))"))
         return (best.fid, reference.fid)
     }
 

@@ -173,23 +173,24 @@ extension Lesson {
         } ?? "the class-conditional latent model"
         let tag = " (`\(model)`)"
         func key(_ g: Double) -> String { sweep.distinct("guidance").first { Double($0) == g } ?? String(g) }
+        let swept = """
+            guidance scales \(scales.map { format(significant: $0) }.joined(separator: ", ")), samplers \
+            \(samplers.map { "`\($0)`" }.joined(separator: ", ")) and \(stepList.map(String.init).joined(separator: ", ")) steps \
+            (`\(data.display(name))`)
+            """
+        let floorText = floor.map { "Real training images score FID \($0["fid"].text(digits: 1)) at this count. " } ?? ""
+        let madeBy = data.command(prefix) == nil ? "" : "It was made by:"
         if followUp {
             report.paragraph("""
                 **After longer training.** The same sweep on `\(model)`, the class-conditional model trained longer with a \
-                decaying learning rate (section 5, `docs/training.md`): guidance scales \(scales.map { format(significant: $0) }.joined(separator: ", ")), \
-                samplers \(samplers.map { "`\($0)`" }.joined(separator: ", ")), \(stepList.map(String.init).joined(separator: ", ")) steps \
-                (`\(data.display(name))`)\(floor.map { "; real training images score FID \($0["fid"].text(digits: 1)) at this count" } ?? ""). \
-                \(data.command(prefix) == nil ? "" : "It was made by:")
+                decaying learning rate (section 5, `docs/training.md`): \(swept). \(floorText)\(madeBy)
                 """)
         } else {
             report.paragraph("""
                 Stable Diffusion is always sampled with classifier-free guidance (Ho & Salimans 2022): the denoiser \
                 becomes D_uncond + g · (D_cond − D_uncond), which pushes every step toward the requested class. The \
-                class-conditional latent model was swept over guidance scales \(scales.map { format(significant: $0) }.joined(separator: ", ")), \
-                samplers \(samplers.map { "`\($0)`" }.joined(separator: ", ")) and \(stepList.map(String.init).joined(separator: ", ")) steps \
-                (`\(data.display(name))`); class accuracy is the fraction of images the project's classifier assigns \
-                to the requested class\(floor.map { ". Real training images score FID \($0["fid"].text(digits: 1)) at this count" } ?? ""). \
-                \(data.command(prefix) == nil ? "" : "It was made by:")
+                class-conditional latent model was swept over \(swept); class accuracy is the fraction of images the \
+                project's classifier assigns to the requested class. \(floorText)\(madeBy)
                 """)
         }
         if let command = data.command(prefix) { report.code(command, language: "sh") }
