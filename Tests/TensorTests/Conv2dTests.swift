@@ -90,6 +90,8 @@ struct Conv2dTests {
         // F(2x2, 3x3) for the forward pass, the input gradient (its flipped convolution) and the
         // weight gradient. Odd sizes (the last tiles half outside), padding 0 and 2, more output
         // than input channels and the reverse, and 18 tile columns (the interleaved vector stores).
+        // With at most 512 tiles (all of these) the forward pass takes the panel path
+        // (`winogradConv2dByPanels`); `wideCases` has the chunked one.
         ConvCase(input: [2, 64, 5, 33], outChannels: 64, kernel: (3, 3), stride: 1, padding: 1, dilation: 1, groups: 1),
         ConvCase(input: [1, 64, 6, 36], outChannels: 72, kernel: (3, 3), stride: 1, padding: 0, dilation: 1, groups: 1),
         ConvCase(input: [1, 72, 5, 30], outChannels: 64, kernel: (3, 3), stride: 1, padding: 2, dilation: 1, groups: 1),

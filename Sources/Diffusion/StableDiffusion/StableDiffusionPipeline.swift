@@ -418,7 +418,8 @@ public final class StableDiffusionPipeline {
             if step.x.scalars.contains(where: { !$0.isFinite }) {
                 throw StableDiffusionPipelineError.nonFinite(part: "the sampler", step: step.index)
             }
-            if step.index > 0 { lap("step \(step.index)") }
+            // The callback comes after step i's model call: the lap since the previous one is that call.
+            lap("step \(step.index + 1)")
             guard let progress else { return }
             var preview: Tensor?
             if request.previewEvery > 0, step.index % request.previewEvery == 0 || step.index == stepCount - 1 {
@@ -430,7 +431,14 @@ public final class StableDiffusionPipeline {
         var out = try run.sampler.sample(denoiser, x: x, sigmas: sigmas, noise: GeneratorNoise(generator),
                                                             callback: callback)
         if out.scalars.contains(where: { !$0.isFinite }) { throw StableDiffusionPipelineError.nonFinite(part: "the sampler", step: stepCount) }
-        lap("step \(stepCount)")
+        if let last = timings.indices.last, timings[last].part == "step \(stepCount)" {
+            // The last step's update, after its callback, belongs to that step.
+            let now = clock.now
+            timings[last].seconds += (now - mark) / .seconds(1)
+            mark = now
+        } else {
+            lap("step \(stepCount)")
+        }
         if plan.outputScale != 1 { out = out * Float(plan.outputScale) }
         if let blend { out = blend.clean + (out - blend.clean) * blend.mask }
         guard decode else { return GenerationResult(latents: out, images: nil, truncatedText: truncated, timings: timings) }

@@ -59,6 +59,56 @@ enum WinogradF2x3 {
         return (s00 + s01 + s02 + bias, s10 + s11 + s12 + bias, s01 - s02 - s03 + bias, s11 - s12 - s13 + bias)
     }
 
+    /// Y = Aᵀ M A (+ `bias`) of output channel `o` for the tiles of tile rows `rows`, written to its
+    /// 2x2 output pixels in `out` [N, O, Ho, Wo]: entry ξ of tile t (counted from the first tile of
+    /// `rows`) is read at `m + ξ * xiStride + t`. `outputRows` is room for 4 rows of `rowLd` floats.
+    static func writeOutputChannel(_ o: Int, bias: Float, m: UnsafePointer<Float>, xiStride: Int, rows: Range<Int>,
+                                   tiling: WinogradTiling, geometry g: ConvolutionGeometry,
+                                   outputRows: UnsafeMutablePointer<Float>, rowLd: Int, into out: UnsafeMutablePointer<Float>) {
+        let (outChannels, tilesWide) = (g.outChannels, tiling.tilesWide)
+        let b = SIMD16<Float>(repeating: bias)
+        let y = UnsafeMutableRawPointer(outputRows)
+        for r in rows {
+            let n = r / tiling.tilesHigh, ty = r % tiling.tilesHigh
+            let m0 = UnsafeRawPointer(m + (r - rows.lowerBound) * tilesWide)
+            let stride = 4 * xiStride  // bytes from one ξ to the next
+            var t = 0
+            while t < tilesWide {
+                let (y00, y01, y10, y11) = WinogradF2x3.outputTile(bias: b) { xi in
+                    m0.loadUnaligned(fromByteOffset: xi * stride + 4 * t, as: SIMD16<Float>.self)
+                }
+                y.storeBytes(of: y00, toByteOffset: 4 * t, as: SIMD16<Float>.self)
+                y.storeBytes(of: y01, toByteOffset: 4 * (rowLd + t), as: SIMD16<Float>.self)
+                y.storeBytes(of: y10, toByteOffset: 4 * (2 * rowLd + t), as: SIMD16<Float>.self)
+                y.storeBytes(of: y11, toByteOffset: 4 * (3 * rowLd + t), as: SIMD16<Float>.self)
+                t += 16
+            }
+            for a in 0..<2 {
+                let oy = 2 * ty + a
+                if oy >= g.outHeight { break }
+                let target = out + ((n * outChannels + o) * g.outHeight + oy) * g.outWidth
+                let even = outputRows + 2 * a * rowLd, odd = even + rowLd
+                let pairs = g.outWidth / 2
+                var t = 0
+                while t + 16 <= pairs {
+                    let l = UnsafeRawPointer(even).loadUnaligned(fromByteOffset: 4 * t, as: SIMD16<Float>.self)
+                    let h = UnsafeRawPointer(odd).loadUnaligned(fromByteOffset: 4 * t, as: SIMD16<Float>.self)
+                    let interleaved = SIMD32<Float>(
+                        l[0], h[0], l[1], h[1], l[2], h[2], l[3], h[3], l[4], h[4], l[5], h[5], l[6], h[6], l[7], h[7],
+                        l[8], h[8], l[9], h[9], l[10], h[10], l[11], h[11], l[12], h[12], l[13], h[13], l[14], h[14], l[15], h[15])
+                    UnsafeMutableRawPointer(target).storeBytes(of: interleaved, toByteOffset: 8 * t, as: SIMD32<Float>.self)
+                    t += 16
+                }
+                while t < pairs {
+                    target[2 * t] = even[t]
+                    target[2 * t + 1] = odd[t]
+                    t += 1
+                }
+                if g.outWidth % 2 == 1 { target[g.outWidth - 1] = even[pairs] }
+            }
+        }
+    }
+
     /// Output channels rounded up to whole 12-row panels.
     static func paddedOutChannels(_ outChannels: Int) -> Int { GEMM.roundUp(outChannels, to: GEMM.panelRows) }
 
@@ -209,37 +259,58 @@ func winogradTransformedWeight<T: WinogradFilterTransform>(_: T.Type, _ weight: 
     let source = weight
     nonisolated(unsafe) let target = u
     parallelFor(chunking: panels) { range in
-        // The 9 taps of the panel's 12 filters from one channel, tap t at `taps + 12 t` (16
-        // more floats of room: each tap is read as a whole vector, of which 12 lanes are used).
-        let taps = UnsafeMutablePointer<Float>.allocate(capacity: 16 * GEMM.panelRows + 16)
-        taps.initialize(repeating: 0, count: 16 * GEMM.panelRows + 16)
-        let filterStride = channels * 9
-        let widened = source.widensPanels ? UnsafeMutablePointer<Float>.allocate(capacity: GEMM.panelRows * filterStride + 16) : nil
-        defer { taps.deallocate(); widened?.deallocate() }
+        let scratch = WinogradPanelScratch(source, channels: channels)
+        defer { scratch.deallocate() }
         for panelIndex in range {
             let first = panelIndex * GEMM.panelRows
-            let rows = Swift.min(GEMM.panelRows, outChannels - first)
-            let panel = target + first * channels
-            let panelFilters = source.filters(first, count: rows, filterSize: filterStride, widenedInto: widened)
-            for c in 0..<channels {
-                let filters = panelFilters + c * 9
-                // A whole vector per filter reads 7 floats past its taps: inside the weight
-                // (or the widened panel's 16 floats of room) except for the last filter's last
-                // channel of a Float32 weight, which (like a partial panel) is gathered.
-                if rows == GEMM.panelRows && (widened != nil || c + 1 < channels || first + rows < outChannels) {
-                    GEMM.transposeRows(groups: 3, filters, rowStride: filterStride, into: taps, stepStride: GEMM.panelRows)
-                } else {
-                    for t in 0..<9 {
-                        for l in 0..<GEMM.panelRows { taps[GEMM.panelRows * t + l] = l < rows ? filters[l * filterStride + t] : 0 }
-                    }
-                }
-                // Entry ξ of the 12 filters goes to matrix ξ, step c of the panel (12 floats).
-                T.transformFilters(WinogradPanelTaps(taps: taps),
-                                   into: WinogradPanelStep(step: UnsafeMutableRawPointer(panel + c * GEMM.panelRows), count: count))
-            }
+            winogradTransformPanel(T.self, source, first: first, outChannels: outChannels, channels: channels,
+                                   scratch: scratch, into: target + first * channels, count: count)
         }
     }
     return u
+}
+
+/// A thread's room for transforming one panel of filters: the 9 taps of the panel's 12 filters
+/// from one channel (tap t at `taps + 12 t`, with 16 more floats: each tap is read as a whole
+/// vector, of which 12 lanes are used), and for a 16-bit weight the panel's filters widened.
+struct WinogradPanelScratch {
+    let taps: UnsafeMutablePointer<Float>, widened: UnsafeMutablePointer<Float>?
+
+    init(_ source: WinogradWeightSource, channels: Int) {
+        taps = .allocate(capacity: 16 * GEMM.panelRows + 16)
+        taps.initialize(repeating: 0, count: 16 * GEMM.panelRows + 16)
+        widened = source.widensPanels ? .allocate(capacity: GEMM.panelRows * channels * 9 + 16) : nil
+    }
+
+    func deallocate() { taps.deallocate(); widened?.deallocate() }
+}
+
+/// U = G g Gᵀ (`T.transformFilters`) of the filters `first ..< first + 12` (fewer in the last
+/// panel, the missing ones zero) of `weight` [O, C, 3, 3]: entry ξ of channel c's filters goes to
+/// the 12 floats at `panel + ξ * count + 12 c` (step c of the panel in matrix U_ξ).
+func winogradTransformPanel<T: WinogradFilterTransform>(_: T.Type, _ source: WinogradWeightSource, first: Int,
+                                                        outChannels: Int, channels: Int, scratch: WinogradPanelScratch,
+                                                        into panel: UnsafeMutablePointer<Float>, count: Int) {
+    let taps = scratch.taps
+    let filterStride = channels * 9
+    let rows = Swift.min(GEMM.panelRows, outChannels - first)
+    let panelFilters = source.filters(first, count: rows, filterSize: filterStride, widenedInto: scratch.widened)
+    for c in 0..<channels {
+        let filters = panelFilters + c * 9
+        // A whole vector per filter reads 7 floats past its taps: inside the weight
+        // (or the widened panel's 16 floats of room) except for the last filter's last
+        // channel of a Float32 weight, which (like a partial panel) is gathered.
+        if rows == GEMM.panelRows && (scratch.widened != nil || c + 1 < channels || first + rows < outChannels) {
+            GEMM.transposeRows(groups: 3, filters, rowStride: filterStride, into: taps, stepStride: GEMM.panelRows)
+        } else {
+            for t in 0..<9 {
+                for l in 0..<GEMM.panelRows { taps[GEMM.panelRows * t + l] = l < rows ? filters[l * filterStride + t] : 0 }
+            }
+        }
+        // Entry ξ of the 12 filters goes to matrix ξ, step c of the panel (12 floats).
+        T.transformFilters(WinogradPanelTaps(taps: taps),
+                           into: WinogradPanelStep(step: UnsafeMutableRawPointer(panel + c * GEMM.panelRows), count: count))
+    }
 }
 
 /// The weight gradients' ∂L/∂U in the Winograd domain: one set of 16 matrices [O, C] per share
@@ -317,7 +388,10 @@ struct WinogradWeightGradientSums: @unchecked Sendable {
 struct WinogradTiling {
     let tilesHigh: Int, tilesWide: Int, tileRows: Int, rowsPerChunk: Int, chunkCount: Int, maxTiles: Int
 
-    init(_ g: ConvolutionGeometry, tileSize: Int = 2, tilesPerChunk: Int = WinogradF2x3.tilesPerChunk) {
+    /// `splitsAcrossThreads`: false keeps every tile row in one chunk when they fit `tilesPerChunk`
+    /// (for `winogradConv2dByPanels`, whose threads share the output channels instead).
+    init(_ g: ConvolutionGeometry, tileSize: Int = 2, tilesPerChunk: Int = WinogradF2x3.tilesPerChunk,
+         splitsAcrossThreads: Bool = true) {
         tilesHigh = (g.outHeight + tileSize - 1) / tileSize
         tilesWide = (g.outWidth + tileSize - 1) / tileSize
         tileRows = g.batch * tilesHigh
@@ -327,7 +401,7 @@ struct WinogradTiling {
         let threads = Parallel.threadCount
         var rows = Swift.max(1, tilesPerChunk / tilesWide)
         let split = (tileRows + threads - 1) / threads
-        if !WinogradF4x3.previousPathsOnly && threads > 1 && rows > split && split * tilesWide >= WinogradTiling.minimumSplitTiles {
+        if splitsAcrossThreads && !WinogradF4x3.previousPathsOnly && threads > 1 && rows > split && split * tilesWide >= WinogradTiling.minimumSplitTiles {
             rows = split
         }
         rowsPerChunk = rows
@@ -409,12 +483,15 @@ struct WinogradChunkBuffers {
 /// The input transform V_ξ[c, t] = (Bᵀ d B)_ξ for the tiles of tile rows `rows` of `x` [N, C, H, W]
 /// (contiguous), one channel and tile row at a time: Bᵀ along each of the 4 input rows
 /// (`transformRow`; the 2 rows shared with the tile row above are kept from it), then along the
-/// columns. Written packed as the GEMM's B operand, or row-major.
-private func winogradTransformInput(_ xp: UnsafePointer<Float>, geometry g: ConvolutionGeometry, tiling: WinogradTiling,
-                                    rows: Range<Int>, buffers: WinogradChunkBuffers, packed: Bool) {
+/// columns. Written packed as the GEMM's B operand, or row-major. `channels` limits it to some
+/// channels; `scratch` then gives the calling thread's own row buffers (V is `buffers`').
+func winogradTransformInput(_ xp: UnsafePointer<Float>, geometry g: ConvolutionGeometry, tiling: WinogradTiling,
+                                    rows: Range<Int>, buffers: WinogradChunkBuffers, packed: Bool,
+                                    channels channelRange: Range<Int>? = nil, scratch: WinogradChunkBuffers? = nil) {
     let (channels, tilesWide, rowLd) = (g.channels, tiling.tilesWide, buffers.rowLd)
-    let row = buffers.row
-    for c in 0..<channels {
+    let work = scratch ?? buffers
+    let row = work.row
+    for c in channelRange ?? 0..<channels {
         for r in rows {
             let n = r / tiling.tilesHigh, ty = r % tiling.tilesHigh
             let plane = xp + (n * channels + c) * g.height * g.width
@@ -428,11 +505,11 @@ private func winogradTransformInput(_ xp: UnsafePointer<Float>, geometry g: Conv
                 WinogradF2x3.splitPhases(iy >= 0 && iy < g.height ? plane + iy * g.width : nil, count: g.width,
                                          offset: g.padding, phaseCount: 2, into: row, phaseLd: buffers.phaseLd)
                 WinogradF2x3.transformRow(row, phaseLd: buffers.phaseLd, tiles: tilesWide,
-                                          into: buffers.horizontal + 4 * slot(k) * rowLd, ld: rowLd)
+                                          into: work.horizontal + 4 * slot(k) * rowLd, ld: rowLd)
             }
             for j in 0..<4 {
-                let h = UnsafeRawPointer(buffers.horizontal + j * rowLd)
-                let v0 = UnsafeMutableRawPointer(buffers.transformed + j * rowLd)
+                let h = UnsafeRawPointer(work.horizontal + j * rowLd)
+                let v0 = UnsafeMutableRawPointer(work.transformed + j * rowLd)
                 let stride = 16 * rowLd  // bytes from one slot to the next (4 floats rows apart)
                 let (s0, s1, s2, s3) = (slot(0) * stride, slot(1) * stride, slot(2) * stride, slot(3) * stride)
                 var t = 0
@@ -451,7 +528,7 @@ private func winogradTransformInput(_ xp: UnsafePointer<Float>, geometry g: Conv
             let firstTile = (r - rows.lowerBound) * tilesWide
             if !packed {
                 for xi in 0..<16 {
-                    GEMM.copyFloats(buffers.transformed + xi * rowLd,
+                    GEMM.copyFloats(work.transformed + xi * rowLd,
                                     to: buffers.v + xi * buffers.vCount + c * buffers.ld + firstTile, count: tilesWide)
                 }
                 continue
@@ -463,7 +540,7 @@ private func winogradTransformInput(_ xp: UnsafePointer<Float>, geometry g: Conv
                 let run = Swift.min(tilesWide - done, GEMM.panelColumns - lane)
                 let offset = (tile - lane) * channels + c * GEMM.panelColumns + lane
                 for xi in 0..<16 {
-                    GEMM.copyFloats(buffers.transformed + xi * rowLd + done,
+                    GEMM.copyFloats(work.transformed + xi * rowLd + done,
                                     to: buffers.v + xi * buffers.vCount + offset, count: run)
                 }
                 tile += run
@@ -477,6 +554,7 @@ private func winogradTransformInput(_ xp: UnsafePointer<Float>, geometry g: Conv
 /// (see the file comment); `g` must satisfy `WinogradF2x3.applies`.
 func winogradConv2d(_ x: Tensor, weight w: WinogradWeight, bias: Tensor?, geometry g: ConvolutionGeometry) -> Tensor {
     precondition(WinogradF2x3.applies(g), "winogradConv2d: geometry does not apply")
+    if WinogradF2x3.usesPanels(g) { return winogradConv2dByPanels(x, weight: w, bias: bias, geometry: g) }
     let output = TensorStorage(uninitializedCount: Swift.max(1, Tensor.elementCount(g.outputShape)))
     let (channels, outChannels) = (g.channels, g.outChannels)
     let tiling = WinogradTiling(g)
@@ -503,48 +581,10 @@ func winogradConv2d(_ x: Tensor, weight w: WinogradWeight, bias: Tensor?, geomet
                                              vCount: buffers.vCount, tiles: tiles, into: buffers.m,
                                              mCount: outChannels * ld, ldm: ld, threads: innerThreads)
             // Output transform Y = Aᵀ M A (+ bias), written to the tiles' 2x2 output pixels.
-            let y = UnsafeMutableRawPointer(buffers.outputRows)
             for o in 0..<outChannels {
-                let b = SIMD16<Float>(repeating: biasValues[o])
-                for r in rows {
-                    let n = r / tiling.tilesHigh, ty = r % tiling.tilesHigh
-                    let m0 = UnsafeRawPointer(buffers.m + o * ld + (r - rows.lowerBound) * tilesWide)
-                    let stride = 4 * outChannels * ld  // bytes from one ξ to the next
-                    var t = 0
-                    while t < tilesWide {
-                        let (y00, y01, y10, y11) = WinogradF2x3.outputTile(bias: b) { xi in
-                            m0.loadUnaligned(fromByteOffset: xi * stride + 4 * t, as: SIMD16<Float>.self)
-                        }
-                        y.storeBytes(of: y00, toByteOffset: 4 * t, as: SIMD16<Float>.self)
-                        y.storeBytes(of: y01, toByteOffset: 4 * (rowLd + t), as: SIMD16<Float>.self)
-                        y.storeBytes(of: y10, toByteOffset: 4 * (2 * rowLd + t), as: SIMD16<Float>.self)
-                        y.storeBytes(of: y11, toByteOffset: 4 * (3 * rowLd + t), as: SIMD16<Float>.self)
-                        t += 16
-                    }
-                    for a in 0..<2 {
-                        let oy = 2 * ty + a
-                        if oy >= g.outHeight { break }
-                        let target = out + ((n * outChannels + o) * g.outHeight + oy) * g.outWidth
-                        let even = buffers.outputRows + 2 * a * rowLd, odd = even + rowLd
-                        let pairs = g.outWidth / 2
-                        var t = 0
-                        while t + 16 <= pairs {
-                            let l = UnsafeRawPointer(even).loadUnaligned(fromByteOffset: 4 * t, as: SIMD16<Float>.self)
-                            let h = UnsafeRawPointer(odd).loadUnaligned(fromByteOffset: 4 * t, as: SIMD16<Float>.self)
-                            let interleaved = SIMD32<Float>(
-                                l[0], h[0], l[1], h[1], l[2], h[2], l[3], h[3], l[4], h[4], l[5], h[5], l[6], h[6], l[7], h[7],
-                                l[8], h[8], l[9], h[9], l[10], h[10], l[11], h[11], l[12], h[12], l[13], h[13], l[14], h[14], l[15], h[15])
-                            UnsafeMutableRawPointer(target).storeBytes(of: interleaved, toByteOffset: 8 * t, as: SIMD32<Float>.self)
-                            t += 16
-                        }
-                        while t < pairs {
-                            target[2 * t] = even[t]
-                            target[2 * t + 1] = odd[t]
-                            t += 1
-                        }
-                        if g.outWidth % 2 == 1 { target[g.outWidth - 1] = even[pairs] }
-                    }
-                }
+                WinogradF2x3.writeOutputChannel(o, bias: biasValues[o], m: buffers.m + o * ld, xiStride: outChannels * ld,
+                                                rows: rows, tiling: tiling, geometry: g, outputRows: buffers.outputRows,
+                                                rowLd: rowLd, into: out)
             }
         }
     }
