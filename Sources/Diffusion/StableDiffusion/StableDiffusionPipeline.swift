@@ -297,9 +297,11 @@ public final class StableDiffusionPipeline {
         var timings: [(part: String, seconds: Double)] = []
         let clock = ContinuousClock()
         var mark = clock.now
+        // Time since the last lap goes to `part`: added to it when it was the last part timed.
         func lap(_ part: String) {
             let now = clock.now
-            timings.append((part, (now - mark) / .seconds(1)))
+            let seconds = (now - mark) / .seconds(1)
+            if timings.last?.part == part { timings[timings.count - 1].seconds += seconds } else { timings.append((part, seconds)) }
             mark = now
         }
         let plan = try RunPlan(sampler: request.sampler, schedule: request.schedule, steps: request.steps, configuration: scheduler)
@@ -431,14 +433,7 @@ public final class StableDiffusionPipeline {
         var out = try run.sampler.sample(denoiser, x: x, sigmas: sigmas, noise: GeneratorNoise(generator),
                                                             callback: callback)
         if out.scalars.contains(where: { !$0.isFinite }) { throw StableDiffusionPipelineError.nonFinite(part: "the sampler", step: stepCount) }
-        if let last = timings.indices.last, timings[last].part == "step \(stepCount)" {
-            // The last step's update, after its callback, belongs to that step.
-            let now = clock.now
-            timings[last].seconds += (now - mark) / .seconds(1)
-            mark = now
-        } else {
-            lap("step \(stepCount)")
-        }
+        lap("step \(stepCount)")  // the last step's update, after its callback
         if plan.outputScale != 1 { out = out * Float(plan.outputScale) }
         if let blend { out = blend.clean + (out - blend.clean) * blend.mask }
         guard decode else { return GenerationResult(latents: out, images: nil, truncatedText: truncated, timings: timings) }

@@ -409,6 +409,9 @@ struct WinogradTiling {
         maxTiles = Swift.min(rowsPerChunk, tileRows) * tilesWide
     }
 
+    /// Tiles in all (every tile row of every image).
+    var tileCount: Int { tileRows * tilesWide }
+
     /// The fewest tiles per chunk when the chunks are made smaller to give every thread one.
     static let minimumSplitTiles = 64
 

@@ -19,15 +19,12 @@ extension WinogradF2x3 {
     /// fit one chunk (`tilesPerChunk`), so each transformed weight value would be used for at
     /// most that many tiles. `SWIFTDIFFUSION_WINOGRAD=chunked` (or `2x2`) turns it off, for comparison.
     static func usesPanels(_ g: ConvolutionGeometry) -> Bool {
-        let tiles = g.batch * ((g.outHeight + 1) / 2) * ((g.outWidth + 1) / 2)
-        return !chunkedOnly && tiles <= tilesPerChunk
+        !chunkedOnly && WinogradTiling(g, splitsAcrossThreads: false).tileCount <= tilesPerChunk
     }
 
-    /// `SWIFTDIFFUSION_WINOGRAD` is `chunked` or `2x2`: the panel path is off.
-    static let chunkedOnly: Bool = {
-        let setting = ProcessInfo.processInfo.environment["SWIFTDIFFUSION_WINOGRAD"]
-        return setting == "chunked" || setting == "2x2"
-    }()
+    /// `SWIFTDIFFUSION_WINOGRAD` is `chunked` or `2x2` (`WinogradF4x3.previousPathsOnly`): the panel path is off.
+    static let chunkedOnly: Bool =
+        WinogradF4x3.previousPathsOnly || ProcessInfo.processInfo.environment["SWIFTDIFFUSION_WINOGRAD"] == "chunked"
 }
 
 /// `conv2d` by F(2x2, 3x3) with the threads sharing the output channels (see the file comment);
@@ -38,9 +35,10 @@ func winogradConv2dByPanels(_ x: Tensor, weight w: WinogradWeight, bias: Tensor?
     let tiling = WinogradTiling(g, splitsAcrossThreads: false)
     precondition(tiling.chunkCount == 1, "winogradConv2dByPanels: the tiles must fit one chunk")
     let rows = 0..<tiling.tileRows
-    let tiles = tiling.tileRows * tiling.tilesWide
+    let tiles = tiling.tileCount
     let biasValues = bias?.contiguous().scalars ?? [Float](repeating: 0, count: outChannels)
-    // V for all tiles (no M here: each panel keeps its own).
+    // V for all tiles (no M here: each panel keeps its own). Chunk buffers made with 0 channels
+    // (and 0 or 12 output channels) below hold only a thread's row buffers (and one panel's M).
     let buffers = WinogradChunkBuffers(tileSize: 2, channels: channels, outChannels: 0, tiling: tiling)
     defer { buffers.deallocate() }
     let (ld, rowLd) = (buffers.ld, buffers.rowLd)
@@ -63,11 +61,11 @@ func winogradConv2dByPanels(_ x: Tensor, weight w: WinogradWeight, bias: Tensor?
             let vCount = buffers.vCount
             parallelFor(chunking: panels) { range in
                 let scratch = WinogradPanelScratch(source, channels: channels)
+                let panelBuffers = WinogradChunkBuffers(tileSize: 2, channels: 0, outChannels: GEMM.panelRows, tiling: tiling)
                 let uCount = GEMM.panelRows * channels, mCount = GEMM.panelRows * ld
                 let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 * uCount)
-                let m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * mCount)
-                let outputRows = UnsafeMutablePointer<Float>.allocate(capacity: 4 * rowLd)
-                defer { scratch.deallocate(); u.deallocate(); m.deallocate(); outputRows.deallocate() }
+                defer { scratch.deallocate(); panelBuffers.deallocate(); u.deallocate() }
+                let m = panelBuffers.m
                 for panel in range {
                     let first = panel * GEMM.panelRows
                     let count = Swift.min(GEMM.panelRows, outChannels - first)
@@ -82,7 +80,7 @@ func winogradConv2dByPanels(_ x: Tensor, weight w: WinogradWeight, bias: Tensor?
                     for l in 0..<count {
                         WinogradF2x3.writeOutputChannel(first + l, bias: biasValues[first + l], m: m + l * ld,
                                                         xiStride: mCount, rows: rows, tiling: tiling, geometry: g,
-                                                        outputRows: outputRows, rowLd: rowLd, into: out)
+                                                        outputRows: panelBuffers.outputRows, rowLd: rowLd, into: out)
                     }
                 }
             }
